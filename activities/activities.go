@@ -1,0 +1,69 @@
+// Package activities holds every side effect of the connector's workflows:
+// database writes, Sinch calls, media fetches. Workflows reference the methods
+// of *Activities by value; the worker package builds the one instance and
+// registers it. Errors are classified here, once (see errors.go).
+package activities
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/models"
+)
+
+// Activities carries the dependencies of every activity.
+type Activities struct {
+	DB      *gorm.DB
+	Secrets *secretbox.Box
+	Logger  *slog.Logger
+	// Identity names this worker process in results (host and pid).
+	Identity string
+}
+
+// CheckDatabaseInput asks the worker to check its own database.
+type CheckDatabaseInput struct{}
+
+// CheckDatabaseResult is what the worker saw of its database.
+type CheckDatabaseResult struct {
+	Engine string
+	// SchemaVersion is the newest applied migration; ExpectedSchema the
+	// newest this worker binary knows.
+	SchemaVersion  string
+	ExpectedSchema string
+	Latency        time.Duration
+	WorkerIdentity string
+	CheckedAt      time.Time
+}
+
+// CheckDatabase pings the worker's database and reads its schema version. A
+// schema older than the binary is a permanent error (run `connector migrate`).
+func (a *Activities) CheckDatabase(ctx context.Context, _ CheckDatabaseInput) (CheckDatabaseResult, error) {
+	start := time.Now()
+	if err := models.Ping(ctx, a.DB); err != nil {
+		return CheckDatabaseResult{}, fmt.Errorf("ping database: %w", err)
+	}
+	version, err := models.SchemaVersion(a.DB.WithContext(ctx))
+	if err != nil {
+		return CheckDatabaseResult{}, fmt.Errorf("read schema version: %w", err)
+	}
+	res := CheckDatabaseResult{
+		Engine:         a.DB.Dialector.Name(),
+		SchemaVersion:  version,
+		ExpectedSchema: models.LatestMigration(),
+		Latency:        time.Since(start),
+		WorkerIdentity: a.Identity,
+		CheckedAt:      time.Now().UTC(),
+	}
+	if version < res.ExpectedSchema {
+		return res, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("database schema %q is older than this worker's %q: run `connector migrate`", version, res.ExpectedSchema),
+			ErrTypeSchemaOutdated, nil)
+	}
+	return res, nil
+}

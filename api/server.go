@@ -1,0 +1,157 @@
+// Package api is the connector's HTTP surface: the Sinch webhook, the admin
+// and agent API, and the health endpoints. New builds the echo server with
+// its middleware, routes and the single error handler; handlers bind,
+// validate, call and return an error.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/internal/secretbox"
+)
+
+// TemporalClient is the part of the Temporal client the API uses.
+type TemporalClient interface {
+	CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+}
+
+// Deps are the API's dependencies.
+type Deps struct {
+	DB       *gorm.DB
+	Temporal TemporalClient
+	Secrets  *secretbox.Box
+	Logger   *slog.Logger
+	// TaskQueue is where the API starts workflows.
+	TaskQueue string
+	// AdminToken authorises admin routes.
+	AdminToken string
+	// PublicURL is the externally reachable origin.
+	PublicURL string
+	// BodyLimit is the largest accepted request body in bytes.
+	BodyLimit int64
+	// ReadyTimeout bounds each dependency check of /readyz (default 2s).
+	ReadyTimeout time.Duration
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	deps Deps
+	log  *slog.Logger
+}
+
+// New builds the echo instance with middleware and every route.
+func New(deps Deps) *echo.Echo {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.ReadyTimeout == 0 {
+		deps.ReadyTimeout = 2 * time.Second
+	}
+	if deps.BodyLimit == 0 {
+		deps.BodyLimit = 1 << 20
+	}
+	s := &Server{deps: deps, log: deps.Logger}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.requestLogger())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableErrorHandler: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in handler", "err", err, "request_id", requestID(c), "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(s.bodyLimit())
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	admin := e.Group("/api", s.requireAdmin)
+	admin.GET("/diagnostics", s.diagnostics)
+	return e
+}
+
+// requestLogger logs one line per request with its id, status and latency.
+func (s *Server) requestLogger() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true,
+		LogRequestID: true, LogError: true, LogRemoteIP: true,
+		HandleError: true,
+		Skipper: func(c echo.Context) bool {
+			p := c.Path()
+			return p == "/healthz" || p == "/readyz"
+		},
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			// Only the path is logged: query strings may carry tokens.
+			s.log.LogAttrs(c.Request().Context(), level, "http request",
+				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.Int("status", v.Status), slog.Duration("latency", v.Latency),
+				slog.String("request_id", v.RequestID), slog.String("remote_ip", v.RemoteIP))
+			return nil
+		},
+	})
+}
+
+// bodyLimit rejects bodies larger than BodyLimit with 413, both when the
+// Content-Length says so and when a chunked body grows past it.
+func (s *Server) bodyLimit() echo.MiddlewareFunc {
+	limit := s.deps.BodyLimit
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > limit {
+				return errTooLarge(limit)
+			}
+			if req.Body != nil {
+				req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+			}
+			return next(c)
+		}
+	}
+}
+
+// requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>`.
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	want := []byte(s.deps.AdminToken)
+	return func(c echo.Context) error {
+		tok, ok := bearerToken(c.Request())
+		if !ok {
+			return errUnauthorized("missing bearer token: send Authorization: Bearer <token>")
+		}
+		if subtle.ConstantTimeCompare([]byte(tok), want) != 1 {
+			return errForbidden("the bearer token is not an admin token")
+		}
+		return next(c)
+	}
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get(echo.HeaderAuthorization)
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(tok), true
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}

@@ -1,0 +1,61 @@
+// Command connector is the WhatsApp/Instagram connector for contact centers:
+// `dev` runs everything in one process; `api`, `worker` and `migrate` are the
+// production roles. Configuration comes from the environment (see README).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/app"
+)
+
+const usage = `usage: connector <command>
+
+commands:
+  dev       embedded Temporal (+ Web UI), SQLite, API and worker in one process
+  api       HTTP API (webhook, admin and agent routes) against external Temporal
+  worker    Temporal worker running the connector's workflows and activities
+  migrate   apply the database schema and exit
+`
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	role := config.Role(os.Args[1])
+	cfg, err := config.Load(os.Getenv)
+	if err == nil {
+		err = cfg.Validate(role)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "connector %s: configuration error: %v\n", role, err)
+		os.Exit(2)
+	}
+	log := cfg.NewLogger(os.Stderr).With("role", string(role))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch role {
+	case config.RoleDev:
+		err = app.RunDev(ctx, cfg, log, os.Stdout)
+	case config.RoleAPI:
+		err = app.RunAPI(ctx, cfg, log)
+	case config.RoleWorker:
+		err = app.RunWorker(ctx, cfg, log)
+	case config.RoleMigrate:
+		err = app.Migrate(cfg, log)
+	default:
+		fmt.Fprintf(os.Stderr, "connector: unknown command %q\n\n%s", role, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Error("exiting", "err", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,356 @@
+// Package config loads the connector's configuration from environment
+// variables. Every variable has a default that makes `connector dev` work on a
+// fresh machine with no variables at all; the production roles (api, worker)
+// additionally require the secrets that dev may generate for itself.
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Role names the process being configured; validation differs per role.
+type Role string
+
+// The roles a connector process can take.
+const (
+	RoleDev      Role = "dev"
+	RoleAPI      Role = "api"
+	RoleWorker   Role = "worker"
+	RoleMigrate  Role = "migrate"
+	RoleEmulator Role = "emulator"
+)
+
+// Config is every setting of the connector. Load fills it from the
+// environment; Validate checks it for one role.
+type Config struct {
+	// DatabaseURL is a postgres DSN (postgres://… or key=value form) or a
+	// SQLite file path (optionally prefixed with sqlite:).
+	DatabaseURL string
+	// DataDir holds dev-mode files: SQLite databases, generated secrets.
+	DataDir string
+
+	TemporalAddress   string
+	TemporalNamespace string
+	TemporalTaskQueue string
+	// TemporalUIAddr is where dev serves the embedded Temporal Web UI.
+	TemporalUIAddr string
+	// TemporalDBPath is the SQLite file of the embedded engine (dev only).
+	TemporalDBPath string
+
+	HTTPAddr string
+	// PublicURL is the externally reachable origin of the API (the seeds'
+	// "Proxy or Motion Domain"); receive URLs and media URLs are built on it.
+	PublicURL string
+	// HTTPBodyLimit is the largest request body accepted, in bytes.
+	HTTPBodyLimit int64
+	// ShutdownTimeout bounds graceful shutdown of HTTP and worker.
+	ShutdownTimeout time.Duration
+
+	// AdminToken authorises admin routes (Authorization: Bearer …).
+	AdminToken string
+	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
+	SecretKey []byte
+
+	LogLevel  slog.Level
+	LogFormat string
+
+	// Generated lists the settings dev created for itself (name → file).
+	Generated map[string]string
+}
+
+// Error is a configuration error that names the offending variable.
+type Error struct {
+	Var string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Var + ": " + e.Msg }
+
+// Defaults used when a variable is unset.
+const (
+	DefaultDataDir           = "./data"
+	DefaultTemporalAddress   = "127.0.0.1:7233"
+	DefaultTemporalNamespace = "default"
+	DefaultTemporalTaskQueue = "whatsapp-connector"
+	DefaultTemporalUIAddr    = "127.0.0.1:8233"
+	DefaultHTTPAddr          = ":8080"
+	DefaultPublicURL         = "http://localhost:8080"
+	DefaultHTTPBodyLimit     = 1 << 20
+	DefaultShutdownTimeout   = 15 * time.Second
+	minAdminTokenLen         = 16
+)
+
+// Load reads the configuration through getenv (os.Getenv in production, a map
+// in tests). It applies defaults and parses values; it reports the first
+// unparsable value as an *Error naming its variable.
+func Load(getenv func(string) string) (*Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		DataDir:           get("DATA_DIR", DefaultDataDir),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", DefaultTemporalAddress),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
+		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE", DefaultTemporalTaskQueue),
+		TemporalUIAddr:    get("TEMPORAL_UI_ADDR", DefaultTemporalUIAddr),
+		HTTPAddr:          get("HTTP_ADDR", DefaultHTTPAddr),
+		PublicURL:         strings.TrimRight(get("PUBLIC_URL", DefaultPublicURL), "/"),
+		AdminToken:        getenv("ADMIN_TOKEN"),
+		LogFormat:         strings.ToLower(get("LOG_FORMAT", "text")),
+		Generated:         map[string]string{},
+	}
+	c.DatabaseURL = get("DATABASE_URL", filepath.Join(c.DataDir, "connector.db"))
+	c.TemporalDBPath = get("TEMPORAL_DB_PATH", filepath.Join(c.DataDir, "temporal.db"))
+
+	var err error
+	if c.HTTPBodyLimit, err = parseSize(get("HTTP_BODY_LIMIT", "1M")); err != nil {
+		return nil, &Error{"HTTP_BODY_LIMIT", err.Error()}
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String())); err != nil || c.ShutdownTimeout <= 0 {
+		return nil, &Error{"SHUTDOWN_TIMEOUT", fmt.Sprintf("want a positive duration such as 15s, got %q", getenv("SHUTDOWN_TIMEOUT"))}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		return nil, &Error{"LOG_LEVEL", fmt.Sprintf("want debug, info, warn or error, got %q", getenv("LOG_LEVEL"))}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, &Error{"LOG_FORMAT", fmt.Sprintf("want text or json, got %q", c.LogFormat)}
+	}
+	if raw := strings.TrimSpace(getenv("SECRET_KEY")); raw != "" {
+		if c.SecretKey, err = ParseSecretKey(raw); err != nil {
+			return nil, &Error{"SECRET_KEY", err.Error()}
+		}
+	}
+	return c, nil
+}
+
+// Validate checks the loaded values for role. In dev, a missing ADMIN_TOKEN
+// or SECRET_KEY is generated once and kept under DataDir so that data
+// encrypted with it stays readable after a restart.
+func (c *Config) Validate(role Role) error {
+	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
+		return &Error{"DATABASE_URL", err.Error()}
+	}
+	if role == RoleMigrate || role == RoleEmulator {
+		return nil
+	}
+	if err := checkHostPort(c.TemporalAddress); err != nil {
+		return &Error{"TEMPORAL_ADDRESS", err.Error()}
+	}
+	if c.TemporalNamespace == "" {
+		return &Error{"TEMPORAL_NAMESPACE", "must not be empty"}
+	}
+	if c.TemporalTaskQueue == "" {
+		return &Error{"TEMPORAL_TASK_QUEUE", "must not be empty"}
+	}
+	if err := checkListenAddr(c.HTTPAddr); err != nil {
+		return &Error{"HTTP_ADDR", err.Error()}
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return &Error{"PUBLIC_URL", fmt.Sprintf("want an absolute http(s) origin such as https://motion.example.com, got %q", c.PublicURL)}
+	}
+	if role == RoleDev {
+		if err := checkListenAddr(c.TemporalUIAddr); err != nil {
+			return &Error{"TEMPORAL_UI_ADDR", err.Error()}
+		}
+		if err := c.ensureDevSecrets(); err != nil {
+			return err
+		}
+	}
+	if role == RoleAPI || role == RoleDev {
+		if len(c.AdminToken) < minAdminTokenLen {
+			return &Error{"ADMIN_TOKEN", fmt.Sprintf("required, at least %d characters", minAdminTokenLen)}
+		}
+	}
+	if c.SecretKey == nil {
+		return &Error{"SECRET_KEY", "required: 32 random bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)"}
+	}
+	return nil
+}
+
+// ensureDevSecrets generates ADMIN_TOKEN and SECRET_KEY for dev when unset and
+// persists them under DataDir.
+func (c *Config) ensureDevSecrets() error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return &Error{"DATA_DIR", err.Error()}
+	}
+	if c.AdminToken == "" {
+		path := filepath.Join(c.DataDir, "admin.token")
+		tok, err := loadOrCreate(path, func() (string, error) { return randomHex(24) })
+		if err != nil {
+			return &Error{"ADMIN_TOKEN", "cannot generate a dev token: " + err.Error()}
+		}
+		c.AdminToken = tok
+		c.Generated["ADMIN_TOKEN"] = path
+	}
+	if c.SecretKey == nil {
+		path := filepath.Join(c.DataDir, "secret.key")
+		raw, err := loadOrCreate(path, func() (string, error) { return randomHex(32) })
+		if err != nil {
+			return &Error{"SECRET_KEY", "cannot generate a dev key: " + err.Error()}
+		}
+		if c.SecretKey, err = ParseSecretKey(raw); err != nil {
+			return &Error{"SECRET_KEY", fmt.Sprintf("%s: %v", path, err)}
+		}
+		c.Generated["SECRET_KEY"] = path
+	}
+	return nil
+}
+
+func loadOrCreate(path string, gen func() (string, error)) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	v, err := gen()
+	if err != nil {
+		return "", err
+	}
+	return v, os.WriteFile(path, []byte(v+"\n"), 0o600)
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// ParseSecretKey accepts 32 bytes written as 64 hex characters or as base64
+// (standard or URL alphabet, padded or not).
+func ParseSecretKey(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == 32 {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("want exactly 32 bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)")
+}
+
+// DB names the two supported database engines.
+type DB string
+
+// Supported database engines.
+const (
+	Postgres DB = "postgres"
+	SQLite   DB = "sqlite"
+)
+
+// DatabaseTarget is a parsed DATABASE_URL.
+type DatabaseTarget struct {
+	Engine DB
+	// DSN is the postgres DSN or the SQLite file path.
+	DSN string
+}
+
+// ParseDatabaseURL tells a postgres DSN from a SQLite path.
+func ParseDatabaseURL(s string) (DatabaseTarget, error) {
+	switch {
+	case s == "":
+		return DatabaseTarget{}, errors.New("must not be empty")
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" {
+			return DatabaseTarget{}, fmt.Errorf("invalid postgres URL %q", redactDSN(s))
+		}
+		return DatabaseTarget{Postgres, s}, nil
+	case strings.Contains(s, "host=") || strings.Contains(s, "dbname="):
+		return DatabaseTarget{Postgres, s}, nil
+	case strings.Contains(s, "://"):
+		return DatabaseTarget{}, fmt.Errorf("unsupported scheme in %q: want postgres:// or a SQLite file path", redactDSN(s))
+	default:
+		path := strings.TrimPrefix(strings.TrimPrefix(s, "sqlite:"), "file:")
+		if path == "" {
+			return DatabaseTarget{}, errors.New("empty SQLite path")
+		}
+		return DatabaseTarget{SQLite, path}, nil
+	}
+}
+
+// redactDSN hides a password embedded in a URL-form DSN.
+func redactDSN(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return s
+}
+
+func checkHostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want host:port, got %q", s)
+	}
+	if host == "" {
+		return fmt.Errorf("want host:port with a host, got %q", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("invalid port in %q", s)
+	}
+	return nil
+}
+
+func checkListenAddr(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want [host]:port, got %q", s)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("invalid port in %q", s)
+	}
+	return nil
+}
+
+// parseSize reads a byte size: a number with an optional K, M or G suffix
+// (powers of 1024).
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	u := strings.ToUpper(strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "IB"), "B"))
+	switch {
+	case strings.HasSuffix(u, "K"):
+		mult, u = 1<<10, strings.TrimSuffix(u, "K")
+	case strings.HasSuffix(u, "M"):
+		mult, u = 1<<20, strings.TrimSuffix(u, "M")
+	case strings.HasSuffix(u, "G"):
+		mult, u = 1<<30, strings.TrimSuffix(u, "G")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(u), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 1M or 524288, got %q", s)
+	}
+	return n * mult, nil
+}
+
+// RedactedDatabaseURL is DatabaseURL safe to log.
+func (c *Config) RedactedDatabaseURL() string { return redactDSN(c.DatabaseURL) }
+
+// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

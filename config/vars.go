@@ -1,0 +1,31 @@
+package config
+
+// Var documents one environment variable the connector reads.
+type Var struct {
+	Name    string
+	Default string
+	// Roles lists the processes that read it ("all" for every one).
+	Roles string
+	Doc   string
+}
+
+// Vars is every environment variable the connector reads, with its default.
+// The README's configuration table and the docker-compose test are checked
+// against it.
+var Vars = []Var{
+	{"DATABASE_URL", "$DATA_DIR/connector.db", "all", "Postgres DSN (postgres://user:pass@host:5432/db?sslmode=disable) or a SQLite file path"},
+	{"DATA_DIR", DefaultDataDir, "all", "dev-mode files: SQLite databases, generated admin token and secret key"},
+	{"TEMPORAL_ADDRESS", DefaultTemporalAddress, "api, worker, dev", "Temporal frontend host:port (dev serves its embedded engine there)"},
+	{"TEMPORAL_NAMESPACE", DefaultTemporalNamespace, "api, worker, dev", "Temporal namespace"},
+	{"TEMPORAL_TASK_QUEUE", DefaultTemporalTaskQueue, "api, worker, dev", "task queue polled by the worker"},
+	{"TEMPORAL_UI_ADDR", DefaultTemporalUIAddr, "dev", "where dev serves the embedded Temporal Web UI"},
+	{"TEMPORAL_DB_PATH", "$DATA_DIR/temporal.db", "dev", "SQLite file of the embedded Temporal engine"},
+	{"HTTP_ADDR", DefaultHTTPAddr, "api, dev", "listen address of the HTTP API"},
+	{"PUBLIC_URL", DefaultPublicURL, "api, worker, dev", "public https origin Sinch reaches (the seeds' proxy / Motion domain); receive URLs are built on it"},
+	{"HTTP_BODY_LIMIT", "1M", "api, dev", "largest accepted request body (K, M, G suffixes); larger bodies get 413"},
+	{"SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "api, worker, dev", "grace period for in-flight requests and activities on SIGINT/SIGTERM"},
+	{"ADMIN_TOKEN", "generated in dev", "api, dev", "bearer token of admin routes, at least 16 characters; dev generates $DATA_DIR/admin.token"},
+	{"SECRET_KEY", "generated in dev", "api, worker, dev", "32-byte AES-256-GCM key (64 hex chars or base64) encrypting secrets at rest; dev generates $DATA_DIR/secret.key"},
+	{"LOG_LEVEL", "info", "all", "debug, info, warn or error"},
+	{"LOG_FORMAT", "text", "all", "text or json"},
+}

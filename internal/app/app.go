@@ -1,0 +1,152 @@
+// Package app wires the connector's processes from a config.Config: the
+// production api and worker, schema migration, and the all-in-one dev stack
+// (embedded Temporal with its UI, SQLite, API and worker in one process).
+// cmd/connector only parses flags and calls into here, so tests start exactly
+// what users run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/models"
+)
+
+// OpenDB opens DATABASE_URL and applies pending migrations.
+func OpenDB(cfg *config.Config, log *slog.Logger) (*gorm.DB, error) {
+	target, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	if err != nil {
+		return nil, &config.Error{Var: "DATABASE_URL", Msg: err.Error()}
+	}
+	db, err := models.Open(models.OpenOptions{Engine: models.Engine(target.Engine), DSN: target.DSN, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := models.Migrate(db); err != nil {
+		_ = models.Close(db)
+		return nil, fmt.Errorf("database %s: %w", cfg.RedactedDatabaseURL(), err)
+	}
+	return db, nil
+}
+
+// Migrate applies the schema and exits.
+func Migrate(cfg *config.Config, log *slog.Logger) error {
+	db, err := OpenDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = models.Close(db) }()
+	v, err := models.SchemaVersion(db)
+	if err != nil {
+		return err
+	}
+	log.Info("schema up to date", "version", v, "database", cfg.RedactedDatabaseURL())
+	return nil
+}
+
+// temporalOptions are the client options shared by every process.
+func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
+	return client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		Identity:  identity(),
+	}
+}
+
+func identity() string {
+	host, _ := os.Hostname()
+	return host + "@" + strconv.Itoa(os.Getpid())
+}
+
+func newActivities(cfg *config.Config, db *gorm.DB, log *slog.Logger) (*activities.Activities, error) {
+	box, err := secretbox.New(cfg.SecretKey)
+	if err != nil {
+		return nil, &config.Error{Var: "SECRET_KEY", Msg: err.Error()}
+	}
+	return &activities.Activities{DB: db, Secrets: box, Logger: log, Identity: identity()}, nil
+}
+
+func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger) (*echo.Echo, error) {
+	box, err := secretbox.New(cfg.SecretKey)
+	if err != nil {
+		return nil, &config.Error{Var: "SECRET_KEY", Msg: err.Error()}
+	}
+	return api.New(api.Deps{
+		DB:         db,
+		Temporal:   tc,
+		Secrets:    box,
+		Logger:     log,
+		TaskQueue:  cfg.TemporalTaskQueue,
+		AdminToken: cfg.AdminToken,
+		PublicURL:  cfg.PublicURL,
+		BodyLimit:  cfg.HTTPBodyLimit,
+	}), nil
+}
+
+// httpServer serves handler on a listener and shuts it down gracefully.
+type httpServer struct {
+	srv  *http.Server
+	addr string
+	done chan error
+}
+
+func listenHTTP(addr string, handler http.Handler, log *slog.Logger) (*httpServer, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &config.Error{Var: "HTTP_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
+	}
+	h := &httpServer{
+		srv: &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		addr: l.Addr().String(),
+		done: make(chan error, 1),
+	}
+	go func() {
+		err := h.srv.Serve(l)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		h.done <- err
+	}()
+	return h, nil
+}
+
+// URL is the base URL of the listener as reachable from this machine.
+func (h *httpServer) URL() string {
+	host, port, _ := net.SplitHostPort(h.addr)
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func (h *httpServer) shutdown(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		return err
+	}
+	return <-h.done
+}

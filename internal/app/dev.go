@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/devserver"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/worker"
+	"github.com/xcally-connector/connector/workflows"
+)
+
+// Dev is the all-in-one development stack running in this process.
+type Dev struct {
+	Temporal *devserver.Server
+	Client   client.Client
+	DB       *gorm.DB
+	Worker   sdkworker.Worker
+	http     *httpServer
+	cfg      *config.Config
+	log      *slog.Logger
+}
+
+// APIURL is the base URL of the HTTP API.
+func (d *Dev) APIURL() string { return d.http.URL() }
+
+// StartDev starts the embedded Temporal engine (and its UI unless
+// cfg.TemporalUIAddr is empty), opens and migrates the database, starts the
+// worker and serves the API. On error everything started so far is stopped.
+func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev, err error) {
+	d := &Dev{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	// The engine logs warnings about its own internals (membership, shard
+	// ownership) that are noise for a connector developer: only errors show
+	// unless LOG_LEVEL=debug.
+	engineLevel := slog.LevelError
+	if cfg.LogLevel <= slog.LevelDebug {
+		engineLevel = slog.LevelInfo
+	}
+	d.Temporal, err = devserver.Start(ctx, devserver.Options{
+		FrontendAddr:     cfg.TemporalAddress,
+		UIAddr:           cfg.TemporalUIAddr,
+		DBPath:           cfg.TemporalDBPath,
+		Namespace:        cfg.TemporalNamespace,
+		SearchAttributes: workflows.SearchAttributes,
+		Logger:           log,
+		LogLevel:         engineLevel,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.DB, err = OpenDB(cfg, log); err != nil {
+		return nil, err
+	}
+	opts := temporalOptions(cfg, log)
+	opts.HostPort = d.Temporal.FrontendAddr()
+	if d.Client, err = client.DialContext(ctx, opts); err != nil {
+		return nil, fmt.Errorf("dial embedded temporal: %w", err)
+	}
+	acts, err := newActivities(cfg, d.DB, log)
+	if err != nil {
+		return nil, err
+	}
+	d.Worker = worker.New(d.Client, cfg.TemporalTaskQueue, acts)
+	if err := d.Worker.Start(); err != nil {
+		d.Worker = nil
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	e, err := newAPI(cfg, d.DB, d.Client, log)
+	if err != nil {
+		return nil, err
+	}
+	if d.http, err = listenHTTP(cfg.HTTPAddr, e, log); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Stop shuts everything down in reverse order of start.
+func (d *Dev) Stop() {
+	if d.http != nil {
+		if err := d.http.shutdown(d.cfg.ShutdownTimeout); err != nil {
+			d.log.Warn("http shutdown", "err", err)
+		}
+	}
+	if d.Worker != nil {
+		d.Worker.Stop()
+	}
+	if d.Client != nil {
+		d.Client.Close()
+	}
+	if d.Temporal != nil {
+		d.Temporal.Stop()
+	}
+	if d.DB != nil {
+		_ = models.Close(d.DB)
+	}
+}
+
+// RunDev starts the dev stack, prints where everything is, and runs until ctx
+// is done (Ctrl-C).
+func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	start := time.Now()
+	d, err := StartDev(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.Stop()
+	d.printBanner(out, time.Since(start))
+	select {
+	case <-ctx.Done():
+	case err := <-d.http.done:
+		if err != nil {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return errors.New("http server stopped")
+	}
+	log.Info("shutting down")
+	return nil
+}
+
+func (d *Dev) printBanner(out io.Writer, took time.Duration) {
+	p := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format, args...) }
+	p("\nWhatsApp connector dev stack ready in %s\n\n", took.Round(time.Millisecond))
+	p("  %-16s %s\n", "API:", d.APIURL())
+	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
+	if u := d.Temporal.UIURL(); u != "" {
+		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
+	}
+	p("  %-16s %s (namespace %s, task queue %s)\n", "Temporal gRPC:", d.Temporal.FrontendAddr(), d.cfg.TemporalNamespace, d.cfg.TemporalTaskQueue)
+	p("  %-16s %s\n", "Database:", d.cfg.RedactedDatabaseURL())
+	p("  %-16s %s\n", "Temporal data:", d.cfg.TemporalDBPath)
+	p("  %-16s %s\n", "Admin token:", d.cfg.AdminToken)
+	gen := make([]string, 0, len(d.cfg.Generated))
+	for name, path := range d.cfg.Generated {
+		gen = append(gen, name+" in "+path)
+	}
+	slices.Sort(gen)
+	for _, g := range gen {
+		p("  %-16s %s\n", "Generated:", g)
+	}
+	p("\nTry:  curl -H 'Authorization: Bearer %s' %s/api/diagnostics\n", d.cfg.AdminToken, d.APIURL())
+	p("Stop with Ctrl-C.\n\n")
+}

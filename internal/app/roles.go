@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/worker"
+)
+
+// RunAPI serves the HTTP API until ctx is done. Temporal is dialled lazily,
+// so the API starts (and /readyz reports 503) while Temporal is still down.
+func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	db, err := OpenDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = models.Close(db) }()
+	tc, err := client.NewLazyClient(temporalOptions(cfg, log))
+	if err != nil {
+		return &config.Error{Var: "TEMPORAL_ADDRESS", Msg: err.Error()}
+	}
+	defer tc.Close()
+	e, err := newAPI(cfg, db, tc, log)
+	if err != nil {
+		return err
+	}
+	srv, err := listenHTTP(cfg.HTTPAddr, e, log)
+	if err != nil {
+		return err
+	}
+	log.Info("api listening", "addr", srv.addr, "public_url", cfg.PublicURL, "temporal", cfg.TemporalAddress)
+	select {
+	case <-ctx.Done():
+	case err := <-srv.done:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("api shutting down")
+	return srv.shutdown(cfg.ShutdownTimeout)
+}
+
+// RunWorker polls the task queue until ctx is done. It keeps trying to reach
+// Temporal at start, so it may be started before the engine.
+func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	db, err := OpenDB(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = models.Close(db) }()
+	acts, err := newActivities(cfg, db, log)
+	if err != nil {
+		return err
+	}
+	tc, err := dialWithRetry(ctx, temporalOptions(cfg, log), log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
+	return worker.Run(ctx, worker.New(tc, cfg.TemporalTaskQueue, acts), log)
+}
+
+// dialWithRetry dials Temporal, retrying with backoff (1s doubling to 30s)
+// until it answers or ctx is done.
+func dialWithRetry(ctx context.Context, opts client.Options, log *slog.Logger) (client.Client, error) {
+	delay := time.Second
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.DialContext(dctx, opts)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		log.Warn("temporal not reachable yet", "address", opts.HostPort, "err", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial temporal at %s: %w", opts.HostPort, err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}

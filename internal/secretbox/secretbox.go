@@ -1,0 +1,75 @@
+// Package secretbox encrypts secrets at rest (Sinch key secrets, webhook
+// secrets) with AES-256-GCM under the connector's SECRET_KEY.
+//
+// A sealed value is version byte 1 || 12-byte random nonce || ciphertext+tag.
+// The additional data binds a ciphertext to its row and column, so a value
+// copied to another account or field does not decrypt.
+package secretbox
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+)
+
+const version byte = 1
+
+// ErrDecrypt is returned when a value was not sealed under this key and
+// additional data (wrong SECRET_KEY, tampering, or a value moved between rows).
+var ErrDecrypt = errors.New("secretbox: cannot decrypt: wrong SECRET_KEY or tampered value")
+
+// Box seals and opens secrets under one key.
+type Box struct {
+	aead cipher.AEAD
+}
+
+// New returns a Box for a 32-byte key.
+func New(key []byte) (*Box, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("secretbox: key must be 32 bytes, got %d", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Box{aead: aead}, nil
+}
+
+// Seal encrypts plaintext bound to aad. An empty plaintext seals to nil
+// (no secret set).
+func (b *Box) Seal(plaintext, aad string) ([]byte, error) {
+	if plaintext == "" {
+		return nil, nil
+	}
+	nonce := make([]byte, b.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("secretbox: nonce: %w", err)
+	}
+	out := make([]byte, 0, 1+len(nonce)+len(plaintext)+b.aead.Overhead())
+	out = append(out, version)
+	out = append(out, nonce...)
+	return b.aead.Seal(out, nonce, []byte(plaintext), []byte(aad)), nil
+}
+
+// Open decrypts a value sealed by Seal with the same aad. A nil or empty
+// value opens to "" (no secret set).
+func (b *Box) Open(sealed []byte, aad string) (string, error) {
+	if len(sealed) == 0 {
+		return "", nil
+	}
+	ns := b.aead.NonceSize()
+	if len(sealed) < 1+ns+b.aead.Overhead() || sealed[0] != version {
+		return "", ErrDecrypt
+	}
+	plain, err := b.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(aad))
+	if err != nil {
+		return "", ErrDecrypt
+	}
+	return string(plain), nil
+}

@@ -1,0 +1,90 @@
+package models
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Account is a WhatsApp/Instagram connector account bound to one Sinch
+// Conversation API app (the seeds' "WhatsApp Account" of type Sinch V2).
+type Account struct {
+	ID   uint64 `gorm:"primaryKey"`
+	Name string `gorm:"size:255;not null"`
+	// Key is the account's short unique identifier (seeds: "Key").
+	Key string `gorm:"size:100;not null;uniqueIndex:ux_accounts_key,where:deleted_at IS NULL"`
+	// List is the contact list new contacts are filed under (seeds: "Choose a List").
+	List string `gorm:"size:255"`
+	// PublicURL is the proxy or Motion domain Sinch reaches (webhook, media).
+	PublicURL string      `gorm:"size:1024;not null"`
+	Type      AccountType `gorm:"size:32;not null"`
+	Region    Region      `gorm:"size:8;not null"`
+	// BaseURL and AuthURL override the region defaults (the emulator, tests).
+	BaseURL   string `gorm:"size:1024"`
+	AuthURL   string `gorm:"size:1024"`
+	ProjectID string `gorm:"size:128;not null"`
+	AppID     string `gorm:"size:128;not null;index"`
+	KeyID     string `gorm:"size:128;not null"`
+	// KeySecretEnc and WebhookSecretEnc are AES-GCM ciphertexts; the plain
+	// secrets are write-only in the API and never stored or logged in clear.
+	KeySecretEnc     []byte
+	WebhookSecretEnc []byte
+	// Phone is the sender number in E.164 with its prefix.
+	Phone                string `gorm:"size:32;not null"`
+	Description          string `gorm:"size:2048"`
+	NotificationTemplate string `gorm:"type:text"`
+	// Channels is a comma-separated subset of WHATSAPP,INSTAGRAM.
+	Channels string `gorm:"size:64;not null"`
+	// Debug turns on verbose logging of this account's traffic (seeds'
+	// troubleshooting: "set motion to debug and check logs").
+	Debug bool `gorm:"not null;default:false"`
+	// TransferOptions and ActionFlow are account settings copied by the
+	// account migration (JSON documents).
+	TransferOptions string `gorm:"type:text"`
+	ActionFlow      string `gorm:"type:text"`
+	// LastProcessingMode is the Sinch processing mode seen on the latest
+	// callback; DISPATCH means agents cannot reply (seeds), so the API warns.
+	LastProcessingMode ProcessingMode `gorm:"size:16"`
+	// QualityRating is the latest WhatsApp quality rating from CHANNEL_EVENT.
+	QualityRating   string `gorm:"size:32"`
+	QualityRatingAt *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	DeletedAt       gorm.DeletedAt `gorm:"index"`
+}
+
+// AccountEvent records something Sinch told about an account as a whole
+// (CHANNEL_EVENT such as a quality rating change, capability, opt-in/out).
+type AccountEvent struct {
+	ID        uint64 `gorm:"primaryKey"`
+	AccountID uint64 `gorm:"not null;index"`
+	Account   Account
+	// Kind is the trigger (CHANNEL_EVENT, …); Type the channel's event type.
+	Kind string `gorm:"size:64;not null"`
+	Type string `gorm:"size:128"`
+	// Payload is the raw JSON of the notification.
+	Payload    string `gorm:"type:text"`
+	OccurredAt time.Time
+	CreatedAt  time.Time
+}
+
+// Disposition is an outcome an agent may pick when closing an interaction of
+// an account.
+type Disposition struct {
+	ID        uint64 `gorm:"primaryKey"`
+	AccountID uint64 `gorm:"not null;uniqueIndex:ux_dispositions_account_name"`
+	Account   Account
+	Name      string `gorm:"size:255;not null;uniqueIndex:ux_dispositions_account_name"`
+	CreatedAt time.Time
+}
+
+// CannedAnswer is a prepared reply agents can insert for an account.
+type CannedAnswer struct {
+	ID        uint64 `gorm:"primaryKey"`
+	AccountID uint64 `gorm:"not null;uniqueIndex:ux_canned_answers_account_key"`
+	Account   Account
+	Key       string `gorm:"size:100;not null;uniqueIndex:ux_canned_answers_account_key"`
+	Text      string `gorm:"type:text;not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}

@@ -1,0 +1,136 @@
+package models
+
+// AccountType is the provider flavour of a WhatsApp account.
+type AccountType string
+
+// Supported account types.
+const (
+	AccountTypeSinchV2 AccountType = "sinch_v2"
+)
+
+// Region is the Sinch Conversation API region of an app.
+type Region string
+
+// Sinch regions (the seeds name EU and USA; Sinch also runs BR).
+const (
+	RegionEU Region = "eu"
+	RegionUS Region = "us"
+	RegionBR Region = "br"
+)
+
+// Channel is a Sinch channel the connector serves.
+type Channel string
+
+// Channels supported on Sinch by the seeds.
+const (
+	ChannelWhatsApp  Channel = "WHATSAPP"
+	ChannelInstagram Channel = "INSTAGRAM"
+)
+
+// ProcessingMode is the Sinch app processing mode seen on callbacks.
+type ProcessingMode string
+
+// Sinch processing modes.
+const (
+	ProcessingConversation ProcessingMode = "CONVERSATION"
+	ProcessingDispatch     ProcessingMode = "DISPATCH"
+)
+
+// QueueStrategy chooses an agent among the eligible members of a queue.
+type QueueStrategy string
+
+// Routing strategies.
+const (
+	StrategyRoundRobin QueueStrategy = "round_robin"
+	StrategyLeastBusy  QueueStrategy = "least_busy"
+	StrategyRingAll    QueueStrategy = "ring_all"
+)
+
+// Presence is an agent's availability.
+type Presence string
+
+// Agent presences.
+const (
+	PresenceAvailable Presence = "available"
+	PresenceAway      Presence = "away"
+)
+
+// InteractionStatus is the lifecycle state of an interaction.
+type InteractionStatus string
+
+// Interaction states: queued (waiting for an agent), assigned, closed.
+const (
+	InteractionQueued   InteractionStatus = "queued"
+	InteractionAssigned InteractionStatus = "assigned"
+	InteractionClosed   InteractionStatus = "closed"
+)
+
+// Direction says who wrote a message.
+type Direction string
+
+// Message directions; system messages are the connector's own notes shown in
+// the interaction (e.g. "attachment refused by WhatsApp").
+const (
+	DirectionInbound  Direction = "inbound"
+	DirectionOutbound Direction = "outbound"
+	DirectionSystem   Direction = "system"
+)
+
+// MessageStatus is the delivery state of a message. Outbound statuses only move
+// forward (see Rank), because Sinch delivery callbacks may arrive out of order.
+type MessageStatus string
+
+// Message statuses.
+const (
+	StatusReceived  MessageStatus = "received"  // inbound, stored
+	StatusPending   MessageStatus = "pending"   // outbound, not yet accepted by Sinch
+	StatusAccepted  MessageStatus = "accepted"  // Sinch answered messages:send with a message_id
+	StatusQueued    MessageStatus = "queued"    // QUEUED_ON_CHANNEL
+	StatusSwitching MessageStatus = "switching" // SWITCHING_CHANNEL
+	StatusDelivered MessageStatus = "delivered"
+	StatusRead      MessageStatus = "read"
+	StatusFailed    MessageStatus = "failed"
+)
+
+// Rank orders statuses so an update is applied only when it moves forward.
+// FAILED and READ are both terminal per Sinch.
+func (s MessageStatus) Rank() int {
+	switch s {
+	case StatusPending:
+		return 1
+	case StatusAccepted:
+		return 2
+	case StatusQueued:
+		return 3
+	case StatusSwitching:
+		return 4
+	case StatusDelivered:
+		return 5
+	case StatusRead, StatusFailed:
+		return 6
+	case StatusReceived:
+		return 6
+	}
+	return 0
+}
+
+// AttachmentStatus is the storage state of an attachment.
+type AttachmentStatus string
+
+// Attachment states.
+const (
+	AttachmentPending AttachmentStatus = "pending"
+	AttachmentStored  AttachmentStatus = "stored"
+	AttachmentFailed  AttachmentStatus = "failed"
+)
+
+// MigrationStatus is the state of an account migration.
+type MigrationStatus string
+
+// Migration states.
+const (
+	MigrationRunning   MigrationStatus = "running"
+	MigrationCompleted MigrationStatus = "completed"
+	MigrationFailed    MigrationStatus = "failed"
+	MigrationCancelled MigrationStatus = "cancelled"
+)

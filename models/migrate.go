@@ -1,0 +1,76 @@
+package models
+
+import (
+	"fmt"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// All lists every table's model in dependency order.
+func All() []any {
+	return []any{
+		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
+		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
+		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
+	}
+}
+
+// migrations is the ordered, append-only list of schema changes. Never edit or
+// reorder a shipped entry: add a new one. Each runs in a transaction on both
+// engines and is recorded in the schema_migrations table.
+var migrations = []*gormigrate.Migration{
+	{
+		ID: "2026112101_initial",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(All()...)
+		},
+		Rollback: func(tx *gorm.DB) error {
+			all := All()
+			for i := len(all) - 1; i >= 0; i-- {
+				if err := tx.Migrator().DropTable(all[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	},
+}
+
+// migrationLockID is the Postgres advisory lock key that serialises schema
+// migrations across processes (api and worker both migrate at start).
+const migrationLockID = 7_470_221_101
+
+// Migrate applies every pending migration in one transaction. On Postgres the
+// transaction first takes an advisory lock, so an api and a worker starting
+// together migrate one after the other instead of racing; on SQLite the
+// immediate transaction lock does the same.
+func Migrate(db *gorm.DB) error {
+	err := db.Transaction(func(tx *gorm.DB) error {
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrationLockID).Error; err != nil {
+				return fmt.Errorf("take migration lock: %w", err)
+			}
+		}
+		return gormigrate.New(tx, &gormigrate.Options{
+			TableName:                 "schema_migrations",
+			IDColumnName:              "id",
+			IDColumnSize:              255,
+			ValidateUnknownMigrations: true,
+		}, migrations).Migrate()
+	})
+	if err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the id of the latest applied migration.
+func SchemaVersion(db *gorm.DB) (string, error) {
+	var id string
+	err := db.Table("schema_migrations").Select("id").Order("id DESC").Limit(1).Scan(&id).Error
+	return id, err
+}
+
+// LatestMigration is the id of the newest migration this binary knows.
+func LatestMigration() string { return migrations[len(migrations)-1].ID }

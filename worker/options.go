@@ -1,0 +1,6 @@
+package worker
+
+import "time"
+
+// defaultStopTimeout bounds how long Stop waits for running activities.
+const defaultStopTimeout = 10 * time.Second

@@ -1,0 +1,44 @@
+// Package worker is the single place where the connector's workflows and
+// activities are registered with a Temporal worker, and runs that worker.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/workflows"
+)
+
+// Register adds every workflow and activity of the connector to r.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.DiagnosticsWorkflow, workflow.RegisterOptions{Name: workflows.DiagnosticsWorkflowName})
+	r.RegisterActivity(acts)
+}
+
+// New builds a worker on taskQueue with every workflow and activity registered.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		// Let in-flight activities finish on shutdown before they are cancelled.
+		WorkerStopTimeout: defaultStopTimeout,
+	})
+	Register(w, acts)
+	return w
+}
+
+// Run starts w and blocks until ctx is done, then stops it gracefully.
+func Run(ctx context.Context, w sdkworker.Worker, log *slog.Logger) error {
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker polling")
+	<-ctx.Done()
+	w.Stop()
+	log.Info("worker stopped")
+	return nil
+}
