@@ -149,7 +149,12 @@ func (c *Config) Validate(role Role) error {
 	if role == RoleMigrate || role == RoleEmulator {
 		return nil
 	}
-	if err := checkHostPort(c.TemporalAddress); err != nil {
+	checkTemporal := checkHostPort
+	if role == RoleDev {
+		// dev binds the embedded engine there; port 0 picks a free one.
+		checkTemporal = checkListenAddr
+	}
+	if err := checkTemporal(c.TemporalAddress); err != nil {
 		return &Error{"TEMPORAL_ADDRESS", err.Error()}
 	}
 	if c.TemporalNamespace == "" {

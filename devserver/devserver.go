@@ -50,7 +50,8 @@ type Options struct {
 	// FrontendAddr is the gRPC address clients dial, e.g. 127.0.0.1:7233.
 	// Port 0 picks a free port (tests).
 	FrontendAddr string
-	// UIAddr serves the Web UI when non-empty, e.g. 127.0.0.1:8233.
+	// UIAddr serves the Web UI when non-empty, e.g. 127.0.0.1:8233; port 0
+	// picks a free port.
 	UIAddr string
 	// DBPath is the SQLite file; empty keeps everything in memory.
 	DBPath string
@@ -296,6 +297,11 @@ func (s *Server) startUI() error {
 	host, port, err := splitAddr(s.opts.UIAddr)
 	if err != nil {
 		return fmt.Errorf("devserver: UI address: %w", err)
+	}
+	if port == 0 {
+		if port, err = freePort(host); err != nil {
+			return err
+		}
 	}
 	// The UI server exits the process if it cannot listen, so check first.
 	if err := checkPortFree(host, port); err != nil {

@@ -17,8 +17,14 @@ import (
 
 // Register adds every workflow and activity of the connector to r.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.DiagnosticsWorkflow, workflow.RegisterOptions{Name: workflows.DiagnosticsWorkflowName})
+	RegisterWorkflows(r)
 	r.RegisterActivity(acts)
+}
+
+// RegisterWorkflows adds every workflow under its fixed name; the replayer
+// uses it alone.
+func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.DiagnosticsWorkflow, workflow.RegisterOptions{Name: workflows.DiagnosticsWorkflowName})
 }
 
 // New builds a worker on taskQueue with every workflow and activity registered.

@@ -1,0 +1,171 @@
+package config_test
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/xcally-connector/connector/config"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+const hexKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+func TestDefaultsMakeDevWorkWithNoVariables(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(env(map[string]string{"DATA_DIR": dir}))
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "connector.db"), cfg.DatabaseURL)
+	assert.Equal(t, filepath.Join(dir, "temporal.db"), cfg.TemporalDBPath)
+	assert.Equal(t, "127.0.0.1:7233", cfg.TemporalAddress)
+	assert.Equal(t, "default", cfg.TemporalNamespace)
+	assert.Equal(t, "whatsapp-connector", cfg.TemporalTaskQueue)
+	assert.Equal(t, "127.0.0.1:8233", cfg.TemporalUIAddr)
+	assert.Equal(t, ":8080", cfg.HTTPAddr)
+	assert.Equal(t, "http://localhost:8080", cfg.PublicURL)
+	assert.EqualValues(t, 1<<20, cfg.HTTPBodyLimit)
+	assert.Equal(t, 15*time.Second, cfg.ShutdownTimeout)
+	assert.Equal(t, slog.LevelInfo, cfg.LogLevel)
+	assert.Equal(t, "text", cfg.LogFormat)
+
+	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.GreaterOrEqual(t, len(cfg.AdminToken), 16, "dev generates an admin token")
+	assert.Len(t, cfg.SecretKey, 32, "dev generates a secret key")
+	assert.FileExists(t, filepath.Join(dir, "admin.token"))
+	info, err := os.Stat(filepath.Join(dir, "secret.key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "secrets are private to the user")
+
+	again, err := config.Load(env(map[string]string{"DATA_DIR": dir}))
+	require.NoError(t, err)
+	require.NoError(t, again.Validate(config.RoleDev))
+	assert.Equal(t, cfg.AdminToken, again.AdminToken, "the generated token survives a restart")
+	assert.Equal(t, cfg.SecretKey, again.SecretKey, "the generated key survives a restart, so secrets stay readable")
+}
+
+func TestOverrides(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"DATABASE_URL":        "postgres://u:p@db:5432/connector?sslmode=disable",
+		"TEMPORAL_ADDRESS":    "temporal:7233",
+		"TEMPORAL_NAMESPACE":  "contact-center",
+		"TEMPORAL_TASK_QUEUE": "wa",
+		"HTTP_ADDR":           "0.0.0.0:9000",
+		"PUBLIC_URL":          "https://motion.example.com/",
+		"HTTP_BODY_LIMIT":     "512K",
+		"SHUTDOWN_TIMEOUT":    "30s",
+		"ADMIN_TOKEN":         "a-very-long-admin-token",
+		"SECRET_KEY":          hexKey,
+		"LOG_LEVEL":           "debug",
+		"LOG_FORMAT":          "JSON",
+	}))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleAPI))
+	assert.Equal(t, "temporal:7233", cfg.TemporalAddress)
+	assert.Equal(t, "contact-center", cfg.TemporalNamespace)
+	assert.Equal(t, "wa", cfg.TemporalTaskQueue)
+	assert.Equal(t, "0.0.0.0:9000", cfg.HTTPAddr)
+	assert.Equal(t, "https://motion.example.com", cfg.PublicURL, "trailing slash trimmed")
+	assert.EqualValues(t, 512<<10, cfg.HTTPBodyLimit)
+	assert.Equal(t, 30*time.Second, cfg.ShutdownTimeout)
+	assert.Equal(t, slog.LevelDebug, cfg.LogLevel)
+	assert.Equal(t, "json", cfg.LogFormat)
+	assert.Equal(t, byte(0x1f), cfg.SecretKey[31])
+	assert.Equal(t, "postgres://u:xxxxx@db:5432/connector?sslmode=disable", cfg.RedactedDatabaseURL(), "password never logged")
+	target, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	require.NoError(t, err)
+	assert.Equal(t, config.Postgres, target.Engine)
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		role config.Role
+		want string
+	}{
+		{"log level", map[string]string{"LOG_LEVEL": "loud"}, config.RoleAPI, "LOG_LEVEL"},
+		{"log format", map[string]string{"LOG_FORMAT": "xml"}, config.RoleAPI, "LOG_FORMAT"},
+		{"body limit", map[string]string{"HTTP_BODY_LIMIT": "lots"}, config.RoleAPI, "HTTP_BODY_LIMIT"},
+		{"shutdown", map[string]string{"SHUTDOWN_TIMEOUT": "-1s"}, config.RoleAPI, "SHUTDOWN_TIMEOUT"},
+		{"secret key length", map[string]string{"SECRET_KEY": "abcd"}, config.RoleAPI, "SECRET_KEY"},
+		{"database scheme", map[string]string{"DATABASE_URL": "mysql://x/y"}, config.RoleAPI, "DATABASE_URL"},
+		{"temporal address", map[string]string{"TEMPORAL_ADDRESS": "temporal"}, config.RoleAPI, "TEMPORAL_ADDRESS"},
+		{"http addr", map[string]string{"HTTP_ADDR": "8080"}, config.RoleAPI, "HTTP_ADDR"},
+		{"public url", map[string]string{"PUBLIC_URL": "motion.example.com"}, config.RoleAPI, "PUBLIC_URL"},
+		{"public url with path", map[string]string{"PUBLIC_URL": "https://m.example.com/x"}, config.RoleAPI, "PUBLIC_URL"},
+		{"api needs admin token", map[string]string{"SECRET_KEY": hexKey}, config.RoleAPI, "ADMIN_TOKEN"},
+		{"short admin token", map[string]string{"SECRET_KEY": hexKey, "ADMIN_TOKEN": "short"}, config.RoleAPI, "ADMIN_TOKEN"},
+		{"worker needs secret key", map[string]string{}, config.RoleWorker, "SECRET_KEY"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey}
+			if strings.Contains(tc.name, "needs") || strings.Contains(tc.name, "short") {
+				base = map[string]string{}
+			}
+			for k, v := range tc.env {
+				base[k] = v
+			}
+			cfg, err := config.Load(env(base))
+			if err == nil {
+				err = cfg.Validate(tc.role)
+			}
+			require.Error(t, err)
+			var cerr *config.Error
+			require.True(t, errors.As(err, &cerr), "want *config.Error, got %T", err)
+			assert.Equal(t, tc.want, cerr.Var)
+			assert.True(t, strings.HasPrefix(err.Error(), tc.want+": "), "message names the variable: %q", err.Error())
+		})
+	}
+}
+
+func TestSecretKeyEncodings(t *testing.T) {
+	for _, s := range []string{hexKey, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"} {
+		k, err := config.ParseSecretKey(s)
+		require.NoError(t, err, s)
+		assert.Len(t, k, 32)
+		assert.Equal(t, byte(31), k[31])
+	}
+	_, err := config.ParseSecretKey(strings.Repeat("ab", 31))
+	assert.Error(t, err, "31 bytes")
+}
+
+func TestParseDatabaseURL(t *testing.T) {
+	for in, want := range map[string]config.DatabaseTarget{
+		"postgres://u@h:5432/db":           {Engine: config.Postgres, DSN: "postgres://u@h:5432/db"},
+		"postgresql://u@h/db":              {Engine: config.Postgres, DSN: "postgresql://u@h/db"},
+		"host=h user=u dbname=db":          {Engine: config.Postgres, DSN: "host=h user=u dbname=db"},
+		"./data/connector.db":              {Engine: config.SQLite, DSN: "./data/connector.db"},
+		"sqlite:/var/lib/connector/app.db": {Engine: config.SQLite, DSN: "/var/lib/connector/app.db"},
+	} {
+		got, err := config.ParseDatabaseURL(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := config.ParseDatabaseURL("postgres://")
+	assert.Error(t, err)
+}
+
+func TestEveryVarIsDocumentedOnce(t *testing.T) {
+	seen := map[string]bool{}
+	for _, v := range config.Vars {
+		assert.False(t, seen[v.Name], "duplicate %s", v.Name)
+		seen[v.Name] = true
+		assert.NotEmpty(t, v.Doc, v.Name)
+	}
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	for _, v := range config.Vars {
+		assert.Contains(t, string(readme), "`"+v.Name+"`", "README's configuration table lists %s", v.Name)
+	}
+}

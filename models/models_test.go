@@ -1,0 +1,188 @@
+package models_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models"
+)
+
+func forEachEngine(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
+	for _, engine := range testdb.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) { fn(t, testdb.Open(t, engine)) })
+	}
+}
+
+func strp(s string) *string { return &s }
+
+func seedAccount(t *testing.T, db *gorm.DB, key string) *models.Account {
+	t.Helper()
+	a := &models.Account{Name: "Acme " + key, Key: key, PublicURL: "https://motion.example.com", Type: models.AccountTypeSinchV2,
+		Region: models.RegionEU, ProjectID: "p", AppID: "app-" + key, KeyID: "k", Phone: "+390612345678", Channels: "WHATSAPP"}
+	require.NoError(t, db.Create(a).Error)
+	return a
+}
+
+func TestMigrateCreatesEveryTableAndIsIdempotent(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		for _, m := range models.All() {
+			assert.True(t, db.Migrator().HasTable(m), "table for %T", m)
+		}
+		require.NoError(t, models.Migrate(db), "second run is a no-op")
+		v, err := models.SchemaVersion(db)
+		require.NoError(t, err)
+		assert.Equal(t, models.LatestMigration(), v)
+	})
+}
+
+func TestConcurrentMigrationsSerialise(t *testing.T) {
+	for _, engine := range testdb.Engines(t) {
+		if engine != models.Postgres {
+			continue
+		}
+		t.Run(string(engine), func(t *testing.T) {
+			dsn := testdb.PostgresDSN(t)
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					db, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: dsn, MaxOpenConns: 2})
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					defer func() { _ = models.Close(db) }()
+					errs[i] = models.Migrate(db)
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				assert.NoError(t, err, "migrator %d", i)
+			}
+		})
+	}
+}
+
+func TestAccountKeyUniqueAmongLiveAccounts(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		a := seedAccount(t, db, "sales")
+		dup := *a
+		dup.ID = 0
+		err := db.Create(&dup).Error
+		require.Error(t, err)
+		assert.True(t, models.IsDuplicate(err), "want a duplicate-key error, got %v", err)
+
+		require.NoError(t, db.Delete(a).Error, "soft delete")
+		again := seedAccount(t, db, "sales")
+		assert.NotEqual(t, a.ID, again.ID, "a deleted account's key can be reused")
+	})
+}
+
+func TestMessageProviderIDUniquePerAccount(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		acc := seedAccount(t, db, "a1")
+		other := seedAccount(t, db, "a2")
+		contact := &models.Contact{AccountID: acc.ID, Channel: models.ChannelWhatsApp, Identity: "393331234567"}
+		require.NoError(t, db.Create(contact).Error)
+		in := &models.Interaction{Key: "conversation/1/WHATSAPP/393331234567#1", WorkflowID: "conversation/1/WHATSAPP/393331234567",
+			AccountID: acc.ID, ContactID: contact.ID, Channel: models.ChannelWhatsApp, Status: models.InteractionQueued, OpenedAt: time.Now()}
+		require.NoError(t, db.Create(in).Error)
+		msg := func(accountID uint64, providerID *string) *models.Message {
+			return &models.Message{AccountID: accountID, InteractionID: in.ID, ContactID: contact.ID, Direction: models.DirectionInbound,
+				Kind: "text", Text: "hi", ProviderMessageID: providerID, Status: models.StatusReceived}
+		}
+		require.NoError(t, db.Create(msg(acc.ID, strp("01HMSG"))).Error)
+		err := db.Create(msg(acc.ID, strp("01HMSG"))).Error
+		assert.True(t, models.IsDuplicate(err), "same Sinch id on the same account: %v", err)
+		assert.NoError(t, db.Create(msg(other.ID, strp("01HMSG"))).Error, "same id on another account is another message")
+		assert.NoError(t, db.Create(msg(acc.ID, nil)).Error, "outbound not yet sent: no provider id")
+		assert.NoError(t, db.Create(msg(acc.ID, nil)).Error, "several NULL provider ids are allowed")
+
+		out := msg(acc.ID, nil)
+		out.Direction, out.ClientRef = models.DirectionOutbound, strp("reply-42")
+		require.NoError(t, db.Create(out).Error)
+		out2 := msg(acc.ID, nil)
+		out2.ClientRef = strp("reply-42")
+		assert.True(t, models.IsDuplicate(db.Create(out2).Error), "client ref makes a send idempotent")
+
+		var n int64
+		require.NoError(t, db.Model(&models.Message{}).Where("account_id = ? AND provider_message_id = ?", acc.ID, "01HMSG").Count(&n).Error)
+		assert.EqualValues(t, 1, n)
+	})
+}
+
+func TestOtherUniqueKeys(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		acc := seedAccount(t, db, "k")
+		c := models.Contact{AccountID: acc.ID, Channel: models.ChannelWhatsApp, Identity: "4915112345678"}
+		require.NoError(t, db.Create(&c).Error)
+		c2 := c
+		c2.ID = 0
+		assert.True(t, models.IsDuplicate(db.Create(&c2).Error), "contact identity per account and channel")
+		c3 := c2
+		c3.Channel = models.ChannelInstagram
+		assert.NoError(t, db.Create(&c3).Error, "same identity on another channel")
+
+		in := models.Interaction{Key: "wf#1", WorkflowID: "wf", AccountID: acc.ID, ContactID: c.ID, Channel: models.ChannelWhatsApp, Status: models.InteractionQueued, OpenedAt: time.Now()}
+		require.NoError(t, db.Create(&in).Error)
+		in2 := in
+		in2.ID = 0
+		assert.True(t, models.IsDuplicate(db.Create(&in2).Error), "interaction key")
+
+		ag := models.Agent{Name: "Ann", Capacity: 2, TokenHash: "h1"}
+		require.NoError(t, db.Create(&ag).Error)
+		ag2 := models.Agent{Name: "Bob", Capacity: 2, TokenHash: "h1"}
+		assert.True(t, models.IsDuplicate(db.Create(&ag2).Error), "agent token hash")
+
+		q := models.Queue{Name: "support", Strategy: models.StrategyRoundRobin}
+		require.NoError(t, db.Create(&q).Error)
+		assert.True(t, models.IsDuplicate(db.Create(&models.Queue{Name: "support", Strategy: models.StrategyRingAll}).Error), "queue name")
+		require.NoError(t, db.Create(&models.QueueAccount{QueueID: q.ID, AccountID: acc.ID}).Error)
+		assert.True(t, models.IsDuplicate(db.Create(&models.QueueAccount{QueueID: q.ID, AccountID: acc.ID}).Error), "queue-account link")
+		require.NoError(t, db.Create(&models.QueueAgent{QueueID: q.ID, AgentID: ag.ID}).Error)
+		assert.True(t, models.IsDuplicate(db.Create(&models.QueueAgent{QueueID: q.ID, AgentID: ag.ID}).Error), "queue-agent link")
+		require.NoError(t, db.Create(&models.AgentAccount{AgentID: ag.ID, AccountID: acc.ID}).Error)
+		assert.True(t, models.IsDuplicate(db.Create(&models.AgentAccount{AgentID: ag.ID, AccountID: acc.ID}).Error), "agent-account enablement")
+
+		require.NoError(t, db.Create(&models.Disposition{AccountID: acc.ID, Name: "Solved"}).Error)
+		assert.True(t, models.IsDuplicate(db.Create(&models.Disposition{AccountID: acc.ID, Name: "Solved"}).Error), "disposition per account")
+
+		m := models.Message{AccountID: acc.ID, InteractionID: in.ID, ContactID: c.ID, Direction: models.DirectionInbound, Kind: "media", Status: models.StatusReceived}
+		require.NoError(t, db.Create(&m).Error)
+		att := models.Attachment{MessageID: m.ID, SourceURL: "https://media.example/1.jpg", Status: models.AttachmentPending}
+		require.NoError(t, db.Create(&att).Error)
+		att2 := att
+		att2.ID = 0
+		assert.True(t, models.IsDuplicate(db.Create(&att2).Error), "attachment per message and source")
+
+		mig := models.Migration{FromAccountID: acc.ID, ToAccountID: acc.ID, WorkflowID: "migration/1", Status: models.MigrationRunning, StartedAt: time.Now()}
+		require.NoError(t, db.Create(&mig).Error)
+		mig2 := mig
+		mig2.ID = 0
+		assert.True(t, models.IsDuplicate(db.Create(&mig2).Error), "migration workflow id")
+	})
+}
+
+func TestForeignKeysAreEnforced(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		err := db.Create(&models.Contact{AccountID: 999999, Channel: models.ChannelWhatsApp, Identity: "1"}).Error
+		assert.Error(t, err, "a contact of a missing account is refused")
+	})
+}
+
+func TestStatusRankIsMonotonic(t *testing.T) {
+	order := []models.MessageStatus{models.StatusPending, models.StatusAccepted, models.StatusQueued, models.StatusSwitching, models.StatusDelivered, models.StatusRead}
+	for i := 1; i < len(order); i++ {
+		assert.Greater(t, order[i].Rank(), order[i-1].Rank(), "%s after %s", order[i], order[i-1])
+	}
+	assert.Equal(t, models.StatusRead.Rank(), models.StatusFailed.Rank(), "both terminal")
+	assert.Zero(t, models.MessageStatus("bogus").Rank())
+}
