@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
@@ -20,16 +19,10 @@ import (
 	"github.com/xcally-connector/connector/internal/secretbox"
 )
 
-// TemporalClient is the part of the Temporal client the API uses.
-type TemporalClient interface {
-	CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error)
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
-}
-
 // Deps are the API's dependencies.
 type Deps struct {
 	DB       *gorm.DB
-	Temporal TemporalClient
+	Temporal client.Client
 	Secrets  *secretbox.Box
 	Logger   *slog.Logger
 	// TaskQueue is where the API starts workflows.

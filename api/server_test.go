@@ -22,8 +22,10 @@ import (
 
 const adminToken = "test-admin-token-0123456789"
 
-// fakeTemporal is a one-layer stand-in for the Temporal client.
+// fakeTemporal is a one-layer stand-in for the Temporal client; methods a
+// test does not override panic through the nil embedded interface.
 type fakeTemporal struct {
+	client.Client
 	healthErr error
 	startErr  error
 }

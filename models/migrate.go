@@ -13,6 +13,17 @@ func All() []any {
 		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
 		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
 		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
+		&AgentEvent{}, &WebhookNonce{},
+	}
+}
+
+// initialTables are the tables of the first migration; each later migration
+// names the tables it adds or changes.
+func initialTables() []any {
+	return []any{
+		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
+		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
+		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
 	}
 }
 
@@ -23,16 +34,25 @@ var migrations = []*gormigrate.Migration{
 	{
 		ID: "2026112101_initial",
 		Migrate: func(tx *gorm.DB) error {
-			return tx.AutoMigrate(All()...)
+			return tx.AutoMigrate(initialTables()...)
 		},
 		Rollback: func(tx *gorm.DB) error {
-			all := All()
+			all := initialTables()
 			for i := len(all) - 1; i >= 0; i-- {
 				if err := tx.Migrator().DropTable(all[i]); err != nil {
 					return err
 				}
 			}
 			return nil
+		},
+	},
+	{
+		ID: "2026112102_agent_events_webhook_nonces",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&AgentEvent{}, &WebhookNonce{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&WebhookNonce{}, &AgentEvent{})
 		},
 	},
 }

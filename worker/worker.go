@@ -25,6 +25,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 // uses it alone.
 func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.DiagnosticsWorkflow, workflow.RegisterOptions{Name: workflows.DiagnosticsWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 }
 
 // New builds a worker on taskQueue with every workflow and activity registered.

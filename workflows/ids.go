@@ -10,3 +10,16 @@ import (
 func DiagnosticsWorkflowID(at time.Time) string {
 	return fmt.Sprintf("diagnostics/%d", at.UnixNano())
 }
+
+// ConversationWorkflowID is the id of the conversation of one channel
+// identity on one account. It is readable in the Temporal UI and needs no
+// Sinch contact_id, so it works in DISPATCH mode too.
+func ConversationWorkflowID(accountID uint64, channel, identity string) string {
+	return fmt.Sprintf("conversation/%d/%s/%s", accountID, channel, identity)
+}
+
+// InteractionKey names the interaction opened by a message, making the
+// activity that opens it idempotent across retries and workflow runs.
+func InteractionKey(workflowID, openingMessageID string) string {
+	return workflowID + "#" + openingMessageID
+}

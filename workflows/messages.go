@@ -1,8 +1,109 @@
 package workflows
 
+import "time"
+
 // Workflow type names are fixed here and in every stored history: never
 // rename a registered workflow.
 const (
 	// DiagnosticsWorkflowName runs the worker-side health checks.
 	DiagnosticsWorkflowName = "DiagnosticsWorkflow"
+	// ConversationWorkflowName is the entity workflow of one conversation.
+	ConversationWorkflowName = "ConversationWorkflow"
 )
+
+// Signal, update and query names of ConversationWorkflow.
+const (
+	// RoutingNudgeSignalName tells a conversation whose interaction waits in
+	// a queue that an agent may have become eligible (presence, capacity,
+	// queue or account links changed): it re-runs routing at once instead of
+	// at its next periodic check.
+	RoutingNudgeSignalName = "routing-nudge"
+	// InboundSignalName carries a contact's message (InboundSignal).
+	InboundSignalName = "inbound"
+	// EventSignalName carries a contact event such as composing (ContactEventSignal).
+	EventSignalName = "contact-event"
+	// DeliverySignalName carries a Sinch delivery report (DeliverySignal).
+	DeliverySignalName = "delivery"
+	// CloseUpdateName closes the open interaction (CloseRequest → InteractionView).
+	CloseUpdateName = "close"
+	// TransferUpdateName moves the open interaction to an agent or a queue
+	// (TransferRequest → InteractionView).
+	TransferUpdateName = "transfer"
+	// AcceptUpdateName lets an agent take an interaction offered by a
+	// ring_all queue (AcceptRequest → InteractionView).
+	AcceptUpdateName = "accept"
+	// StateQueryName returns the ConversationState.
+	StateQueryName = "state"
+)
+
+// InboundSignal is one contact message as Sinch delivered it.
+type InboundSignal struct {
+	// MessageID is Sinch's message id: the dedup key.
+	MessageID string
+	// AcceptTime is Sinch's accept_time: messages are ordered by it.
+	AcceptTime time.Time
+	// Kind is the contact_message kind (text, media, location, …).
+	Kind string
+	// Text is what an agent reads (the text, a caption, a summary).
+	Text string
+	// MediaURL is the media URL of media and media_card messages.
+	MediaURL string
+	// ReplyTo is the Sinch id of the message this one answers.
+	ReplyTo string
+	// Payload is the raw contact_message JSON.
+	Payload             string
+	SinchContactID      string
+	SinchConversationID string
+	ProcessingMode      string
+}
+
+// ContactEventSignal is a contact event (composing, reaction, …).
+type ContactEventSignal struct {
+	EventID    string
+	Kind       string
+	AcceptTime time.Time
+	Payload    string
+}
+
+// DeliverySignal is a MESSAGE_DELIVERY report of a message this
+// conversation sent.
+type DeliverySignal struct {
+	MessageID         string
+	Status            string
+	ReasonCode        string
+	ReasonSubCode     string
+	ReasonChannelCode string
+	ReasonDescription string
+	At                time.Time
+}
+
+// CloseRequest asks to close the open interaction.
+type CloseRequest struct {
+	InteractionID uint64
+	Disposition   string
+	// By is who asks: "admin" or "agent:<id>".
+	By string
+}
+
+// TransferRequest moves the open interaction to one agent or one queue.
+type TransferRequest struct {
+	InteractionID uint64
+	AgentID       uint64
+	QueueID       uint64
+	By            string
+}
+
+// AcceptRequest is an agent taking an offered (ring_all) interaction.
+type AcceptRequest struct {
+	InteractionID uint64
+	AgentID       uint64
+}
+
+// InteractionView is the result of an update: the interaction afterwards.
+type InteractionView struct {
+	InteractionID uint64
+	Status        string
+	QueueID       uint64
+	AgentID       uint64
+	Disposition   string
+}

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 const version byte = 1
@@ -72,4 +73,10 @@ func (b *Box) Open(sealed []byte, aad string) (string, error) {
 		return "", ErrDecrypt
 	}
 	return string(plain), nil
+}
+
+// AccountAAD is the additional data that binds an account's sealed secret to
+// its row and field ("key_secret" or "webhook_secret").
+func AccountAAD(accountID uint64, field string) string {
+	return "account:" + strconv.FormatUint(accountID, 10) + ":" + field
 }

@@ -1,0 +1,361 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/xcally-connector/connector/models"
+)
+
+// InboundMessage is one contact message handed to IngestInbound.
+type InboundMessage struct {
+	MessageID  string
+	AcceptTime time.Time
+	Kind       string
+	Text       string
+	MediaURL   string
+	ReplyTo    string
+	Payload    string
+}
+
+// IngestInboundInput stores a batch of contact messages of one conversation.
+type IngestInboundInput struct {
+	WorkflowID     string
+	AccountID      uint64
+	Channel        string
+	Identity       string
+	SinchContactID string
+	// InteractionID is the conversation's open interaction, 0 when none: then
+	// the first new message opens one.
+	InteractionID       uint64
+	ProcessingMode      string
+	SinchConversationID string
+	Messages            []InboundMessage
+}
+
+// IngestInboundResult tells the workflow what was stored.
+type IngestInboundResult struct {
+	ContactID     uint64
+	InteractionID uint64
+	// Opened is true when this call opened InteractionID.
+	Opened bool
+	// Stored lists the Sinch ids that were new; the others were known.
+	Stored []string
+}
+
+// IngestInbound upserts the contact, opens an interaction when none is open
+// and stores the messages that are not stored yet, in one transaction. It is
+// idempotent: messages are unique per account and Sinch id, and the
+// interaction is keyed by the workflow and its opening message, so a retry
+// (or a redelivery reaching a new workflow run) stores nothing twice.
+func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (IngestInboundResult, error) {
+	var res IngestInboundResult
+	msgs := append([]InboundMessage(nil), in.Messages...)
+	sort.SliceStable(msgs, func(i, j int) bool {
+		if !msgs[i].AcceptTime.Equal(msgs[j].AcceptTime) {
+			return msgs[i].AcceptTime.Before(msgs[j].AcceptTime)
+		}
+		return msgs[i].MessageID < msgs[j].MessageID
+	})
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		contactID, err := upsertContact(tx, in)
+		if err != nil {
+			return err
+		}
+		res.ContactID = contactID
+
+		ids := make([]string, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.MessageID
+		}
+		var known []string
+		if err := tx.Model(&models.Message{}).Where("account_id = ? AND provider_message_id IN ?", in.AccountID, ids).
+			Pluck("provider_message_id", &known).Error; err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, k := range known {
+			seen[k] = true
+		}
+		var fresh []InboundMessage
+		for _, m := range msgs {
+			if !seen[m.MessageID] {
+				seen[m.MessageID] = true
+				fresh = append(fresh, m)
+			}
+		}
+		res.InteractionID = in.InteractionID
+		if len(fresh) == 0 {
+			return nil
+		}
+		if res.InteractionID == 0 {
+			if res.InteractionID, err = openInteraction(tx, in, contactID, fresh[0]); err != nil {
+				return err
+			}
+			res.Opened = true
+		}
+		var inter models.Interaction
+		if err := tx.First(&inter, res.InteractionID).Error; err != nil {
+			return fmt.Errorf("load interaction %d: %w", res.InteractionID, err)
+		}
+		for _, m := range fresh {
+			row := models.Message{
+				AccountID: in.AccountID, InteractionID: inter.ID, ContactID: contactID,
+				Direction: models.DirectionInbound, Kind: m.Kind, Text: m.Text,
+				ProviderMessageID: ptr(m.MessageID), Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(),
+				ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr(m.AcceptTime.UTC()),
+			}
+			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+				return fmt.Errorf("store message %s: %w", m.MessageID, err)
+			}
+			res.Stored = append(res.Stored, m.MessageID)
+			if row.ID != 0 && inter.AgentID != nil && inter.Status == models.InteractionAssigned {
+				if err := insertAgentEvent(tx, *inter.AgentID, "message.inbound", inter.ID,
+					fmt.Sprintf("inbound:%d", row.ID), messageEventData(inter, row)); err != nil {
+					return err
+				}
+			}
+		}
+		last := fresh[len(fresh)-1].AcceptTime.UTC()
+		return tx.Model(&models.Interaction{}).Where("id = ? AND (last_message_at IS NULL OR last_message_at < ?)", inter.ID, last).
+			Update("last_message_at", last).Error
+	})
+	if err != nil {
+		return IngestInboundResult{}, fmt.Errorf("ingest inbound: %w", err)
+	}
+	return res, nil
+}
+
+func upsertContact(tx *gorm.DB, in IngestInboundInput) (uint64, error) {
+	c := models.Contact{AccountID: in.AccountID, Channel: models.Channel(in.Channel), Identity: in.Identity, SinchContactID: in.SinchContactID}
+	if in.Channel == string(models.ChannelWhatsApp) {
+		// WhatsApp identities are MSISDNs without "+".
+		c.Mobile = "+" + in.Identity
+	}
+	updates := []string{"updated_at"}
+	if in.SinchContactID != "" {
+		// DISPATCH-mode callbacks carry no contact_id: never erase one.
+		updates = append(updates, "sinch_contact_id")
+	}
+	if err := tx.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "account_id"}, {Name: "channel"}, {Name: "identity"}},
+		DoUpdates: clause.AssignmentColumns(updates),
+	}).Create(&c).Error; err != nil {
+		return 0, fmt.Errorf("upsert contact: %w", err)
+	}
+	var id uint64
+	err := tx.Model(&models.Contact{}).Where("account_id = ? AND channel = ? AND identity = ?", in.AccountID, in.Channel, in.Identity).
+		Pluck("id", &id).Error
+	return id, err
+}
+
+func openInteraction(tx *gorm.DB, in IngestInboundInput, contactID uint64, first InboundMessage) (uint64, error) {
+	key := in.WorkflowID + "#" + first.MessageID
+	row := models.Interaction{
+		Key: key, WorkflowID: in.WorkflowID, AccountID: in.AccountID, ContactID: contactID,
+		Channel: models.Channel(in.Channel), Status: models.InteractionQueued,
+		ProcessingMode: models.ProcessingMode(in.ProcessingMode), SinchConversationID: in.SinchConversationID,
+		OpenedAt: first.AcceptTime.UTC(),
+	}
+	if row.OpenedAt.IsZero() {
+		row.OpenedAt = time.Now().UTC()
+	}
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+		return 0, fmt.Errorf("open interaction: %w", err)
+	}
+	var id uint64
+	if err := tx.Model(&models.Interaction{}).Where(&models.Interaction{Key: key}).Pluck("id", &id).Error; err != nil {
+		return 0, err
+	}
+	return id, nil
+}
+
+// messageEventData is the JSON of a message.inbound event.
+func messageEventData(inter models.Interaction, m models.Message) map[string]any {
+	return map[string]any{
+		"interactionId": inter.ID, "accountId": inter.AccountID, "messageId": m.ID,
+		"providerMessageId": deref(m.ProviderMessageID), "kind": m.Kind, "text": m.Text,
+		"acceptTime": m.ProviderTime,
+	}
+}
+
+// ApplyDeliveryInput is a delivery report for a message of an account.
+type ApplyDeliveryInput struct {
+	AccountID         uint64
+	MessageID         string
+	Status            string
+	ReasonCode        string
+	ReasonSubCode     string
+	ReasonChannelCode string
+	ReasonDescription string
+	At                time.Time
+}
+
+// ApplyDeliveryResult says whether the status moved.
+type ApplyDeliveryResult struct {
+	Applied bool
+	Status  string
+}
+
+// deliveryStatus maps Sinch delivery statuses to ours.
+var deliveryStatus = map[string]models.MessageStatus{
+	"QUEUED_ON_CHANNEL": models.StatusQueued,
+	"DELIVERED":         models.StatusDelivered,
+	"READ":              models.StatusRead,
+	"FAILED":            models.StatusFailed,
+	"SWITCHING_CHANNEL": models.StatusSwitching,
+}
+
+// ApplyDelivery moves a message's status forward, never back: Sinch
+// delivery callbacks may arrive out of order and more than once, so the
+// update only applies when the new status ranks higher.
+func (a *Activities) ApplyDelivery(ctx context.Context, in ApplyDeliveryInput) (ApplyDeliveryResult, error) {
+	st, ok := deliveryStatus[in.Status]
+	if !ok {
+		return ApplyDeliveryResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("unknown delivery status %q", in.Status), ErrTypeBadInput, nil)
+	}
+	at := in.At.UTC()
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	updates := map[string]any{
+		"status": st, "status_rank": st.Rank(), "updated_at": time.Now().UTC(),
+		"reason_code": in.ReasonCode, "reason_sub_code": in.ReasonSubCode,
+		"reason_channel_code": in.ReasonChannelCode, "reason_description": in.ReasonDescription,
+	}
+	switch st {
+	case models.StatusDelivered:
+		updates["delivered_at"] = at
+	case models.StatusRead:
+		updates["read_at"] = at
+	case models.StatusFailed:
+		updates["failed_at"] = at
+	}
+	var res ApplyDeliveryResult
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&models.Message{}).
+			Where("account_id = ? AND provider_message_id = ? AND status_rank < ?", in.AccountID, in.MessageID, st.Rank()).
+			Updates(updates)
+		if q.Error != nil {
+			return q.Error
+		}
+		res.Applied = q.RowsAffected > 0
+		var m models.Message
+		if err := tx.Where("account_id = ? AND provider_message_id = ?", in.AccountID, in.MessageID).First(&m).Error; err != nil {
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		res.Status = string(m.Status)
+		if !res.Applied {
+			return nil
+		}
+		var inter models.Interaction
+		if err := tx.First(&inter, m.InteractionID).Error; err != nil {
+			return err
+		}
+		if inter.AgentID == nil {
+			return nil
+		}
+		return insertAgentEvent(tx, *inter.AgentID, "message.status", inter.ID,
+			fmt.Sprintf("status:%d:%s", m.ID, st), map[string]any{
+				"interactionId": inter.ID, "messageId": m.ID, "providerMessageId": in.MessageID,
+				"status": st, "reasonCode": in.ReasonCode, "reasonDescription": in.ReasonDescription,
+			})
+	})
+	if err != nil {
+		return ApplyDeliveryResult{}, fmt.Errorf("apply delivery %s: %w", in.MessageID, err)
+	}
+	return res, nil
+}
+
+// CloseInteractionInput closes an interaction.
+type CloseInteractionInput struct {
+	InteractionID uint64
+	Disposition   string
+	// Reason is agent, admin or inactivity.
+	Reason string
+}
+
+// CloseInteraction marks the interaction closed and tells its agent. Closing
+// a closed interaction is a no-op.
+func (a *Activities) CloseInteraction(ctx context.Context, in CloseInteractionInput) error {
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var inter models.Interaction
+		if err := tx.First(&inter, in.InteractionID).Error; err != nil {
+			return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
+		}
+		if inter.Status == models.InteractionClosed {
+			return nil
+		}
+		now := time.Now().UTC()
+		if err := tx.Model(&inter).Updates(map[string]any{
+			"status": models.InteractionClosed, "closed_at": now, "disposition": in.Disposition, "close_reason": in.Reason,
+		}).Error; err != nil {
+			return err
+		}
+		if inter.AgentID == nil {
+			return nil
+		}
+		return insertAgentEvent(tx, *inter.AgentID, "interaction.closed", inter.ID, fmt.Sprintf("closed:%d", inter.ID),
+			map[string]any{"interactionId": inter.ID, "reason": in.Reason, "disposition": in.Disposition})
+	})
+}
+
+// PublishContactEventInput forwards a contact event to the assigned agent.
+type PublishContactEventInput struct {
+	InteractionID uint64
+	EventID       string
+	Kind          string
+	Payload       string
+}
+
+// PublishContactEvent puts a contact event (composing, reaction…) on the
+// stream of the interaction's agent, if it has one.
+func (a *Activities) PublishContactEvent(ctx context.Context, in PublishContactEventInput) error {
+	var inter models.Interaction
+	if err := a.DB.WithContext(ctx).First(&inter, in.InteractionID).Error; err != nil {
+		return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
+	}
+	if inter.AgentID == nil || inter.Status != models.InteractionAssigned {
+		return nil
+	}
+	var payload any = in.Payload
+	if json.Valid([]byte(in.Payload)) {
+		payload = json.RawMessage(in.Payload)
+	}
+	return insertAgentEvent(a.DB.WithContext(ctx), *inter.AgentID, "contact.event", inter.ID, "event:"+in.EventID,
+		map[string]any{"interactionId": inter.ID, "kind": in.Kind, "event": payload})
+}
+
+// insertAgentEvent appends to an agent's stream; a repeated dedupKey is a
+// no-op, so retried activities publish once.
+func insertAgentEvent(tx *gorm.DB, agentID uint64, typ string, interactionID uint64, dedupKey string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	ev := models.AgentEvent{AgentID: agentID, Type: typ, InteractionID: interactionID, Data: string(b), DedupKey: dedupKey}
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&ev).Error; err != nil {
+		return fmt.Errorf("publish %s to agent %d: %w", typ, agentID, err)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,354 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/xcally-connector/connector/models"
+)
+
+// QueueInfo is what the workflow needs of a queue to wait in it.
+type QueueInfo struct {
+	ID              uint64
+	Name            string
+	Strategy        string
+	TimeoutSeconds  int
+	OverflowQueueID uint64
+}
+
+// RouteInput asks to route an open interaction.
+type RouteInput struct {
+	InteractionID uint64
+	AccountID     uint64
+	// QueueID pins routing to one queue (after an overflow or a transfer);
+	// 0 routes through the queues linked to the account.
+	QueueID uint64
+}
+
+// RouteResult is the outcome of one routing attempt.
+type RouteResult struct {
+	// Assigned is true when AgentID now holds the interaction.
+	Assigned bool
+	AgentID  uint64
+	// Queue is the queue the interaction is in (zero when NoQueue).
+	Queue QueueInfo
+	// NoQueue: no live queue is linked to the account; the interaction stays
+	// queued and visible as unassigned until one is.
+	NoQueue bool
+	// Offered lists the eligible agents of a ring_all queue: the interaction
+	// is offered to all of them and the first to accept takes it.
+	Offered []uint64
+}
+
+type candidate struct {
+	ID       uint64
+	Capacity int
+	Active   int
+}
+
+// RouteInteraction tries to give an interaction to an agent. Eligible agents
+// are members of the queue who enabled the account, are available and are
+// under capacity. The queue's strategy picks one: round_robin continues after
+// the last agent served, least_busy takes the fewest active interactions
+// (ties round-robin), ring_all offers to every eligible agent. Assignment
+// re-checks capacity under a lock on the agent, so concurrent conversations
+// never push an agent over capacity. A retry after success returns the
+// assignment already made.
+func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (RouteResult, error) {
+	var res RouteResult
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		inter, err := loadOpenInteraction(tx, in.InteractionID)
+		if err != nil {
+			return err
+		}
+		if inter.Status == models.InteractionAssigned && inter.AgentID != nil {
+			res.Assigned, res.AgentID = true, *inter.AgentID
+			if inter.QueueID != nil {
+				res.Queue, err = queueInfo(tx, *inter.QueueID)
+			}
+			return err
+		}
+		queues, err := routingQueues(tx, in)
+		if err != nil {
+			return err
+		}
+		if len(queues) == 0 {
+			res.NoQueue = true
+			return tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("queue_id", nil).Error
+		}
+		for _, q := range queues {
+			cands, err := eligibleAgents(tx, q.ID, in.AccountID)
+			if err != nil {
+				return err
+			}
+			if len(cands) == 0 {
+				continue
+			}
+			res.Queue = toQueueInfo(q)
+			if q.Strategy == models.StrategyRingAll {
+				for _, c := range cands {
+					res.Offered = append(res.Offered, c.ID)
+				}
+				return setQueue(tx, inter.ID, q.ID)
+			}
+			for _, c := range order(q, cands) {
+				ok, err := assign(tx, inter.ID, c.ID, q.ID)
+				if err != nil {
+					return err
+				}
+				if ok {
+					res.Assigned, res.AgentID = true, c.ID
+					return tx.Model(&models.Queue{}).Where("id = ?", q.ID).Update("last_agent_id", c.ID).Error
+				}
+			}
+		}
+		// Nobody is eligible: wait in the first queue.
+		res.Queue = toQueueInfo(queues[0])
+		return setQueue(tx, inter.ID, queues[0].ID)
+	})
+	if err != nil {
+		return RouteResult{}, err
+	}
+	return res, nil
+}
+
+// AssignToAgentInput gives an interaction to one named agent (transfer, or a
+// ring_all acceptance).
+type AssignToAgentInput struct {
+	InteractionID uint64
+	AccountID     uint64
+	AgentID       uint64
+	// QueueID is recorded on the interaction when non-zero.
+	QueueID uint64
+}
+
+// AssignToAgent assigns the interaction to the agent if the agent exists,
+// enabled the account and is under capacity; otherwise it fails with the
+// non-retryable ErrTypeNotEligible, naming the reason.
+func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) error {
+	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		inter, err := loadOpenInteraction(tx, in.InteractionID)
+		if err != nil {
+			return err
+		}
+		if inter.AgentID != nil && *inter.AgentID == in.AgentID && inter.Status == models.InteractionAssigned {
+			return nil // already done by a previous attempt
+		}
+		var agent models.Agent
+		if err := tx.First(&agent, in.AgentID).Error; err != nil {
+			if isNotFound(err) {
+				return notEligible("agent %d does not exist", in.AgentID)
+			}
+			return err
+		}
+		var enabled int64
+		if err := tx.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id = ?", in.AgentID, in.AccountID).Count(&enabled).Error; err != nil {
+			return err
+		}
+		if enabled == 0 {
+			return notEligible("agent %d has not enabled account %d", in.AgentID, in.AccountID)
+		}
+		queueID := in.QueueID
+		if queueID == 0 && inter.QueueID != nil {
+			queueID = *inter.QueueID
+		}
+		if inter.AgentID != nil && inter.Status == models.InteractionAssigned {
+			// Transfer: free the previous agent first so the interaction is
+			// queued while the new agent's capacity is checked.
+			if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).
+				Updates(map[string]any{"status": models.InteractionQueued, "agent_id": nil}).Error; err != nil {
+				return err
+			}
+			if err := insertAgentEvent(tx, *inter.AgentID, "interaction.transferred", inter.ID,
+				fmt.Sprintf("transferred:%d:%d:%d", inter.ID, *inter.AgentID, time.Now().UnixNano()),
+				map[string]any{"interactionId": inter.ID, "toAgentId": in.AgentID}); err != nil {
+				return err
+			}
+		}
+		ok, err := assign(tx, inter.ID, in.AgentID, queueID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notEligible("agent %d is at capacity (%d)", in.AgentID, agent.Capacity)
+		}
+		return nil
+	})
+}
+
+// MoveToQueueInput puts an interaction in a queue, unassigned (overflow, or a
+// transfer to a queue).
+type MoveToQueueInput struct {
+	InteractionID uint64
+	QueueID       uint64
+}
+
+// MoveToQueue unassigns the interaction (telling the previous agent) and
+// puts it in the queue, returning the queue's routing settings.
+func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (QueueInfo, error) {
+	var info QueueInfo
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		inter, err := loadOpenInteraction(tx, in.InteractionID)
+		if err != nil {
+			return err
+		}
+		if info, err = queueInfo(tx, in.QueueID); err != nil {
+			if isNotFound(err) {
+				return notEligible("queue %d does not exist", in.QueueID)
+			}
+			return err
+		}
+		if inter.AgentID != nil {
+			if err := insertAgentEvent(tx, *inter.AgentID, "interaction.transferred", inter.ID,
+				fmt.Sprintf("moved:%d:%d:%d", inter.ID, in.QueueID, time.Now().UnixNano()),
+				map[string]any{"interactionId": inter.ID, "toQueueId": in.QueueID}); err != nil {
+				return err
+			}
+		}
+		return tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
+			"status": models.InteractionQueued, "agent_id": nil, "queue_id": in.QueueID, "assigned_at": nil,
+		}).Error
+	})
+	return info, err
+}
+
+func loadOpenInteraction(tx *gorm.DB, id uint64) (models.Interaction, error) {
+	var inter models.Interaction
+	if err := tx.First(&inter, id).Error; err != nil {
+		if isNotFound(err) {
+			return inter, temporal.NewNonRetryableApplicationError(fmt.Sprintf("interaction %d does not exist", id), ErrTypeNotOpen, err)
+		}
+		return inter, err
+	}
+	if inter.Status == models.InteractionClosed {
+		return inter, temporal.NewNonRetryableApplicationError(fmt.Sprintf("interaction %d is closed", id), ErrTypeNotOpen, nil)
+	}
+	return inter, nil
+}
+
+func notEligible(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrTypeNotEligible, nil)
+}
+
+func routingQueues(tx *gorm.DB, in RouteInput) ([]models.Queue, error) {
+	var queues []models.Queue
+	q := tx.Model(&models.Queue{})
+	if in.QueueID != 0 {
+		q = q.Where("id = ?", in.QueueID)
+	} else {
+		q = q.Joins("JOIN queue_accounts qa ON qa.queue_id = queues.id AND qa.account_id = ?", in.AccountID)
+	}
+	return queues, q.Order("queues.id").Find(&queues).Error
+}
+
+// eligibleAgents lists the queue's available members who enabled the
+// account and are under capacity, ordered by id.
+func eligibleAgents(tx *gorm.DB, queueID, accountID uint64) ([]candidate, error) {
+	var rows []candidate
+	err := tx.Raw(`
+SELECT a.id AS id, a.capacity AS capacity,
+       (SELECT COUNT(*) FROM interactions i WHERE i.agent_id = a.id AND i.status = ?) AS active
+FROM agents a
+JOIN queue_agents qa ON qa.agent_id = a.id AND qa.queue_id = ?
+JOIN agent_accounts aa ON aa.agent_id = a.id AND aa.account_id = ?
+WHERE a.deleted_at IS NULL AND a.presence = ?
+ORDER BY a.id`, models.InteractionAssigned, queueID, accountID, models.PresenceAvailable).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("eligible agents of queue %d: %w", queueID, err)
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if r.Active < r.Capacity {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// order arranges candidates (sorted by id) by the queue's strategy.
+func order(q models.Queue, cands []candidate) []candidate {
+	var last uint64
+	if q.LastAgentID != nil {
+		last = *q.LastAgentID
+	}
+	// Rotate so the first agent after the cursor comes first.
+	start := 0
+	for i, c := range cands {
+		if c.ID > last {
+			start = i
+			break
+		}
+		if i == len(cands)-1 {
+			start = 0
+		}
+	}
+	rotated := append(append([]candidate{}, cands[start:]...), cands[:start]...)
+	if q.Strategy != models.StrategyLeastBusy {
+		return rotated
+	}
+	// Stable sort by load keeps the round-robin order among equals.
+	for i := 1; i < len(rotated); i++ {
+		for j := i; j > 0 && rotated[j].Active < rotated[j-1].Active; j-- {
+			rotated[j], rotated[j-1] = rotated[j-1], rotated[j]
+		}
+	}
+	return rotated
+}
+
+// assign gives the interaction to the agent if the agent is still under
+// capacity, checked under a row lock on the agent (Postgres) or the
+// database write lock (SQLite's immediate transactions).
+func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
+	var agent models.Agent
+	q := tx.Model(&models.Agent{})
+	if tx.Dialector.Name() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("id = ?", agentID).Take(&agent).Error; err != nil {
+		return false, err
+	}
+	var active int64
+	if err := tx.Model(&models.Interaction{}).Where("agent_id = ? AND status = ?", agentID, models.InteractionAssigned).Count(&active).Error; err != nil {
+		return false, err
+	}
+	if int(active) >= agent.Capacity {
+		return false, nil
+	}
+	updates := map[string]any{"status": models.InteractionAssigned, "agent_id": agentID, "assigned_at": time.Now().UTC()}
+	if queueID != 0 {
+		updates["queue_id"] = queueID
+	}
+	r := tx.Model(&models.Interaction{}).Where("id = ? AND status = ?", interactionID, models.InteractionQueued).Updates(updates)
+	if r.Error != nil {
+		return false, r.Error
+	}
+	if r.RowsAffected != 1 {
+		return false, fmt.Errorf("interaction %d changed while being assigned", interactionID)
+	}
+	return true, nil
+}
+
+func setQueue(tx *gorm.DB, interactionID, queueID uint64) error {
+	return tx.Model(&models.Interaction{}).Where("id = ?", interactionID).Update("queue_id", queueID).Error
+}
+
+func queueInfo(tx *gorm.DB, id uint64) (QueueInfo, error) {
+	var q models.Queue
+	if err := tx.First(&q, id).Error; err != nil {
+		return QueueInfo{}, err
+	}
+	return toQueueInfo(q), nil
+}
+
+func toQueueInfo(q models.Queue) QueueInfo {
+	info := QueueInfo{ID: q.ID, Name: q.Name, Strategy: string(q.Strategy), TimeoutSeconds: q.TimeoutSeconds}
+	if q.OverflowQueueID != nil {
+		info.OverflowQueueID = *q.OverflowQueueID
+	}
+	return info
+}

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/workflows"
+)
+
+// maxNudges bounds how many waiting conversations one change wakes; the
+// others find the agent at their next periodic routing check.
+const maxNudges = 500
+
+// routingChanged is called after a change that can make an agent eligible
+// for waiting interactions (presence, an enabled account, queue links, a
+// closed or transferred interaction). It signals the workflows of queued
+// interactions to route again now. Failures are logged, not returned: the
+// change itself is already committed and every waiting workflow re-checks
+// periodically anyway.
+func (s *Server) routingChanged(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var ids []string
+	err := s.deps.DB.WithContext(ctx).Model(&models.Interaction{}).
+		Where("status = ?", models.InteractionQueued).
+		Order("id").Limit(maxNudges).Pluck("workflow_id", &ids).Error
+	if err != nil {
+		s.log.Warn("list queued interactions to nudge", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if err := s.deps.Temporal.SignalWorkflow(ctx, id, "", workflows.RoutingNudgeSignalName, nil); err != nil {
+			s.log.Debug("nudge conversation", "workflow_id", id, "err", err)
+		}
+	}
+}

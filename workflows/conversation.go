@@ -1,0 +1,781 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/xcally-connector/connector/activities"
+)
+
+// Defaults of ConversationInput.
+const (
+	DefaultInactivityTimeout = 24 * time.Hour
+	DefaultIdleTimeout       = 72 * time.Hour
+	DefaultRoutingRecheck    = 30 * time.Second
+	DefaultDedupWindow       = 2000
+	DefaultMaxHistoryEvents  = 10000
+)
+
+// ConversationInput starts (or continues) the workflow of one conversation.
+type ConversationInput struct {
+	AccountID uint64
+	Channel   string
+	Identity  string
+	// InactivityTimeout auto-closes an open interaction with no message for
+	// that long.
+	InactivityTimeout time.Duration
+	// IdleTimeout ends the workflow after its interaction closed and nothing
+	// happened for that long. It outlasts Sinch's callback retries (about
+	// 45 h), so a late redelivery still meets the dedup window.
+	IdleTimeout time.Duration
+	// RoutingRecheck is how often a queued interaction retries routing
+	// besides the nudges it gets when agents become available.
+	RoutingRecheck time.Duration
+	// DedupWindow is how many Sinch message ids are remembered.
+	DedupWindow int
+	// MaxHistoryEvents forces continue-as-new before the server suggests it.
+	MaxHistoryEvents int
+	// State is carried over by continue-as-new.
+	State *ConversationState
+}
+
+// ConversationState is the workflow's whole state: returned by the state
+// query and carried across continue-as-new.
+type ConversationState struct {
+	AccountID      uint64
+	Channel        string
+	Identity       string
+	ContactID      uint64
+	SinchContactID string
+	ProcessingMode string
+	// Seen is the dedup window of Sinch message ids, oldest first.
+	Seen []string
+	// Interaction is the open interaction, nil when none.
+	Interaction *InteractionState
+	// Interactions counts the interactions this conversation opened.
+	Interactions  int
+	LastActivity  time.Time
+	MessagesTotal int
+	Duplicates    int
+	// Pending holds messages received but not yet stored (carried over a
+	// continue-as-new that happens between receipt and storage).
+	Pending []InboundSignal
+}
+
+// InteractionState is the open interaction as the workflow sees it.
+type InteractionState struct {
+	ID      uint64
+	Status  string // queued or assigned
+	QueueID uint64
+	AgentID uint64
+	// Queue is the queue's routing settings while queued.
+	Queue activities.QueueInfo
+	// QueuedAt starts the queue's timeout; zero when not waiting.
+	QueuedAt time.Time
+	// Visited lists the queues already overflowed from (cycle guard).
+	Visited []uint64
+	// TimedOut is set when the current queue's timeout passed with nowhere
+	// to overflow: the interaction stays queued without a deadline.
+	TimedOut bool
+	// Offered are the agents a ring_all queue offered it to.
+	Offered []uint64
+	// RoutingAttempts counts routing attempts, for offer events.
+	RoutingAttempts int
+	LastMessageAt   time.Time
+}
+
+// ConversationWorkflow is the entity workflow of one conversation (account,
+// channel, channel identity). It dedupes and stores the contact's messages,
+// opens an interaction when none is open, routes it to a queue and an
+// agent, waits (with durable timers) when nobody is eligible, overflows on
+// the queue's timeout, and closes it on request, on transfer decisions or
+// after inactivity. A message after the close opens a new interaction in the
+// same workflow. Every state change is made by the main loop; signal and
+// update handlers only enqueue.
+func ConversationWorkflow(ctx workflow.Context, in ConversationInput) error {
+	c := newConversation(ctx, in)
+	if err := c.setup(ctx); err != nil {
+		return err
+	}
+	return c.run(ctx)
+}
+
+type command struct {
+	close    *CloseRequest
+	transfer *TransferRequest
+	accept   *AcceptRequest
+	done     workflow.Settable
+}
+
+type conversation struct {
+	in       ConversationInput
+	st       *ConversationState
+	inbound  workflow.ReceiveChannel
+	events   workflow.ReceiveChannel
+	delivery workflow.ReceiveChannel
+	nudges   workflow.ReceiveChannel
+	commands workflow.Channel
+	seen     map[string]bool
+	logger   interface {
+		Info(string, ...any)
+		Warn(string, ...any)
+	}
+	// timers, kept across loop iterations so an unchanged deadline does not
+	// write a new timer to history on every event.
+	inactivity deadline
+	queueLimit deadline
+	recheck    deadline
+	idle       deadline
+}
+
+func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
+	if in.InactivityTimeout <= 0 {
+		in.InactivityTimeout = DefaultInactivityTimeout
+	}
+	if in.IdleTimeout <= 0 {
+		in.IdleTimeout = DefaultIdleTimeout
+	}
+	if in.RoutingRecheck <= 0 {
+		in.RoutingRecheck = DefaultRoutingRecheck
+	}
+	if in.DedupWindow <= 0 {
+		in.DedupWindow = DefaultDedupWindow
+	}
+	if in.MaxHistoryEvents <= 0 {
+		in.MaxHistoryEvents = DefaultMaxHistoryEvents
+	}
+	st := in.State
+	if st == nil {
+		st = &ConversationState{AccountID: in.AccountID, Channel: in.Channel, Identity: in.Identity}
+	}
+	in.State = nil
+	c := &conversation{in: in, st: st, seen: map[string]bool{}, logger: workflow.GetLogger(ctx)}
+	for _, id := range st.Seen {
+		c.seen[id] = true
+	}
+	return c
+}
+
+// setup registers every handler before the first blocking call.
+func (c *conversation) setup(ctx workflow.Context) error {
+	c.inbound = workflow.GetSignalChannel(ctx, InboundSignalName)
+	c.events = workflow.GetSignalChannel(ctx, EventSignalName)
+	c.delivery = workflow.GetSignalChannel(ctx, DeliverySignalName)
+	c.nudges = workflow.GetSignalChannel(ctx, RoutingNudgeSignalName)
+	c.commands = workflow.NewBufferedChannel(ctx, 64)
+	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (ConversationState, error) {
+		return *c.st, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, CloseUpdateName,
+		func(ctx workflow.Context, req CloseRequest) (InteractionView, error) {
+			return c.submit(ctx, command{close: &req})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req CloseRequest) error { return c.validateOpen(req.InteractionID) }},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, TransferUpdateName,
+		func(ctx workflow.Context, req TransferRequest) (InteractionView, error) {
+			return c.submit(ctx, command{transfer: &req})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req TransferRequest) error {
+			if (req.AgentID == 0) == (req.QueueID == 0) {
+				return errors.New("transfer needs exactly one of agentId or queueId")
+			}
+			return c.validateOpen(req.InteractionID)
+		}},
+	); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, AcceptUpdateName,
+		func(ctx workflow.Context, req AcceptRequest) (InteractionView, error) {
+			return c.submit(ctx, command{accept: &req})
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req AcceptRequest) error {
+			if err := c.validateOpen(req.InteractionID); err != nil {
+				return err
+			}
+			if c.st.Interaction.Status != "queued" {
+				return fmt.Errorf("interaction %d is already assigned", req.InteractionID)
+			}
+			if !containsID(c.st.Interaction.Offered, req.AgentID) {
+				return fmt.Errorf("interaction %d was not offered to agent %d", req.InteractionID, req.AgentID)
+			}
+			return nil
+		}},
+	)
+}
+
+func (c *conversation) validateOpen(id uint64) error {
+	if c.st.Interaction == nil || c.st.Interaction.ID != id {
+		return fmt.Errorf("interaction %d is not open", id)
+	}
+	return nil
+}
+
+// submit hands a command to the main loop and waits for its result.
+func (c *conversation) submit(ctx workflow.Context, cmd command) (InteractionView, error) {
+	fut, set := workflow.NewFuture(ctx)
+	cmd.done = set
+	c.commands.Send(ctx, cmd)
+	var view InteractionView
+	err := fut.Get(ctx, &view)
+	return view, err
+}
+
+func (c *conversation) run(ctx workflow.Context) error {
+	if c.st.LastActivity.IsZero() {
+		c.st.LastActivity = workflow.Now(ctx)
+	}
+	c.upsertSearchAttributes(ctx)
+	if len(c.st.Pending) > 0 {
+		pending := c.st.Pending
+		c.st.Pending = nil
+		c.handleInbound(ctx, pending)
+	}
+	for {
+		c.armTimers(ctx)
+		sel := workflow.NewSelector(ctx)
+		var batch []InboundSignal
+		sel.AddReceive(c.inbound, func(ch workflow.ReceiveChannel, _ bool) {
+			batch = drain[InboundSignal](ctx, ch)
+		})
+		sel.AddReceive(c.events, func(ch workflow.ReceiveChannel, _ bool) {
+			for _, ev := range drain[ContactEventSignal](ctx, ch) {
+				c.handleEvent(ctx, ev)
+			}
+		})
+		sel.AddReceive(c.delivery, func(ch workflow.ReceiveChannel, _ bool) {
+			for _, d := range drain[DeliverySignal](ctx, ch) {
+				c.handleDelivery(ctx, d)
+			}
+		})
+		sel.AddReceive(c.nudges, func(ch workflow.ReceiveChannel, _ bool) {
+			_ = drain[any](ctx, ch)
+			if c.st.Interaction != nil && c.st.Interaction.Status == "queued" {
+				c.route(ctx)
+			}
+		})
+		sel.AddReceive(c.commands, func(ch workflow.ReceiveChannel, _ bool) {
+			var cmd command
+			ch.Receive(ctx, &cmd)
+			c.handleCommand(ctx, cmd)
+		})
+		idleExpired := false
+		c.inactivity.addTo(ctx, sel, func() { c.autoClose(ctx) })
+		c.queueLimit.addTo(ctx, sel, func() { c.overflow(ctx) })
+		c.recheck.addTo(ctx, sel, func() {
+			if c.st.Interaction != nil && c.st.Interaction.Status == "queued" {
+				c.route(ctx)
+			}
+		})
+		c.idle.addTo(ctx, sel, func() { idleExpired = true })
+		sel.Select(ctx)
+		if len(batch) > 0 {
+			c.handleInbound(ctx, batch)
+		}
+		if idleExpired && c.st.Interaction == nil && !c.hasWork() {
+			// Quiet for IdleTimeout after the last interaction closed.
+			c.settleHandlers(ctx)
+			if !c.hasWork() {
+				return nil
+			}
+		}
+		if c.shouldContinueAsNew(ctx) {
+			return c.continueAsNew(ctx)
+		}
+	}
+}
+
+// hasWork reports whether a signal or command is waiting.
+func (c *conversation) hasWork() bool {
+	return c.inbound.Len() > 0 || c.events.Len() > 0 || c.delivery.Len() > 0 || c.nudges.Len() > 0 || c.commands.Len() > 0
+}
+
+func (c *conversation) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= c.in.MaxHistoryEvents
+}
+
+// continueAsNew waits for running update handlers, carries every message
+// already received (including ones still in the signal channel) in the
+// state, and starts the next run.
+func (c *conversation) continueAsNew(ctx workflow.Context) error {
+	c.settleHandlers(ctx)
+	c.st.Pending = append(c.st.Pending, drain[InboundSignal](ctx, c.inbound)...)
+	for _, ev := range drain[ContactEventSignal](ctx, c.events) {
+		c.handleEvent(ctx, ev)
+	}
+	for _, d := range drain[DeliverySignal](ctx, c.delivery) {
+		c.handleDelivery(ctx, d)
+	}
+	next := c.in
+	next.State = c.st
+	c.logger.Info("continuing as new", "history", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "seen", len(c.st.Seen))
+	return workflow.NewContinueAsNewError(ctx, ConversationWorkflow, next)
+}
+
+// settleHandlers runs queued commands until every update handler has
+// returned. Handlers wait for the main loop, so the loop must keep serving
+// commands while it waits for them.
+func (c *conversation) settleHandlers(ctx workflow.Context) {
+	for {
+		for c.commands.Len() > 0 {
+			var cmd command
+			c.commands.Receive(ctx, &cmd)
+			c.handleCommand(ctx, cmd)
+		}
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) || c.commands.Len() > 0 })
+		if c.commands.Len() == 0 && workflow.AllHandlersFinished(ctx) {
+			return
+		}
+	}
+}
+
+// handleInbound dedupes a batch, stores it in accept_time order, opens and
+// routes an interaction when needed.
+func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal) {
+	var fresh []InboundSignal
+	for _, m := range batch {
+		if m.MessageID == "" || c.seen[m.MessageID] {
+			c.st.Duplicates++
+			continue
+		}
+		c.seen[m.MessageID] = true
+		fresh = append(fresh, m)
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	sort.SliceStable(fresh, func(i, j int) bool {
+		if !fresh[i].AcceptTime.Equal(fresh[j].AcceptTime) {
+			return fresh[i].AcceptTime.Before(fresh[j].AcceptTime)
+		}
+		return fresh[i].MessageID < fresh[j].MessageID
+	})
+	last := fresh[len(fresh)-1]
+	if last.SinchContactID != "" {
+		c.st.SinchContactID = last.SinchContactID
+	}
+	if last.ProcessingMode != "" {
+		c.st.ProcessingMode = last.ProcessingMode
+	}
+	in := activities.IngestInboundInput{
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
+		AccountID:  c.st.AccountID, Channel: c.st.Channel, Identity: c.st.Identity,
+		SinchContactID: c.st.SinchContactID, ProcessingMode: c.st.ProcessingMode,
+		SinchConversationID: last.SinchConversationID,
+	}
+	if c.st.Interaction != nil {
+		in.InteractionID = c.st.Interaction.ID
+	}
+	for _, m := range fresh {
+		in.Messages = append(in.Messages, activities.InboundMessage{
+			MessageID: m.MessageID, AcceptTime: m.AcceptTime, Kind: m.Kind, Text: m.Text,
+			MediaURL: m.MediaURL, ReplyTo: m.ReplyTo, Payload: m.Payload,
+		})
+	}
+	var a *activities.Activities
+	var res activities.IngestInboundResult
+	if err := workflow.ExecuteActivity(dbCtx(ctx), a.IngestInbound, in).Get(ctx, &res); err != nil {
+		// Storage retries without limit; reaching here means the workflow
+		// is being cancelled. Keep the messages for the next run.
+		c.logger.Warn("storing inbound messages failed", "err", err)
+		for _, m := range fresh {
+			delete(c.seen, m.MessageID)
+		}
+		c.st.Pending = append(c.st.Pending, fresh...)
+		return
+	}
+	for _, m := range fresh {
+		c.remember(m.MessageID)
+	}
+	c.st.MessagesTotal += len(res.Stored)
+	c.st.ContactID = res.ContactID
+	now := workflow.Now(ctx)
+	c.st.LastActivity = now
+	if res.Opened {
+		c.st.Interactions++
+		c.st.Interaction = &InteractionState{ID: res.InteractionID, Status: "queued", LastMessageAt: now}
+		c.upsertSearchAttributes(ctx)
+		c.route(ctx)
+	} else if c.st.Interaction != nil {
+		c.st.Interaction.LastMessageAt = now
+	}
+}
+
+// remember adds a message id to the dedup window, evicting the oldest.
+func (c *conversation) remember(id string) {
+	c.st.Seen = append(c.st.Seen, id)
+	if over := len(c.st.Seen) - c.in.DedupWindow; over > 0 {
+		for _, old := range c.st.Seen[:over] {
+			delete(c.seen, old)
+		}
+		c.st.Seen = append([]string(nil), c.st.Seen[over:]...)
+	}
+	c.seen[id] = true
+}
+
+// route runs one routing attempt and records the outcome.
+func (c *conversation) route(ctx workflow.Context) {
+	it := c.st.Interaction
+	if it == nil {
+		return
+	}
+	it.RoutingAttempts++
+	var a *activities.Activities
+	var res activities.RouteResult
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.RouteInteraction, activities.RouteInput{
+		InteractionID: it.ID, AccountID: c.st.AccountID, QueueID: it.QueueID,
+	}).Get(ctx, &res)
+	if err != nil {
+		c.handleActivityError(ctx, "route", err)
+		return
+	}
+	prevQueue := it.QueueID
+	it.Queue, it.QueueID = res.Queue, res.Queue.ID
+	if prevQueue != it.QueueID {
+		it.TimedOut = false
+	}
+	switch {
+	case res.Assigned:
+		it.Status, it.AgentID, it.QueuedAt, it.Offered = "assigned", res.AgentID, time.Time{}, nil
+		c.upsertSearchAttributes(ctx)
+		c.notify(ctx, nil)
+	case len(res.Offered) > 0:
+		if it.QueuedAt.IsZero() || prevQueue != it.QueueID {
+			it.QueuedAt = workflow.Now(ctx)
+		}
+		newOffer := !sameIDs(it.Offered, res.Offered)
+		it.Offered = res.Offered
+		if newOffer {
+			c.notify(ctx, res.Offered)
+		}
+		c.upsertSearchAttributes(ctx)
+	default:
+		if it.QueuedAt.IsZero() || prevQueue != it.QueueID {
+			it.QueuedAt = workflow.Now(ctx)
+		}
+		it.Offered = nil
+		c.upsertSearchAttributes(ctx)
+	}
+}
+
+func (c *conversation) notify(ctx workflow.Context, offered []uint64) {
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.NotifyAgents, activities.NotifyInput{
+		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts,
+	}).Get(ctx, nil)
+	if err != nil {
+		// The assignment stands; the agent also sees it through the API.
+		c.logger.Warn("notify agent failed", "interaction", c.st.Interaction.ID, "err", err)
+	}
+}
+
+// overflow moves a queued interaction whose queue timed out to the queue's
+// overflow queue, or leaves it queued (and visible as unassigned).
+func (c *conversation) overflow(ctx workflow.Context) {
+	it := c.st.Interaction
+	if it == nil || it.Status != "queued" {
+		return
+	}
+	next := it.Queue.OverflowQueueID
+	if !containsID(it.Visited, it.QueueID) {
+		it.Visited = append(it.Visited, it.QueueID)
+	}
+	if next == 0 || containsID(it.Visited, next) {
+		// No (further) overflow: stay queued, visible as unassigned.
+		it.TimedOut = true
+		return
+	}
+	var a *activities.Activities
+	var info activities.QueueInfo
+	if err := workflow.ExecuteActivity(dbCtx(ctx), a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
+		c.handleActivityError(ctx, "overflow", err)
+		if c.st.Interaction != nil {
+			c.st.Interaction.TimedOut = true
+		}
+		return
+	}
+	it.QueueID, it.Queue, it.QueuedAt, it.Offered, it.TimedOut = info.ID, info, workflow.Now(ctx), nil, false
+	c.route(ctx)
+}
+
+func (c *conversation) autoClose(ctx workflow.Context) {
+	if c.st.Interaction == nil {
+		return
+	}
+	c.closeInteraction(ctx, "", "inactivity")
+}
+
+func (c *conversation) closeInteraction(ctx workflow.Context, disposition, reason string) error {
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.CloseInteraction, activities.CloseInteractionInput{
+		InteractionID: c.st.Interaction.ID, Disposition: disposition, Reason: reason,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	c.st.Interaction = nil
+	c.st.LastActivity = workflow.Now(ctx)
+	c.upsertSearchAttributes(ctx)
+	return nil
+}
+
+func (c *conversation) handleCommand(ctx workflow.Context, cmd command) {
+	view, err := c.runCommand(ctx, cmd)
+	cmd.done.Set(view, err)
+}
+
+func (c *conversation) runCommand(ctx workflow.Context, cmd command) (InteractionView, error) {
+	it := c.st.Interaction
+	var id uint64
+	switch {
+	case cmd.close != nil:
+		id = cmd.close.InteractionID
+	case cmd.transfer != nil:
+		id = cmd.transfer.InteractionID
+	case cmd.accept != nil:
+		id = cmd.accept.InteractionID
+	}
+	if it == nil || it.ID != id {
+		return InteractionView{}, temporal.NewApplicationError(fmt.Sprintf("interaction %d is not open", id), activities.ErrTypeNotOpen)
+	}
+	var a *activities.Activities
+	switch {
+	case cmd.close != nil:
+		disposition := cmd.close.Disposition
+		reason := "agent"
+		if cmd.close.By == "admin" {
+			reason = "admin"
+		}
+		view := InteractionView{InteractionID: it.ID, Status: "closed", QueueID: it.QueueID, AgentID: it.AgentID, Disposition: disposition}
+		if err := c.closeInteraction(ctx, disposition, reason); err != nil {
+			return InteractionView{}, err
+		}
+		return view, nil
+	case cmd.transfer != nil && cmd.transfer.AgentID != 0:
+		err := workflow.ExecuteActivity(dbCtx(ctx), a.AssignToAgent, activities.AssignToAgentInput{
+			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID,
+		}).Get(ctx, nil)
+		if err != nil {
+			return InteractionView{}, err
+		}
+		it.Status, it.AgentID, it.QueuedAt, it.Offered = "assigned", cmd.transfer.AgentID, time.Time{}, nil
+		c.upsertSearchAttributes(ctx)
+		c.notify(ctx, nil)
+	case cmd.transfer != nil:
+		var info activities.QueueInfo
+		err := workflow.ExecuteActivity(dbCtx(ctx), a.MoveToQueue, activities.MoveToQueueInput{
+			InteractionID: it.ID, QueueID: cmd.transfer.QueueID,
+		}).Get(ctx, &info)
+		if err != nil {
+			return InteractionView{}, err
+		}
+		it.Status, it.AgentID, it.QueueID, it.Queue = "queued", 0, info.ID, info
+		it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
+		c.route(ctx)
+	case cmd.accept != nil:
+		err := workflow.ExecuteActivity(dbCtx(ctx), a.AssignToAgent, activities.AssignToAgentInput{
+			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.accept.AgentID, QueueID: it.QueueID,
+		}).Get(ctx, nil)
+		if err != nil {
+			return InteractionView{}, err
+		}
+		it.Status, it.AgentID, it.QueuedAt, it.Offered = "assigned", cmd.accept.AgentID, time.Time{}, nil
+		c.upsertSearchAttributes(ctx)
+		c.notify(ctx, nil)
+	}
+	it = c.st.Interaction
+	return InteractionView{InteractionID: it.ID, Status: it.Status, QueueID: it.QueueID, AgentID: it.AgentID}, nil
+}
+
+func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) {
+	if c.st.Interaction == nil {
+		return
+	}
+	// A composing or reacting contact is active: push the auto-close back.
+	c.st.Interaction.LastMessageAt = workflow.Now(ctx)
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.PublishContactEvent, activities.PublishContactEventInput{
+		InteractionID: c.st.Interaction.ID, EventID: ev.EventID, Kind: ev.Kind, Payload: ev.Payload,
+	}).Get(ctx, nil)
+	if err != nil {
+		c.logger.Warn("publish contact event failed", "err", err)
+	}
+}
+
+func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.ApplyDelivery, activities.ApplyDeliveryInput{
+		AccountID: c.st.AccountID, MessageID: d.MessageID, Status: d.Status,
+		ReasonCode: d.ReasonCode, ReasonSubCode: d.ReasonSubCode, ReasonChannelCode: d.ReasonChannelCode,
+		ReasonDescription: d.ReasonDescription, At: d.At,
+	}).Get(ctx, nil)
+	if err != nil {
+		c.logger.Warn("apply delivery report failed", "message", d.MessageID, "err", err)
+	}
+}
+
+// handleActivityError reacts to a permanent activity failure: a closed
+// interaction (closed elsewhere) is forgotten.
+func (c *conversation) handleActivityError(ctx workflow.Context, what string, err error) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNotOpen {
+		c.st.Interaction = nil
+		c.upsertSearchAttributes(ctx)
+		return
+	}
+	c.logger.Warn(what+" failed", "err", err)
+}
+
+// armTimers (re)starts the durable timers whose deadlines changed.
+func (c *conversation) armTimers(ctx workflow.Context) {
+	it := c.st.Interaction
+	var inactivityAt, queueAt, recheckAt, idleAt time.Time
+	if it != nil {
+		inactivityAt = it.LastMessageAt.Add(c.in.InactivityTimeout)
+		if it.Status == "queued" {
+			if it.Queue.TimeoutSeconds > 0 && !it.QueuedAt.IsZero() && !it.TimedOut {
+				queueAt = it.QueuedAt.Add(time.Duration(it.Queue.TimeoutSeconds) * time.Second)
+			}
+			recheckAt = c.recheck.at
+			if recheckAt.IsZero() || !recheckAt.After(workflow.Now(ctx)) {
+				recheckAt = workflow.Now(ctx).Add(c.in.RoutingRecheck)
+			}
+		}
+	} else {
+		idleAt = c.st.LastActivity.Add(c.in.IdleTimeout)
+	}
+	c.inactivity.set(ctx, inactivityAt)
+	c.queueLimit.set(ctx, queueAt)
+	c.recheck.set(ctx, recheckAt)
+	c.idle.set(ctx, idleAt)
+}
+
+func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
+	status, agent, queue := "none", "", ""
+	if it := c.st.Interaction; it != nil {
+		status = it.Status
+		if it.AgentID != 0 {
+			agent = strconv.FormatUint(it.AgentID, 10)
+		}
+		if it.QueueID != 0 {
+			queue = strconv.FormatUint(it.QueueID, 10)
+		}
+	}
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		AccountIDKey.ValueSet(strconv.FormatUint(c.st.AccountID, 10)),
+		ChannelKey.ValueSet(c.st.Channel),
+		ContactIdentityKey.ValueSet(c.st.Identity),
+		InteractionStatusKey.ValueSet(status),
+		AgentIDKey.ValueSet(agent),
+		QueueIDKey.ValueSet(queue),
+	)
+	if err != nil {
+		c.logger.Warn("upsert search attributes", "err", err)
+	}
+}
+
+// dbCtx is the activity context for database activities: short attempts,
+// retried until they succeed (a database outage must not lose a message).
+func dbCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    200 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			NonRetryableErrorTypes: []string{
+				activities.ErrTypeBadInput, activities.ErrTypeNotOpen, activities.ErrTypeNotEligible,
+			},
+		},
+	})
+}
+
+// deadline is a durable timer that is replaced only when its time changes.
+type deadline struct {
+	at     time.Time
+	fut    workflow.Future
+	cancel workflow.CancelFunc
+	fired  bool
+}
+
+func (d *deadline) set(ctx workflow.Context, at time.Time) {
+	if at.Equal(d.at) && (d.fut != nil || at.IsZero()) && !d.fired {
+		return
+	}
+	if d.cancel != nil && !d.fired {
+		d.cancel()
+	}
+	d.at, d.fut, d.cancel, d.fired = at, nil, nil, false
+	if at.IsZero() {
+		return
+	}
+	wait := at.Sub(workflow.Now(ctx))
+	if wait < time.Millisecond {
+		wait = time.Millisecond
+	}
+	tctx, cancel := workflow.WithCancel(ctx)
+	d.fut, d.cancel = workflow.NewTimer(tctx, wait), cancel
+}
+
+// addTo adds the timer to a selector; fn runs when it fires.
+func (d *deadline) addTo(ctx workflow.Context, sel workflow.Selector, fn func()) {
+	if d.fut == nil {
+		return
+	}
+	fut := d.fut
+	sel.AddFuture(fut, func(f workflow.Future) {
+		if f != d.fut {
+			return // a replaced timer's cancellation
+		}
+		d.fired = true
+		d.at = time.Time{}
+		d.fut = nil
+		if f.Get(ctx, nil) == nil {
+			fn()
+		}
+	})
+}
+
+// drain receives everything currently buffered on a signal channel.
+func drain[T any](ctx workflow.Context, ch workflow.ReceiveChannel) []T {
+	var out []T
+	for {
+		var v T
+		if !ch.ReceiveAsync(&v) {
+			return out
+		}
+		out = append(out, v)
+	}
+}
+
+func containsID(ids []uint64, id uint64) bool {
+	for _, v := range ids {
+		if v == id {
+			return true
+		}
+	}
+	return false
+}
+
+func sameIDs(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
