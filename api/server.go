@@ -35,12 +35,18 @@ type Deps struct {
 	BodyLimit int64
 	// ReadyTimeout bounds each dependency check of /readyz (default 2s).
 	ReadyTimeout time.Duration
+	// WebhookTolerance is the largest accepted age of a callback signature.
+	WebhookTolerance time.Duration
+	// InactivityTimeout and RoutingRecheck configure new conversations.
+	InactivityTimeout time.Duration
+	RoutingRecheck    time.Duration
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	deps Deps
-	log  *slog.Logger
+	deps    Deps
+	log     *slog.Logger
+	webhook webhookState
 }
 
 // New builds the echo instance with middleware and every route.
@@ -53,6 +59,9 @@ func New(deps Deps) *echo.Echo {
 	}
 	if deps.BodyLimit == 0 {
 		deps.BodyLimit = 1 << 20
+	}
+	if deps.WebhookTolerance == 0 {
+		deps.WebhookTolerance = DefaultWebhookTolerance
 	}
 	s := &Server{deps: deps, log: deps.Logger}
 
@@ -72,9 +81,13 @@ func New(deps Deps) *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	// Sinch authenticates with the webhook secret, not the admin token.
+	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
+	s.registerInteractionRoutes(e)
 
 	admin := e.Group("/api", s.requireAdmin)
 	admin.GET("/diagnostics", s.diagnostics)
+	s.registerConfigRoutes(e)
 	return e
 }
 

@@ -59,6 +59,15 @@ type Config struct {
 	// ShutdownTimeout bounds graceful shutdown of HTTP and worker.
 	ShutdownTimeout time.Duration
 
+	// WebhookTolerance is the largest accepted age of a signed callback's
+	// timestamp. Sinch may retry a callback for about 45 h; if a retry
+	// carries its original signature, a shorter window would refuse it.
+	WebhookTolerance time.Duration
+	// InactivityTimeout auto-closes an interaction with no message for that long.
+	InactivityTimeout time.Duration
+	// RoutingRecheck is how often a queued interaction retries routing.
+	RoutingRecheck time.Duration
+
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
@@ -90,6 +99,9 @@ const (
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultHTTPBodyLimit     = 1 << 20
 	DefaultShutdownTimeout   = 15 * time.Second
+	DefaultWebhookTolerance  = 48 * time.Hour
+	DefaultInactivityTimeout = 24 * time.Hour
+	DefaultRoutingRecheck    = 30 * time.Second
 	minAdminTokenLen         = 16
 )
 
@@ -124,6 +136,21 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String())); err != nil || c.ShutdownTimeout <= 0 {
 		return nil, &Error{"SHUTDOWN_TIMEOUT", fmt.Sprintf("want a positive duration such as 15s, got %q", getenv("SHUTDOWN_TIMEOUT"))}
+	}
+	for _, d := range []struct {
+		name string
+		def  time.Duration
+		dst  *time.Duration
+	}{
+		{"WEBHOOK_TIMESTAMP_TOLERANCE", DefaultWebhookTolerance, &c.WebhookTolerance},
+		{"INTERACTION_INACTIVITY_TIMEOUT", DefaultInactivityTimeout, &c.InactivityTimeout},
+		{"ROUTING_RECHECK_INTERVAL", DefaultRoutingRecheck, &c.RoutingRecheck},
+	} {
+		v, err := time.ParseDuration(get(d.name, d.def.String()))
+		if err != nil || v <= 0 {
+			return nil, &Error{d.name, fmt.Sprintf("want a positive duration such as %s, got %q", d.def, getenv(d.name))}
+		}
+		*d.dst = v
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return nil, &Error{"LOG_LEVEL", fmt.Sprintf("want debug, info, warn or error, got %q", getenv("LOG_LEVEL"))}

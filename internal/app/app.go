@@ -97,6 +97,10 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger)
 		AdminToken: cfg.AdminToken,
 		PublicURL:  cfg.PublicURL,
 		BodyLimit:  cfg.HTTPBodyLimit,
+
+		WebhookTolerance:  cfg.WebhookTolerance,
+		InactivityTimeout: cfg.InactivityTimeout,
+		RoutingRecheck:    cfg.RoutingRecheck,
 	}), nil
 }
 

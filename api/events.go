@@ -1,0 +1,111 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/xcally-connector/connector/models"
+)
+
+// SSE timing: events are polled from the agent_events table (written by the
+// worker, possibly in another process) every ssePoll; a comment line every
+// sseKeepAlive keeps proxies from closing an idle stream.
+const (
+	ssePoll      = 250 * time.Millisecond
+	sseKeepAlive = 15 * time.Second
+	sseBatch     = 100
+)
+
+// agentEvents streams an agent's events as Server-Sent Events:
+// interaction.assigned (with the rendered notification text),
+// interaction.offered, interaction.transferred, interaction.closed,
+// message.inbound, message.status and contact.event. Each event's id is its
+// row id: a client reconnecting with Last-Event-ID (or ?lastEventId=) gets
+// what it missed; a new client starts with events after it connected.
+func (s *Server) agentEvents(c echo.Context) error {
+	agentID, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	if !principalFrom(c).CanActAs(agentID) {
+		return errForbidden(fmt.Sprintf("cannot read the events of agent %d", agentID))
+	}
+	ctx := c.Request().Context()
+	db := s.deps.DB.WithContext(ctx)
+	if err := db.First(&models.Agent{}, agentID).Error; err != nil {
+		return err
+	}
+	last, err := s.resumePoint(c, agentID)
+	if err != nil {
+		return err
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set(echo.HeaderCacheControl, "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprintf(w, ": stream of agent %d\nretry: 2000\n\n", agentID); err != nil {
+		return nil
+	}
+	w.Flush()
+	poll := time.NewTicker(ssePoll)
+	defer poll.Stop()
+	lastWrite := time.Now()
+	for {
+		var evs []models.AgentEvent
+		if err := db.Where("agent_id = ? AND id > ?", agentID, last).Order("id").Limit(sseBatch).Find(&evs).Error; err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("read agent events", "agent_id", agentID, "err", err)
+		}
+		for _, ev := range evs {
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, ev.Data); err != nil {
+				return nil
+			}
+			last = ev.ID
+		}
+		if len(evs) > 0 {
+			w.Flush()
+			lastWrite = time.Now()
+			if len(evs) == sseBatch {
+				continue
+			}
+		} else if time.Since(lastWrite) >= sseKeepAlive {
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			w.Flush()
+			lastWrite = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poll.C:
+		}
+	}
+}
+
+// resumePoint is the id after which to stream: Last-Event-ID when given,
+// else the newest event now.
+func (s *Server) resumePoint(c echo.Context, agentID uint64) (uint64, error) {
+	v := c.Request().Header.Get("Last-Event-ID")
+	if v == "" {
+		v = c.QueryParam("lastEventId")
+	}
+	if v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, errBadRequest("invalid_last_event_id", fmt.Sprintf("Last-Event-ID: want an event id, got %q", v))
+		}
+		return id, nil
+	}
+	var last uint64
+	err := s.deps.DB.WithContext(c.Request().Context()).Model(&models.AgentEvent{}).
+		Where("agent_id = ?", agentID).Select("COALESCE(MAX(id), 0)").Scan(&last).Error
+	return last, err
+}

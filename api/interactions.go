@@ -1,0 +1,375 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/workflows"
+)
+
+// ContactView is the contact of an interaction.
+type ContactView struct {
+	ID       uint64 `json:"id"`
+	Identity string `json:"identity"`
+	Mobile   string `json:"mobile,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// InteractionResponse is one interaction.
+type InteractionResponse struct {
+	ID             uint64      `json:"id"`
+	AccountID      uint64      `json:"accountId"`
+	Channel        string      `json:"channel"`
+	Status         string      `json:"status"`
+	Contact        ContactView `json:"contact"`
+	QueueID        *uint64     `json:"queueId"`
+	AgentID        *uint64     `json:"agentId"`
+	ProcessingMode string      `json:"processingMode,omitempty"`
+	Disposition    string      `json:"disposition,omitempty"`
+	CloseReason    string      `json:"closeReason,omitempty"`
+	WorkflowID     string      `json:"workflowId"`
+	OpenedAt       time.Time   `json:"openedAt"`
+	AssignedAt     *time.Time  `json:"assignedAt"`
+	ClosedAt       *time.Time  `json:"closedAt"`
+	LastMessageAt  *time.Time  `json:"lastMessageAt"`
+	// Messages are present on GET /api/interactions/{id}, oldest first.
+	Messages []MessageResponse `json:"messages,omitempty"`
+}
+
+// MessageResponse is one message of an interaction.
+type MessageResponse struct {
+	ID                uint64     `json:"id"`
+	Direction         string     `json:"direction"`
+	Kind              string     `json:"kind"`
+	Text              string     `json:"text"`
+	ProviderMessageID string     `json:"providerMessageId,omitempty"`
+	Status            string     `json:"status"`
+	ReasonCode        string     `json:"reasonCode,omitempty"`
+	ReasonDescription string     `json:"reasonDescription,omitempty"`
+	ReplyTo           string     `json:"replyTo,omitempty"`
+	AcceptTime        *time.Time `json:"acceptTime"`
+	CreatedAt         time.Time  `json:"createdAt"`
+}
+
+// InteractionList is the body of GET /api/interactions.
+type InteractionList struct {
+	Items []InteractionResponse `json:"items"`
+	// NextBefore is the cursor of the next (older) page, 0 at the end.
+	NextBefore uint64 `json:"nextBefore,omitempty"`
+}
+
+// CloseInteractionRequest is the body of POST /api/interactions/{id}/close.
+type CloseInteractionRequest struct {
+	Disposition string `json:"disposition"`
+}
+
+// TransferInteractionRequest is the body of POST /api/interactions/{id}/transfer.
+type TransferInteractionRequest struct {
+	AgentID uint64 `json:"agentId"`
+	QueueID uint64 `json:"queueId"`
+}
+
+// updateTimeout bounds a close/transfer/accept round trip through the workflow.
+const updateTimeout = 20 * time.Second
+
+func (s *Server) registerInteractionRoutes(e *echo.Echo) {
+	e.GET("/api/interactions", s.listInteractions, s.requireAgentOrAdmin)
+	e.GET("/api/interactions/:id", s.getInteraction, s.requireAgentOrAdmin)
+	e.POST("/api/interactions/:id/close", s.closeInteraction, s.requireAgentOrAdmin)
+	e.POST("/api/interactions/:id/transfer", s.transferInteraction, s.requireAgentOrAdmin)
+	e.POST("/api/interactions/:id/accept", s.acceptInteraction, s.requireAgentOrAdmin)
+	e.GET("/api/agents/:id/events", s.agentEvents, s.requireAgentOrAdmin)
+}
+
+// visibleInteractions scopes a query to what the caller may see: admins see
+// everything, agents the interactions of accounts they enabled.
+func (s *Server) visibleInteractions(c echo.Context) *gorm.DB {
+	q := s.deps.DB.WithContext(c.Request().Context()).Model(&models.Interaction{})
+	if p := principalFrom(c); !p.Admin {
+		q = q.Where("interactions.account_id IN (?)",
+			s.deps.DB.Model(&models.AgentAccount{}).Select("account_id").Where("agent_id = ?", p.AgentID))
+	}
+	return q
+}
+
+func (s *Server) listInteractions(c echo.Context) error {
+	q := s.visibleInteractions(c)
+	for _, f := range []struct{ param, column string }{{"accountId", "account_id"}, {"agentId", "agent_id"}, {"queueId", "queue_id"}} {
+		if v := c.QueryParam(f.param); v != "" {
+			id, err := strconv.ParseUint(v, 10, 64)
+			if err != nil || id == 0 {
+				return errBadRequest("invalid_query", fmt.Sprintf("%s: want a positive integer, got %q", f.param, v))
+			}
+			q = q.Where("interactions."+f.column+" = ?", id)
+		}
+	}
+	if v := c.QueryParam("status"); v != "" {
+		switch models.InteractionStatus(v) {
+		case models.InteractionQueued, models.InteractionAssigned, models.InteractionClosed:
+			q = q.Where("interactions.status = ?", v)
+		case "open":
+			q = q.Where("interactions.status <> ?", models.InteractionClosed)
+		default:
+			return errBadRequest("invalid_query", fmt.Sprintf("status: want queued, assigned, closed or open, got %q", v))
+		}
+	}
+	limit := 50
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return errBadRequest("invalid_query", fmt.Sprintf("limit: want 1 to 500, got %q", v))
+		}
+		limit = n
+	}
+	if v := c.QueryParam("before"); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return errBadRequest("invalid_query", fmt.Sprintf("before: want an interaction id, got %q", v))
+		}
+		q = q.Where("interactions.id < ?", id)
+	}
+	var rows []models.Interaction
+	if err := q.Preload("Contact").Order("interactions.id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return err
+	}
+	out := InteractionList{Items: []InteractionResponse{}}
+	for i, r := range rows {
+		if i == limit {
+			out.NextBefore = rows[limit-1].ID
+			break
+		}
+		out.Items = append(out.Items, toInteractionResponse(r))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) loadInteraction(c echo.Context) (models.Interaction, error) {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return models.Interaction{}, err
+	}
+	var inter models.Interaction
+	if err := s.visibleInteractions(c).Preload("Contact").Where("interactions.id = ?", id).First(&inter).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return inter, &Error{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("no interaction %d", id)}
+		}
+		return inter, err
+	}
+	return inter, nil
+}
+
+func (s *Server) getInteraction(c echo.Context) error {
+	inter, err := s.loadInteraction(c)
+	if err != nil {
+		return err
+	}
+	var msgs []models.Message
+	if err := s.deps.DB.WithContext(c.Request().Context()).Where("interaction_id = ?", inter.ID).
+		Order("COALESCE(provider_time, created_at), id").Find(&msgs).Error; err != nil {
+		return err
+	}
+	resp := toInteractionResponse(inter)
+	resp.Messages = make([]MessageResponse, 0, len(msgs))
+	for _, m := range msgs {
+		resp.Messages = append(resp.Messages, MessageResponse{
+			ID: m.ID, Direction: string(m.Direction), Kind: m.Kind, Text: m.Text,
+			ProviderMessageID: derefString(m.ProviderMessageID), Status: string(m.Status),
+			ReasonCode: m.ReasonCode, ReasonDescription: m.ReasonDescription, ReplyTo: m.ReplyToProviderID,
+			AcceptTime: m.ProviderTime, CreatedAt: m.CreatedAt,
+		})
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// requireHandler checks that the caller is the admin or the agent holding
+// the interaction.
+func requireHandler(c echo.Context, inter models.Interaction) error {
+	p := principalFrom(c)
+	if p.Admin || (inter.AgentID != nil && *inter.AgentID == p.AgentID) {
+		return nil
+	}
+	return errForbidden(fmt.Sprintf("interaction %d is not assigned to agent %d", inter.ID, p.AgentID))
+}
+
+func by(c echo.Context) string {
+	if p := principalFrom(c); !p.Admin {
+		return "agent:" + strconv.FormatUint(p.AgentID, 10)
+	}
+	return "admin"
+}
+
+func (s *Server) closeInteraction(c echo.Context) error {
+	inter, err := s.loadInteraction(c)
+	if err != nil {
+		return err
+	}
+	var req CloseInteractionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := requireHandler(c, inter); err != nil {
+		return err
+	}
+	if err := s.checkDisposition(c.Request().Context(), inter.AccountID, req.Disposition); err != nil {
+		return err
+	}
+	if err := s.runUpdate(c, inter, workflows.CloseUpdateName, workflows.CloseRequest{InteractionID: inter.ID, Disposition: strings.TrimSpace(req.Disposition), By: by(c)}); err != nil {
+		return err
+	}
+	s.routingChanged(c.Request().Context())
+	return s.getInteraction(c)
+}
+
+// checkDisposition accepts any disposition for an account without a
+// disposition list, and only listed ones otherwise.
+func (s *Server) checkDisposition(ctx context.Context, accountID uint64, disposition string) error {
+	var names []string
+	if err := s.deps.DB.WithContext(ctx).Model(&models.Disposition{}).Where("account_id = ?", accountID).Order("name").Pluck("name", &names).Error; err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	for _, n := range names {
+		if n == strings.TrimSpace(disposition) {
+			return nil
+		}
+	}
+	return errBadRequest("invalid_disposition", fmt.Sprintf("disposition: want one of %s, got %q", strings.Join(names, ", "), disposition))
+}
+
+func (s *Server) transferInteraction(c echo.Context) error {
+	inter, err := s.loadInteraction(c)
+	if err != nil {
+		return err
+	}
+	var req TransferInteractionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if (req.AgentID == 0) == (req.QueueID == 0) {
+		return errBadRequest("invalid_transfer", "give exactly one of agentId or queueId")
+	}
+	if err := requireHandler(c, inter); err != nil {
+		return err
+	}
+	if err := s.runUpdate(c, inter, workflows.TransferUpdateName, workflows.TransferRequest{InteractionID: inter.ID, AgentID: req.AgentID, QueueID: req.QueueID, By: by(c)}); err != nil {
+		return err
+	}
+	s.routingChanged(c.Request().Context())
+	return s.getInteraction(c)
+}
+
+func (s *Server) acceptInteraction(c echo.Context) error {
+	inter, err := s.loadInteraction(c)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(c)
+	if p.Admin {
+		return errForbidden("only an agent can accept an offered interaction")
+	}
+	if err := s.runUpdate(c, inter, workflows.AcceptUpdateName, workflows.AcceptRequest{InteractionID: inter.ID, AgentID: p.AgentID}); err != nil {
+		return err
+	}
+	return s.getInteraction(c)
+}
+
+// runUpdate sends an update to the interaction's conversation workflow and
+// waits for its outcome: 422 when the workflow rejects it or the change is
+// not possible (agent not eligible), 409 when the interaction is not open.
+func (s *Server) runUpdate(c echo.Context, inter models.Interaction, name string, arg any) error {
+	if inter.Status == models.InteractionClosed {
+		return &Error{Status: http.StatusConflict, Code: "interaction_closed", Message: fmt.Sprintf("interaction %d is closed", inter.ID)}
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), updateTimeout)
+	defer cancel()
+	h, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: inter.WorkflowID, UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var view workflows.InteractionView
+		err = h.Get(ctx, &view)
+	}
+	if err == nil {
+		return nil
+	}
+	var notFound *serviceerror.NotFound
+	var appErr *temporal.ApplicationError
+	switch {
+	case errors.As(err, &notFound):
+		return &Error{Status: http.StatusConflict, Code: "interaction_not_open", Message: fmt.Sprintf("interaction %d has no running conversation", inter.ID), Err: err}
+	case errors.As(err, &appErr):
+		msg := rootMessage(err)
+		if hasErrType(err, activities.ErrTypeNotOpen) {
+			return &Error{Status: http.StatusConflict, Code: "interaction_not_open", Message: msg, Err: err}
+		}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "rejected", Message: msg, Err: err}
+	case ctx.Err() != nil:
+		return errUnavailable("engine_timeout", "the conversation did not answer in time; retry", err)
+	default:
+		return errUnavailable("engine_unavailable", "the workflow engine is unreachable; retry later", err)
+	}
+}
+
+// appErrors lists the application errors in err's chain, outermost first
+// (an update failure wraps the activity failure that caused it).
+func appErrors(err error) []*temporal.ApplicationError {
+	var out []*temporal.ApplicationError
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if a, ok := e.(*temporal.ApplicationError); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// hasErrType reports whether an application error of type t is in the chain.
+func hasErrType(err error, t string) bool {
+	for _, a := range appErrors(err) {
+		if a.Type() == t {
+			return true
+		}
+	}
+	return false
+}
+
+// rootMessage is the message of the innermost application error.
+func rootMessage(err error) string {
+	all := appErrors(err)
+	if len(all) == 0 {
+		return err.Error()
+	}
+	return all[len(all)-1].Message()
+}
+
+func toInteractionResponse(r models.Interaction) InteractionResponse {
+	return InteractionResponse{
+		ID: r.ID, AccountID: r.AccountID, Channel: string(r.Channel), Status: string(r.Status),
+		Contact:  ContactView{ID: r.Contact.ID, Identity: r.Contact.Identity, Mobile: r.Contact.Mobile, Name: r.Contact.DisplayName},
+		QueueID:  r.QueueID, AgentID: r.AgentID, ProcessingMode: string(r.ProcessingMode),
+		Disposition: r.Disposition, CloseReason: r.CloseReason, WorkflowID: r.WorkflowID,
+		OpenedAt: r.OpenedAt, AssignedAt: r.AssignedAt, ClosedAt: r.ClosedAt, LastMessageAt: r.LastMessageAt,
+	}
+}
+
+func derefString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}

@@ -1,0 +1,398 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/workflows"
+)
+
+// Webhook defaults.
+const (
+	// DefaultWebhookTolerance outlasts Sinch's callback retry schedule
+	// (about 45 h); see config.DefaultWebhookTolerance.
+	DefaultWebhookTolerance = 48 * time.Hour
+	// webhookFutureSkew tolerates a Sinch clock ahead of ours.
+	webhookFutureSkew = 5 * time.Minute
+	// engineTimeout bounds the Temporal call of one callback; past it the
+	// callback is answered 503 and Sinch retries it.
+	engineTimeout = 5 * time.Second
+	// nonceCleanupEvery spaces the pruning of expired nonces.
+	nonceCleanupEvery = 10 * time.Minute
+)
+
+// WebhookResponse is the body of a 200 answer to Sinch.
+type WebhookResponse struct {
+	// Status is "accepted" (handed to a workflow or stored) or "ignored".
+	Status  string `json:"status"`
+	Trigger string `json:"trigger"`
+	// Reason says why a callback was ignored.
+	Reason string `json:"reason,omitempty"`
+}
+
+// webhookState is per-server bookkeeping of the webhook.
+type webhookState struct {
+	lastNonceCleanup atomic.Int64
+}
+
+// notify is POST /api/whatsapp/accounts/{id}/notify, Sinch's webhook. It
+// verifies first (signature, timestamp, nonce), then decodes the trigger and
+// hands the callback on. It answers 200 only when the callback is durable
+// (accepted by Temporal, or written to the database), 503 otherwise so that
+// Sinch retries it: nothing is acknowledged and then lost.
+func (s *Server) notify(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err // 413 when over the body limit
+	}
+	ctx := c.Request().Context()
+	var acc models.Account
+	if err := s.deps.DB.WithContext(ctx).First(&acc, id).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return &Error{Status: http.StatusNotFound, Code: "account_not_found", Message: fmt.Sprintf("no WhatsApp account %d: check the webhook target URL", id)}
+		}
+		return errUnavailable("database_unavailable", "cannot read the account", err)
+	}
+	nonce, err := s.verifyCallback(c, acc, body)
+	if err != nil {
+		return err
+	}
+	resp, err := s.handleCallback(c, acc, body)
+	if err != nil && nonce != "" {
+		// Not acknowledged: Sinch's retry may carry the same nonce.
+		s.releaseNonce(acc.ID, nonce)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// verifyCallback checks the HMAC signature, the timestamp window and the
+// nonce of an account that has a webhook secret. It returns the claimed
+// nonce ("" when the account has no secret).
+func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte) (string, error) {
+	secret, err := s.deps.Secrets.Open(acc.WebhookSecretEnc, secretbox.AccountAAD(acc.ID, "webhook_secret"))
+	if err != nil {
+		return "", &Error{Status: http.StatusInternalServerError, Code: "secret_unreadable",
+			Message: "the account's webhook secret cannot be decrypted: is SECRET_KEY the one it was stored with?", Err: err}
+	}
+	if secret == "" {
+		return "", nil
+	}
+	sh := sinch.SignatureHeadersFrom(c.Request().Header)
+	switch err := sinch.VerifySignature(secret, sh, body); {
+	case errors.Is(err, sinch.ErrSignatureMissing):
+		return "", &Error{Status: http.StatusUnauthorized, Code: "signature_missing", Message: "missing x-sinch-webhook-signature, -nonce or -timestamp header"}
+	case errors.Is(err, sinch.ErrSignatureAlgorithm):
+		return "", &Error{Status: http.StatusUnauthorized, Code: "signature_algorithm", Message: "unsupported x-sinch-webhook-signature-algorithm: want HmacSHA256"}
+	case err != nil:
+		s.log.Warn("webhook signature mismatch", "account_id", acc.ID, "request_id", requestID(c))
+		return "", &Error{Status: http.StatusUnauthorized, Code: "signature_invalid", Message: "the webhook signature does not match: check the webhook secret of the account and of the Sinch app"}
+	}
+	ts, err := sh.Time()
+	if err != nil {
+		return "", &Error{Status: http.StatusUnauthorized, Code: "timestamp_invalid", Message: "x-sinch-webhook-signature-timestamp is not unix seconds"}
+	}
+	now := time.Now()
+	if age := now.Sub(ts); age > s.deps.WebhookTolerance || age < -webhookFutureSkew {
+		return "", &Error{Status: http.StatusUnauthorized, Code: "timestamp_out_of_window",
+			Message: fmt.Sprintf("signature timestamp %s is outside the accepted window (%s old to %s ahead)", ts.UTC().Format(time.RFC3339), s.deps.WebhookTolerance, webhookFutureSkew)}
+	}
+	err = s.deps.DB.WithContext(c.Request().Context()).Create(&models.WebhookNonce{AccountID: acc.ID, Nonce: sh.Nonce, SeenAt: now.UTC()}).Error
+	switch {
+	case models.IsDuplicate(err):
+		return "", &Error{Status: http.StatusUnauthorized, Code: "nonce_replayed", Message: "this signature nonce was already accepted: replayed request"}
+	case err != nil:
+		return "", errUnavailable("database_unavailable", "cannot record the signature nonce", err)
+	}
+	s.pruneNonces(now)
+	return sh.Nonce, nil
+}
+
+func (s *Server) releaseNonce(accountID uint64, nonce string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.deps.DB.WithContext(ctx).Where("account_id = ? AND nonce = ?", accountID, nonce).Delete(&models.WebhookNonce{}).Error
+	if err != nil {
+		s.log.Warn("release webhook nonce", "account_id", accountID, "err", err)
+	}
+}
+
+// pruneNonces deletes nonces older than the tolerance (their requests fail
+// the timestamp check anyway), at most every nonceCleanupEvery.
+func (s *Server) pruneNonces(now time.Time) {
+	last := s.webhook.lastNonceCleanup.Load()
+	if now.UnixNano()-last < int64(nonceCleanupEvery) || !s.webhook.lastNonceCleanup.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	cutoff := now.Add(-s.deps.WebhookTolerance - webhookFutureSkew).UTC()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := s.deps.DB.WithContext(ctx).Where("seen_at < ?", cutoff).Delete(&models.WebhookNonce{}).Error; err != nil {
+			s.log.Warn("prune webhook nonces", "err", err)
+		}
+	}()
+}
+
+// handleCallback decodes a verified callback and hands it on by trigger.
+func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte) (WebhookResponse, error) {
+	cb, err := sinch.DecodeCallback(body)
+	if err != nil {
+		return WebhookResponse{}, errBadRequest("malformed_callback", err.Error())
+	}
+	ctx := c.Request().Context()
+	log := s.log.With("account_id", acc.ID, "trigger", cb.Trigger, "request_id", requestID(c))
+	if acc.Debug {
+		log.Info("sinch callback (account debug on)", "body", truncate(string(body), 8192))
+	}
+	if cb.AppID != "" && acc.AppID != "" && cb.AppID != acc.AppID {
+		// A webhook pointing at the wrong account, or a wrong appId on the
+		// account. 503 keeps Sinch retrying while an admin fixes it.
+		log.Error("callback app_id does not match the account", "callback_app_id", cb.AppID, "account_app_id", acc.AppID)
+		return WebhookResponse{}, &Error{Status: http.StatusServiceUnavailable, Code: "app_mismatch",
+			Message: fmt.Sprintf("callback app_id %q is not the appId of account %d: check the webhook URL and the account's appId", cb.AppID, acc.ID)}
+	}
+	resp := WebhookResponse{Status: "accepted", Trigger: string(cb.Trigger)}
+	switch cb.Trigger {
+	case sinch.TriggerMessageInbound:
+		err = s.onInboundMessage(ctx, acc, cb)
+	case sinch.TriggerEventInbound:
+		resp, err = s.onInboundEvent(ctx, acc, cb, resp)
+	case sinch.TriggerMessageDelivery:
+		resp, err = s.onDelivery(ctx, acc, cb, resp)
+	case sinch.TriggerChannelEvent, sinch.TriggerOptIn, sinch.TriggerOptOut, sinch.TriggerCapability,
+		sinch.TriggerUnsupported, sinch.TriggerContactIdentitiesDuplication:
+		err = s.recordAccountEvent(ctx, acc, cb)
+	default:
+		log.Info("callback trigger not handled", "app_id", cb.AppID)
+		resp.Status, resp.Reason = "ignored", "trigger not handled by the connector"
+	}
+	if err != nil {
+		return WebhookResponse{}, err
+	}
+	if resp.Status == "ignored" && resp.Reason != "" {
+		log.Info("callback ignored", "reason", resp.Reason)
+	}
+	return resp, nil
+}
+
+// onInboundMessage signals (starting it if needed) the conversation's
+// workflow with the message.
+func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *sinch.Callback) error {
+	m := cb.Message
+	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
+	if m.ID == "" || identity == "" || channel == "" {
+		return errBadRequest("malformed_callback", "message.id and message.channel_identity {channel, identity} are required")
+	}
+	if !hasChannel(acc.Channels, channel) {
+		return errBadRequest("channel_not_enabled", fmt.Sprintf("channel %s is not enabled on account %d (channels: %s)", channel, acc.ID, acc.Channels))
+	}
+	s.recordProcessingMode(ctx, acc, m.ProcessingMode)
+	sig := workflows.InboundSignal{
+		MessageID: m.ID, AcceptTime: m.AcceptTime, Kind: m.ContactMessage.Kind(), Text: m.ContactMessage.Summary(),
+		SinchContactID: m.ContactID, SinchConversationID: m.ConversationID, ProcessingMode: m.ProcessingMode,
+		Payload: rawField(cb.Payload, "contact_message"),
+	}
+	if sig.AcceptTime.IsZero() {
+		sig.AcceptTime = cb.AcceptedTime
+	}
+	if mm := m.ContactMessage.MediaMessage; mm != nil {
+		sig.MediaURL = mm.URL
+	} else if mc := m.ContactMessage.MediaCardMessage; mc != nil {
+		sig.MediaURL = mc.URL
+	}
+	if m.ContactMessage.ReplyTo != nil {
+		sig.ReplyTo = m.ContactMessage.ReplyTo.MessageID
+	}
+	wfID := workflows.ConversationWorkflowID(acc.ID, channel, identity)
+	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	_, err := s.deps.Temporal.SignalWithStartWorkflow(ctx, wfID, workflows.InboundSignalName, sig,
+		client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue},
+		workflows.ConversationWorkflowName, s.conversationInput(acc.ID, channel, identity))
+	if err != nil {
+		return errUnavailable("engine_unavailable", "the workflow engine did not accept the message; Sinch will retry", err)
+	}
+	return nil
+}
+
+// conversationInput is the start input of a conversation workflow.
+func (s *Server) conversationInput(accountID uint64, channel, identity string) workflows.ConversationInput {
+	return workflows.ConversationInput{
+		AccountID: accountID, Channel: channel, Identity: identity,
+		InactivityTimeout: s.deps.InactivityTimeout, RoutingRecheck: s.deps.RoutingRecheck,
+	}
+}
+
+// onInboundEvent forwards a contact event to a running conversation; an
+// event for a conversation that does not exist starts nothing.
+func (s *Server) onInboundEvent(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
+	ev := cb.Event
+	ci := ev.ChannelIdentity
+	if ci.Identity == "" || ci.Channel == "" {
+		return resp, errBadRequest("malformed_callback", "event.channel_identity {channel, identity} is required")
+	}
+	kind := "contact_event"
+	if len(ev.ContactMessageEvent) > 0 {
+		kind = "contact_message_event"
+	}
+	payload := ev.ContactEvent
+	if len(payload) == 0 {
+		payload = ev.ContactMessageEvent
+	}
+	sig := workflows.ContactEventSignal{EventID: ev.ID, Kind: kind, AcceptTime: ev.AcceptTime, Payload: string(payload)}
+	return s.signalExisting(ctx, workflows.ConversationWorkflowID(acc.ID, ci.Channel, ci.Identity), workflows.EventSignalName, sig, resp)
+}
+
+// deliveryMetadata is the message_metadata the connector sets when sending.
+type deliveryMetadata struct {
+	WorkflowID string `json:"workflowId"`
+}
+
+// onDelivery hands a delivery report to the workflow that sent the message:
+// named in the message metadata, else the conversation of the recipient.
+func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
+	r := cb.MessageDeliveryReport
+	if r.MessageID == "" || r.Status == "" {
+		return resp, errBadRequest("malformed_callback", "message_delivery_report.message_id and status are required")
+	}
+	s.recordProcessingMode(ctx, acc, r.ProcessingMode)
+	var meta deliveryMetadata
+	wfID := ""
+	if json.Unmarshal([]byte(r.Metadata), &meta) == nil && meta.WorkflowID != "" {
+		wfID = meta.WorkflowID
+	} else if strings.HasPrefix(cb.CorrelationID, "conversation/") {
+		wfID = cb.CorrelationID
+	} else if r.ChannelIdentity.Identity != "" {
+		wfID = workflows.ConversationWorkflowID(acc.ID, r.ChannelIdentity.Channel, r.ChannelIdentity.Identity)
+	} else {
+		resp.Status, resp.Reason = "ignored", "delivery report names no workflow and no recipient"
+		return resp, nil
+	}
+	sig := workflows.DeliverySignal{MessageID: r.MessageID, Status: r.Status, At: cb.EventTime}
+	if sig.At.IsZero() {
+		sig.At = cb.AcceptedTime
+	}
+	if r.Reason != nil {
+		sig.ReasonCode, sig.ReasonSubCode, sig.ReasonChannelCode, sig.ReasonDescription = r.Reason.Code, r.Reason.SubCode, r.Reason.ChannelCode, r.Reason.Description
+	}
+	return s.signalExisting(ctx, wfID, workflows.DeliverySignalName, sig, resp)
+}
+
+// signalExisting signals a workflow that should exist; if it does not, the
+// callback is ignored (200), since there is nothing to update.
+func (s *Server) signalExisting(ctx context.Context, wfID, name string, arg any, resp WebhookResponse) (WebhookResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	err := s.deps.Temporal.SignalWorkflow(ctx, wfID, "", name, arg)
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		resp.Status, resp.Reason = "ignored", "no running conversation "+wfID
+		return resp, nil
+	case err != nil:
+		return resp, errUnavailable("engine_unavailable", "the workflow engine did not accept the callback; Sinch will retry", err)
+	}
+	return resp, nil
+}
+
+// recordAccountEvent stores account-level notifications (channel events
+// such as quality rating changes, opt-in/out, capability, unsupported).
+func (s *Server) recordAccountEvent(ctx context.Context, acc models.Account, cb *sinch.Callback) error {
+	ev := models.AccountEvent{AccountID: acc.ID, Kind: string(cb.Trigger), Payload: string(cb.Payload), OccurredAt: cb.EventTime}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = cb.AcceptedTime
+	}
+	if ev.OccurredAt.IsZero() {
+		ev.OccurredAt = time.Now().UTC()
+	}
+	var rating string
+	if n := cb.ChannelEventNotification; n != nil {
+		ev.Type = n.ChannelEvent.EventType
+		if n.ChannelEvent.EventType == "WHATS_APP_QUALITY_RATING_CHANGED" {
+			var data struct {
+				QualityRating string `json:"quality_rating"`
+			}
+			if json.Unmarshal(n.ChannelEvent.AdditionalData, &data) == nil {
+				rating = data.QualityRating
+			}
+		}
+	}
+	err := s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&ev).Error; err != nil {
+			return err
+		}
+		if rating == "" {
+			return nil
+		}
+		return tx.Model(&models.Account{}).Where("id = ?", acc.ID).
+			Updates(map[string]any{"quality_rating": rating, "quality_rating_at": ev.OccurredAt}).Error
+	})
+	if err != nil {
+		return errUnavailable("database_unavailable", "cannot record the account event; Sinch will retry", err)
+	}
+	if rating != "" {
+		s.log.Warn("WhatsApp quality rating changed", "account_id", acc.ID, "quality_rating", rating)
+	}
+	return nil
+}
+
+// recordProcessingMode keeps the latest Sinch processing mode on the
+// account; DISPATCH makes the account show a warning (agents cannot reply).
+func (s *Server) recordProcessingMode(ctx context.Context, acc models.Account, mode string) {
+	if mode == "" || models.ProcessingMode(mode) == acc.LastProcessingMode {
+		return
+	}
+	if mode == string(models.ProcessingDispatch) {
+		s.log.Warn("Sinch app is in DISPATCH mode: set it to CONVERSATION mode so agents can reply", "account_id", acc.ID, "app_id", acc.AppID)
+	}
+	if err := s.deps.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ?", acc.ID).Update("last_processing_mode", mode).Error; err != nil {
+		s.log.Warn("record processing mode", "account_id", acc.ID, "err", err)
+	}
+}
+
+func hasChannel(channels, channel string) bool {
+	for _, c := range strings.Split(channels, ",") {
+		if strings.EqualFold(strings.TrimSpace(c), channel) {
+			return true
+		}
+	}
+	return false
+}
+
+// rawField returns the raw JSON of one field of a JSON object, or "".
+func rawField(obj json.RawMessage, name string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(obj, &m) != nil {
+		return ""
+	}
+	return string(m[name])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
