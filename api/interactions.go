@@ -360,8 +360,8 @@ func rootMessage(err error) string {
 func toInteractionResponse(r models.Interaction) InteractionResponse {
 	return InteractionResponse{
 		ID: r.ID, AccountID: r.AccountID, Channel: string(r.Channel), Status: string(r.Status),
-		Contact:  ContactView{ID: r.Contact.ID, Identity: r.Contact.Identity, Mobile: r.Contact.Mobile, Name: r.Contact.DisplayName},
-		QueueID:  r.QueueID, AgentID: r.AgentID, ProcessingMode: string(r.ProcessingMode),
+		Contact: ContactView{ID: r.Contact.ID, Identity: r.Contact.Identity, Mobile: r.Contact.Mobile, Name: r.Contact.DisplayName},
+		QueueID: r.QueueID, AgentID: r.AgentID, ProcessingMode: string(r.ProcessingMode),
 		Disposition: r.Disposition, CloseReason: r.CloseReason, WorkflowID: r.WorkflowID,
 		OpenedAt: r.OpenedAt, AssignedAt: r.AssignedAt, ClosedAt: r.ClosedAt, LastMessageAt: r.LastMessageAt,
 	}
