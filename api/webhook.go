@@ -176,7 +176,7 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	resp := WebhookResponse{Status: "accepted", Trigger: string(cb.Trigger)}
 	switch cb.Trigger {
 	case sinch.TriggerMessageInbound:
-		err = s.onInboundMessage(ctx, acc, cb)
+		resp, err = s.onInboundMessage(ctx, acc, cb, resp)
 	case sinch.TriggerEventInbound:
 		resp, err = s.onInboundEvent(ctx, acc, cb, resp)
 	case sinch.TriggerMessageDelivery:
@@ -199,14 +199,17 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 
 // onInboundMessage signals (starting it if needed) the conversation's
 // workflow with the message.
-func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *sinch.Callback) error {
+func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
 	m := cb.Message
 	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
 	if m.ID == "" || identity == "" || channel == "" {
-		return errBadRequest("malformed_callback", "message.id and message.channel_identity {channel, identity} are required")
+		return resp, errBadRequest("malformed_callback", "message.id and message.channel_identity {channel, identity} are required")
 	}
 	if !hasChannel(acc.Channels, channel) {
-		return errBadRequest("channel_not_enabled", fmt.Sprintf("channel %s is not enabled on account %d (channels: %s)", channel, acc.ID, acc.Channels))
+		// The Sinch app has a channel the account does not serve: a retry
+		// would not change that, so answer 200 and say why.
+		resp.Status, resp.Reason = "ignored", fmt.Sprintf("channel %s is not enabled on account %d (channels: %s)", channel, acc.ID, acc.Channels)
+		return resp, nil
 	}
 	s.recordProcessingMode(ctx, acc, m.ProcessingMode)
 	sig := workflows.InboundSignal{
@@ -232,9 +235,9 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 		client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue},
 		workflows.ConversationWorkflowName, s.conversationInput(acc.ID, channel, identity))
 	if err != nil {
-		return errUnavailable("engine_unavailable", "the workflow engine did not accept the message; Sinch will retry", err)
+		return resp, errUnavailable("engine_unavailable", "the workflow engine did not accept the message; Sinch will retry", err)
 	}
-	return nil
+	return resp, nil
 }
 
 // conversationInput is the start input of a conversation workflow.

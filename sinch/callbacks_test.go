@@ -13,36 +13,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/xcally-connector/connector/internal/fixtures"
 	"github.com/xcally-connector/connector/sinch"
 )
 
-// fixturesDir finds shared/sinch-fixtures by walking up from the package
-// directory (CI checks shared/ out beside the repository), or skips.
+// fixturesDir finds shared/sinch-fixtures (skips outside CI, fails in CI).
 func fixturesDir(tb testing.TB) string {
 	tb.Helper()
-	if dir, ok := findFixtures(); ok {
-		return dir
-	}
-	tb.Skip("shared/sinch-fixtures not found in any parent directory; check out shared/ beside the repository to run the Sinch contract tests")
-	return ""
-}
-
-func findFixtures() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "sinch-fixtures")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			return candidate, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
+	return fixtures.Dir(tb)
 }
 
 func readFixture(tb testing.TB, rel string) []byte {
@@ -691,7 +669,7 @@ func FuzzDecodeCallback(f *testing.F) {
 	for _, s := range []string{waInboundText, waInboundMediaDispatch, waDelivered, waFailed, `{}`, `[]`, `{"message":null}`} {
 		f.Add([]byte(s))
 	}
-	if dir, ok := findFixtures(); ok {
+	if dir, ok := fixtures.Find(); ok {
 		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json") {
 				if b, err := os.ReadFile(p); err == nil {
