@@ -93,6 +93,21 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 		}
 		res.InteractionID = in.InteractionID
 		if len(fresh) == 0 {
+			if in.InteractionID == 0 && len(known) > 0 {
+				// A retry of an attempt that committed but whose result was
+				// lost: hand back the interaction those messages opened, if
+				// it is still open, so the workflow adopts and routes it.
+				var open models.Interaction
+				err := tx.Where("workflow_id = ? AND status <> ? AND id IN (?)", in.WorkflowID, models.InteractionClosed,
+					tx.Model(&models.Message{}).Select("interaction_id").Where("account_id = ? AND provider_message_id IN ?", in.AccountID, known)).
+					Order("id DESC").Limit(1).Find(&open).Error
+				if err != nil {
+					return err
+				}
+				if open.ID != 0 {
+					res.InteractionID, res.Opened = open.ID, true
+				}
+			}
 			return nil
 		}
 		if res.InteractionID == 0 {
