@@ -103,5 +103,6 @@ func RenderNotification(acc models.Account, queue *models.Queue, contact models.
 		ctx["queue"] = map[string]any{"name": queue.Name, "id": queue.ID}
 	}
 	// Notifications are plain text: no HTML escaping of names or messages.
-	return mustache.RenderRaw(tpl, true, ctx)
+	// An empty partial provider: {{> name}} must never read files.
+	return mustache.RenderPartialsRaw(tpl, &mustache.StaticProvider{}, true, ctx)
 }

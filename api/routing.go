@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/xcally-connector/connector/models"
@@ -18,8 +19,31 @@ const maxNudges = 500
 // interactions to route again now. Failures are logged, not returned: the
 // change itself is already committed and every waiting workflow re-checks
 // periodically anyway.
-func (s *Server) routingChanged(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+func (s *Server) routingChanged(context.Context) {
+	// One nudge run at a time, in the background: a change during a run
+	// schedules exactly one more run, so bursts of changes coalesce and the
+	// request that made the change never waits for Temporal.
+	if s.nudge.pending.Add(1) > 1 {
+		return
+	}
+	go func() {
+		for {
+			s.nudgeQueued()
+			if s.nudge.pending.Add(-1) == 0 {
+				return
+			}
+			s.nudge.pending.Store(1)
+		}
+	}()
+}
+
+// nudgeState coalesces routing nudges.
+type nudgeState struct {
+	pending atomic.Int64
+}
+
+func (s *Server) nudgeQueued() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var ids []string
 	err := s.deps.DB.WithContext(ctx).Model(&models.Interaction{}).

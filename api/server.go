@@ -47,6 +47,7 @@ type Server struct {
 	deps    Deps
 	log     *slog.Logger
 	webhook webhookState
+	nudge   nudgeState
 }
 
 // New builds the echo instance with middleware and every route.
@@ -85,8 +86,9 @@ func New(deps Deps) *echo.Echo {
 	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
 	s.registerInteractionRoutes(e)
 
-	admin := e.Group("/api", s.requireAdmin)
-	admin.GET("/diagnostics", s.diagnostics)
+	// Route-level auth (no /api group middleware): an unknown path under
+	// /api answers 404, not an auth error.
+	e.GET("/api/diagnostics", s.diagnostics, s.requireAdminPrincipal)
 	s.registerConfigRoutes(e)
 	return e
 }

@@ -37,6 +37,10 @@ func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) 
 	return &client.CheckHealthResponse{}, nil
 }
 
+func (f *fakeTemporal) SignalWorkflow(context.Context, string, string, string, any) error {
+	return nil
+}
+
 func (f *fakeTemporal) ExecuteWorkflow(context.Context, client.StartWorkflowOptions, any, ...any) (client.WorkflowRun, error) {
 	return nil, f.startErr
 }

@@ -6,12 +6,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/app"
+	"github.com/xcally-connector/connector/internal/bench"
 )
 
 const usage = `usage: connector <command>
@@ -21,6 +23,7 @@ commands:
   api       HTTP API (webhook, admin and agent routes) against external Temporal
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
+  bench     measure on this machine: bench inbound [-n 500] [-agents 10]
 `
 
 func main() {
@@ -29,6 +32,15 @@ func main() {
 		os.Exit(2)
 	}
 	role := config.Role(os.Args[1])
+	if role == "bench" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := bench.Main(ctx, os.Args[2:], os.Stdout, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))); err != nil {
+			fmt.Fprintln(os.Stderr, "connector bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {
 		err = cfg.Validate(role)

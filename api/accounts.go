@@ -1,0 +1,559 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cbroglie/mustache"
+	"github.com/labstack/echo/v4"
+	"gorm.io/gorm"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/models"
+)
+
+// DefaultNotificationTemplate is the agent notification template of an
+// account created without one (seeds: it shows the contact's phone).
+const DefaultNotificationTemplate = activities.DefaultNotificationTemplate
+
+// Warnings an AccountResponse may carry.
+const (
+	// WarningDispatchMode: the latest callback came in DISPATCH mode, in
+	// which Sinch sends no contact id and agents cannot reply (seeds).
+	WarningDispatchMode = "processing mode: the Sinch app sends DISPATCH-mode callbacks; set it to CONVERSATION mode so agents can reply (seeds)"
+	// WarningNoWebhookSecret: the webhook accepts unsigned callbacks.
+	WarningNoWebhookSecret = "webhookSecret: not set, callbacks to receiveUrl are not authenticated"
+)
+
+// Limits and formats of account fields.
+const (
+	maxNameLen        = 255
+	maxSinchIDLen     = 128
+	maxDescriptionLen = 2048
+	maxSecretLen      = 1024
+)
+
+var (
+	accountKeyRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+	phoneRe      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+)
+
+// AccountRequest is the body of POST and PATCH /api/whatsapp/accounts. On
+// POST, name, key, publicUrl, region, projectId, appId, keyId, keySecret
+// and phone are required and omitted optional fields take their defaults;
+// on PATCH every field is optional and only the fields present change.
+// keySecret and webhookSecret are write-only: they are stored encrypted and
+// never returned.
+type AccountRequest struct {
+	Name *string `json:"name"`
+	// Key is the account's unique short identifier: letters, digits, _ and -.
+	Key  *string `json:"key"`
+	List *string `json:"list"`
+	// PublicURL is the https origin Sinch reaches (the seeds' "Proxy or
+	// Motion Domain"); http is accepted only for loopback hosts.
+	PublicURL *string `json:"publicUrl"`
+	// Type is "sinch_v2", the default and only value.
+	Type *string `json:"type"`
+	// Region is eu, us or br.
+	Region *string `json:"region"`
+	// BaseURL and AuthURL override the region's Sinch endpoints ("" clears).
+	BaseURL   *string `json:"baseUrl"`
+	AuthURL   *string `json:"authUrl"`
+	ProjectID *string `json:"projectId"`
+	AppID     *string `json:"appId"`
+	KeyID     *string `json:"keyId"`
+	// KeySecret is the Sinch access key secret; it cannot be cleared.
+	KeySecret *string `json:"keySecret"`
+	// WebhookSecret is the secret token of the Sinch webhook; "" clears it.
+	WebhookSecret *string `json:"webhookSecret"`
+	// Phone is the sender number in E.164 with its + prefix.
+	Phone       *string `json:"phone"`
+	Description *string `json:"description"`
+	// NotificationTemplate is a mustache template; "" means the default.
+	NotificationTemplate *string `json:"notificationTemplate"`
+	// Channels is a non-empty subset of WHATSAPP and INSTAGRAM (default
+	// ["WHATSAPP"]).
+	Channels *[]string `json:"channels"`
+	Debug    *bool     `json:"debug"`
+}
+
+// AccountResponse is an account as the API returns it: every setting but
+// the secrets, whose presence only is reported.
+type AccountResponse struct {
+	ID                   uint64   `json:"id"`
+	Name                 string   `json:"name"`
+	Key                  string   `json:"key"`
+	List                 string   `json:"list"`
+	PublicURL            string   `json:"publicUrl"`
+	Type                 string   `json:"type"`
+	Region               string   `json:"region"`
+	BaseURL              string   `json:"baseUrl"`
+	AuthURL              string   `json:"authUrl"`
+	ProjectID            string   `json:"projectId"`
+	AppID                string   `json:"appId"`
+	KeyID                string   `json:"keyId"`
+	Phone                string   `json:"phone"`
+	Description          string   `json:"description"`
+	NotificationTemplate string   `json:"notificationTemplate"`
+	Channels             []string `json:"channels"`
+	Debug                bool     `json:"debug"`
+	// ReceiveURL is the target URL to configure on the Sinch webhook.
+	ReceiveURL       string `json:"receiveUrl"`
+	KeySecretSet     bool   `json:"keySecretSet"`
+	WebhookSecretSet bool   `json:"webhookSecretSet"`
+	// LastProcessingMode is the Sinch processing mode of the latest callback.
+	LastProcessingMode string `json:"lastProcessingMode"`
+	// QualityRating is the latest WhatsApp quality rating reported by Sinch.
+	QualityRating string `json:"qualityRating"`
+	// Warnings are configuration problems to fix; never null.
+	Warnings  []string  `json:"warnings"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// normalize validates the request, trims and canonicalises its values and,
+// on create, checks required fields and fills in defaults.
+func (r *AccountRequest) normalize(create bool) error {
+	r.Name, r.Key, r.List = trimmed(r.Name), trimmed(r.Key), trimmed(r.List)
+	r.PublicURL, r.Type, r.Region = trimmed(r.PublicURL), trimmed(r.Type), trimmed(r.Region)
+	r.BaseURL, r.AuthURL = trimmed(r.BaseURL), trimmed(r.AuthURL)
+	r.ProjectID, r.AppID, r.KeyID = trimmed(r.ProjectID), trimmed(r.AppID), trimmed(r.KeyID)
+	r.Phone = trimmed(r.Phone)
+	if create {
+		if r.Type == nil {
+			t := string(models.AccountTypeSinchV2)
+			r.Type = &t
+		}
+		if r.Channels == nil {
+			r.Channels = &[]string{string(models.ChannelWhatsApp)}
+		}
+		if r.KeySecret == nil || *r.KeySecret == "" {
+			return fieldError("keySecret", "required")
+		}
+	}
+	if (create && r.NotificationTemplate == nil) ||
+		(r.NotificationTemplate != nil && strings.TrimSpace(*r.NotificationTemplate) == "") {
+		t := DefaultNotificationTemplate
+		r.NotificationTemplate = &t
+	}
+
+	if err := checkRequiredIf(create, "name", r.Name, maxNameLen); err != nil {
+		return err
+	}
+	if r.Key != nil || create {
+		if r.Key == nil || *r.Key == "" {
+			return fieldError("key", "required")
+		}
+		if !accountKeyRe.MatchString(*r.Key) {
+			return fieldError("key", "want 1 to 100 letters, digits, _ or -, got %q", *r.Key)
+		}
+	}
+	if err := checkMax("list", r.List, maxNameLen); err != nil {
+		return err
+	}
+	if r.PublicURL != nil || create {
+		if r.PublicURL == nil || *r.PublicURL == "" {
+			return fieldError("publicUrl", "required")
+		}
+		u, err := checkURL("publicUrl", *r.PublicURL, true)
+		if err != nil {
+			return err
+		}
+		r.PublicURL = &u
+	}
+	if r.Type != nil {
+		if err := checkOneOf("type", *r.Type, string(models.AccountTypeSinchV2)); err != nil {
+			return err
+		}
+	}
+	if r.Region != nil || create {
+		if r.Region == nil {
+			return fieldError("region", "required: one of eu, us, br")
+		}
+		if err := checkOneOf("region", *r.Region, string(models.RegionEU), string(models.RegionUS), string(models.RegionBR)); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    **string
+	}{{"baseUrl", &r.BaseURL}, {"authUrl", &r.AuthURL}} {
+		if *f.v == nil || **f.v == "" {
+			continue
+		}
+		u, err := checkURL(f.name, **f.v, false)
+		if err != nil {
+			return err
+		}
+		*f.v = &u
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"projectId", r.ProjectID}, {"appId", r.AppID}, {"keyId", r.KeyID}} {
+		if err := checkRequiredIf(create, f.name, f.v, maxSinchIDLen); err != nil {
+			return err
+		}
+	}
+	if r.KeySecret != nil {
+		if *r.KeySecret == "" {
+			return fieldError("keySecret", "cannot be cleared; send the new secret to replace it")
+		}
+		if err := checkMax("keySecret", r.KeySecret, maxSecretLen); err != nil {
+			return err
+		}
+	}
+	if err := checkMax("webhookSecret", r.WebhookSecret, maxSecretLen); err != nil {
+		return err
+	}
+	if r.Phone != nil || create {
+		if r.Phone == nil || *r.Phone == "" {
+			return fieldError("phone", "required")
+		}
+		if !phoneRe.MatchString(*r.Phone) {
+			return fieldError("phone", "want E.164 with its prefix such as +393331234567, got %q", *r.Phone)
+		}
+	}
+	if err := checkMax("description", r.Description, maxDescriptionLen); err != nil {
+		return err
+	}
+	if r.NotificationTemplate != nil {
+		if err := checkTemplate("notificationTemplate", *r.NotificationTemplate); err != nil {
+			return err
+		}
+	}
+	if r.Channels != nil {
+		if err := checkChannels("channels", *r.Channels); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRequiredIf is checkRequired on create and, on update, for a field
+// that is present (a required field cannot be blanked).
+func checkRequiredIf(create bool, field string, v *string, max int) error {
+	if v == nil && !create {
+		return nil
+	}
+	return checkRequired(field, v, max)
+}
+
+// checkTemplate requires a mustache template that parses and has no
+// partials: the renderer would read a partial from the worker's filesystem.
+func checkTemplate(field, tpl string) error {
+	t, err := mustache.ParseStringPartials(tpl, &mustache.StaticProvider{})
+	if err != nil {
+		return fieldError(field, "invalid mustache template: %v", err)
+	}
+	var walk func([]mustache.Tag) error
+	walk = func(tags []mustache.Tag) error {
+		for _, tag := range tags {
+			if tag.Type() == mustache.Partial {
+				return fieldError(field, "partials such as {{> %s}} are not supported", tag.Name())
+			}
+			if tag.Type() == mustache.Section || tag.Type() == mustache.InvertedSection {
+				if err := walk(tag.Tags()); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(t.Tags())
+}
+
+// checkChannels requires a non-empty set of supported channels.
+func checkChannels(field string, chans []string) error {
+	if len(chans) == 0 {
+		return fieldError(field, "want at least one of WHATSAPP, INSTAGRAM")
+	}
+	seen := map[string]bool{}
+	for _, ch := range chans {
+		if err := checkOneOf(field, ch, string(models.ChannelWhatsApp), string(models.ChannelInstagram)); err != nil {
+			return err
+		}
+		if seen[ch] {
+			return fieldError(field, "%s listed twice", ch)
+		}
+		seen[ch] = true
+	}
+	return nil
+}
+
+// model builds a new account from a normalized create request (secrets are
+// sealed separately, once the id is known).
+func (r *AccountRequest) model() models.Account {
+	return models.Account{
+		Name: deref(r.Name), Key: deref(r.Key), List: deref(r.List), PublicURL: deref(r.PublicURL),
+		Type: models.AccountType(deref(r.Type)), Region: models.Region(deref(r.Region)),
+		BaseURL: deref(r.BaseURL), AuthURL: deref(r.AuthURL),
+		ProjectID: deref(r.ProjectID), AppID: deref(r.AppID), KeyID: deref(r.KeyID),
+		Phone: deref(r.Phone), Description: deref(r.Description),
+		NotificationTemplate: deref(r.NotificationTemplate),
+		Channels:             strings.Join(*r.Channels, ","), Debug: r.Debug != nil && *r.Debug,
+	}
+}
+
+// columns lists the non-secret columns a normalized PATCH changes.
+func (r *AccountRequest) columns() map[string]any {
+	cols := map[string]any{}
+	for col, v := range map[string]*string{
+		"name": r.Name, "key": r.Key, "list": r.List, "public_url": r.PublicURL, "type": r.Type,
+		"region": r.Region, "base_url": r.BaseURL, "auth_url": r.AuthURL, "project_id": r.ProjectID,
+		"app_id": r.AppID, "key_id": r.KeyID, "phone": r.Phone, "description": r.Description,
+		"notification_template": r.NotificationTemplate,
+	} {
+		if v != nil {
+			cols[col] = *v
+		}
+	}
+	if r.Channels != nil {
+		cols["channels"] = strings.Join(*r.Channels, ",")
+	}
+	if r.Debug != nil {
+		cols["debug"] = *r.Debug
+	}
+	return cols
+}
+
+// createAccount handles POST /api/whatsapp/accounts.
+func (s *Server) createAccount(c echo.Context) error {
+	var req AccountRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := req.normalize(true); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	acc := req.model()
+	// The secrets' additional data binds them to the row id, so the row is
+	// created first and sealed in the same transaction.
+	err := s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&acc).Error; err != nil {
+			return err
+		}
+		if err := s.sealAccountSecrets(tx, acc.ID, req.KeySecret, req.WebhookSecret); err != nil {
+			return err
+		}
+		return tx.Take(&acc, acc.ID).Error
+	})
+	if err != nil {
+		return accountWriteError(err, deref(req.Key))
+	}
+	s.log.InfoContext(ctx, "account created", "account_id", acc.ID, "key", acc.Key, "request_id", requestID(c))
+	return c.JSON(http.StatusCreated, toAccountResponse(acc))
+}
+
+// listAccounts handles GET /api/whatsapp/accounts.
+func (s *Server) listAccounts(c echo.Context) error {
+	var accs []models.Account
+	if err := s.deps.DB.WithContext(c.Request().Context()).Order("id").Find(&accs).Error; err != nil {
+		return err
+	}
+	out := make([]AccountResponse, 0, len(accs))
+	for _, a := range accs {
+		out = append(out, toAccountResponse(a))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// getAccount handles GET /api/whatsapp/accounts/:id.
+func (s *Server) getAccount(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	acc, err := loadAccount(s.deps.DB.WithContext(c.Request().Context()), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAccountResponse(acc))
+}
+
+// updateAccount handles PATCH /api/whatsapp/accounts/:id.
+func (s *Server) updateAccount(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req AccountRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := req.normalize(false); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cols := req.columns()
+	var acc models.Account
+	err = s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := rowExists(tx, &models.Account{}, "account", id); err != nil {
+			return err
+		}
+		if len(cols) > 0 {
+			if err := tx.Model(&models.Account{ID: id}).Updates(cols).Error; err != nil {
+				return err
+			}
+		}
+		if err := s.sealAccountSecrets(tx, id, req.KeySecret, req.WebhookSecret); err != nil {
+			return err
+		}
+		var err error
+		acc, err = loadAccount(tx, id)
+		return err
+	})
+	if err != nil {
+		return accountWriteError(err, deref(req.Key))
+	}
+	s.log.InfoContext(ctx, "account updated", "account_id", id, "fields", changedFields(cols, req), "request_id", requestID(c))
+	return c.JSON(http.StatusOK, toAccountResponse(acc))
+}
+
+// deleteAccount handles DELETE /api/whatsapp/accounts/:id: a soft delete
+// that also removes the account from queues and agents, so neither lists a
+// deleted account. Its key becomes free for a new account.
+func (s *Server) deleteAccount(c echo.Context) error {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	err = s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Delete(&models.Account{}, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return notFound("account", id)
+		}
+		if err := tx.Where("account_id = ?", id).Delete(&models.QueueAccount{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("account_id = ?", id).Delete(&models.AgentAccount{}).Error
+	})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "account deleted", "account_id", id, "request_id", requestID(c))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// sealAccountSecrets stores the secrets given (nil: unchanged; "" clears
+// the webhook secret) encrypted and bound to the account and column.
+func (s *Server) sealAccountSecrets(tx *gorm.DB, id uint64, keySecret, webhookSecret *string) error {
+	if keySecret == nil && webhookSecret == nil {
+		return nil
+	}
+	if s.deps.Secrets == nil {
+		return errors.New("no secret box configured: cannot store account secrets")
+	}
+	cols := map[string]any{}
+	for _, f := range []struct {
+		col, aad string
+		v        *string
+	}{{"key_secret_enc", "key_secret", keySecret}, {"webhook_secret_enc", "webhook_secret", webhookSecret}} {
+		if f.v == nil {
+			continue
+		}
+		sealed, err := s.deps.Secrets.Seal(*f.v, secretbox.AccountAAD(id, f.aad))
+		if err != nil {
+			return fmt.Errorf("seal %s of account %d: %w", f.aad, id, err)
+		}
+		cols[f.col] = sealed // nil for "": no secret
+	}
+	return tx.Model(&models.Account{ID: id}).Updates(cols).Error
+}
+
+// loadAccount reads a live account, or the 404 naming it.
+func loadAccount(db *gorm.DB, id uint64) (models.Account, error) {
+	var acc models.Account
+	err := db.Take(&acc, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return acc, notFound("account", id)
+	}
+	return acc, err
+}
+
+// accountWriteError names the key on a unique-key violation.
+func accountWriteError(err error, key string) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		return conflict(fmt.Sprintf("key: an account with key %q already exists", key), err)
+	}
+	return err
+}
+
+// changedFields lists the JSON names a PATCH changed, for the audit log
+// (names only: values may be secrets).
+func changedFields(cols map[string]any, req AccountRequest) []string {
+	out := make([]string, 0, len(cols)+2)
+	for col := range cols {
+		out = append(out, col)
+	}
+	if req.KeySecret != nil {
+		out = append(out, "key_secret")
+	}
+	if req.WebhookSecret != nil {
+		out = append(out, "webhook_secret")
+	}
+	slices.Sort(out)
+	return out
+}
+
+// toAccountResponse is the API view of an account.
+func toAccountResponse(a models.Account) AccountResponse {
+	chans := []string{}
+	for _, ch := range strings.Split(a.Channels, ",") {
+		if ch != "" {
+			chans = append(chans, ch)
+		}
+	}
+	warnings := []string{}
+	if a.LastProcessingMode == models.ProcessingDispatch {
+		warnings = append(warnings, WarningDispatchMode)
+	}
+	if len(a.WebhookSecretEnc) == 0 {
+		warnings = append(warnings, WarningNoWebhookSecret)
+	}
+	return AccountResponse{
+		ID: a.ID, Name: a.Name, Key: a.Key, List: a.List, PublicURL: a.PublicURL,
+		Type: string(a.Type), Region: string(a.Region), BaseURL: a.BaseURL, AuthURL: a.AuthURL,
+		ProjectID: a.ProjectID, AppID: a.AppID, KeyID: a.KeyID, Phone: a.Phone,
+		Description: a.Description, NotificationTemplate: a.NotificationTemplate,
+		Channels: chans, Debug: a.Debug,
+		ReceiveURL:         a.PublicURL + "/api/whatsapp/accounts/" + strconv.FormatUint(a.ID, 10) + "/notify",
+		KeySecretSet:       len(a.KeySecretEnc) > 0,
+		WebhookSecretSet:   len(a.WebhookSecretEnc) > 0,
+		LastProcessingMode: string(a.LastProcessingMode), QualityRating: a.QualityRating,
+		Warnings:  warnings,
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}
+}
+
+// rowExists is the 404 naming kind when no live row of model has id.
+func rowExists(db *gorm.DB, model any, kind string, id uint64) error {
+	var n int64
+	if err := db.Model(model).Where("id = ?", id).Count(&n).Error; err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(kind, id)
+	}
+	return nil
+}
+
+// deref is the value of an optional string, "" when absent.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

@@ -1,0 +1,38 @@
+package api
+
+import "github.com/labstack/echo/v4"
+
+// registerConfigRoutes adds the configuration API: accounts and queues
+// (admin only) and agents (admin, or the agent itself where noted). Routes
+// are added on e with their own middleware rather than through the /api
+// group of New, whose requireAdmin would refuse agent tokens.
+//
+// Auth statuses: no bearer token is a 401 everywhere. On admin-only routes
+// any token but ADMIN_TOKEN (an agent token included) is a 403, as on
+// /api/diagnostics. On agent routes an unknown token is a 401 and an agent
+// acting on another agent a 403.
+func (s *Server) registerConfigRoutes(e *echo.Echo) {
+	admin, agent := s.requireAdminPrincipal, s.requireAgentOrAdmin
+
+	e.POST("/api/whatsapp/accounts", s.createAccount, admin)
+	e.GET("/api/whatsapp/accounts", s.listAccounts, admin)
+	e.GET("/api/whatsapp/accounts/:id", s.getAccount, admin)
+	e.PATCH("/api/whatsapp/accounts/:id", s.updateAccount, admin)
+	e.DELETE("/api/whatsapp/accounts/:id", s.deleteAccount, admin)
+
+	e.POST("/api/queues", s.createQueue, admin)
+	e.GET("/api/queues", s.listQueues, admin)
+	e.GET("/api/queues/:id", s.getQueue, admin)
+	e.DELETE("/api/queues/:id", s.deleteQueue, admin)
+	e.PUT("/api/queues/:id/accounts/:accountId", s.linkQueueAccount, admin)
+	e.DELETE("/api/queues/:id/accounts/:accountId", s.unlinkQueueAccount, admin)
+	e.PUT("/api/queues/:id/agents/:agentId", s.linkQueueAgent, admin)
+	e.DELETE("/api/queues/:id/agents/:agentId", s.unlinkQueueAgent, admin)
+
+	e.POST("/api/agents", s.createAgent, admin)
+	e.GET("/api/agents", s.listAgents, admin)
+	e.GET("/api/agents/:id", s.getAgent, agent)
+	e.PUT("/api/agents/:id/accounts/:accountId", s.enableAccount, agent)
+	e.DELETE("/api/agents/:id/accounts/:accountId", s.disableAccount, agent)
+	e.PUT("/api/agents/:id/presence", s.setPresence, agent)
+}

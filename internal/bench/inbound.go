@@ -1,0 +1,283 @@
+// Package bench measures the connector on this machine with the real stack:
+// the embedded Temporal engine, the worker and the API in one process, fed
+// with signed Sinch callbacks over loopback HTTP.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/app"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch"
+)
+
+// InboundOptions configures RunInbound.
+type InboundOptions struct {
+	// Messages is how many signed webhooks to send, each from a new contact.
+	Messages int
+	// Agents share the load; each has capacity Messages/Agents+1.
+	Agents int
+	// DatabaseURL is the app database; empty uses SQLite in a temp dir.
+	DatabaseURL string
+	// Timeout bounds the wait for every interaction to be assigned.
+	Timeout time.Duration
+	// Rate paces the loop to this many webhooks per second; 0 sends the next
+	// one as soon as the previous one is answered.
+	Rate float64
+}
+
+// InboundResult holds the measured distributions.
+type InboundResult struct {
+	Ack        []time.Duration
+	Assignment []time.Duration
+	Elapsed    time.Duration
+}
+
+const benchSecret = "bench-webhook-secret"
+
+// RunInbound starts a dev stack in a temporary directory, configures one
+// account (with a webhook secret), one round-robin queue and Agents
+// available agents, then posts Messages signed MESSAGE_INBOUND callbacks in a
+// simple sequential loop. Ack latency is the HTTP round trip of each
+// webhook; assignment time runs from just before the webhook was sent to the
+// interaction's assigned_at, both on this machine's clock.
+func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*InboundResult, error) {
+	dir, err := os.MkdirTemp("", "connector-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	vars := map[string]string{
+		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
+		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL,
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(config.RoleDev); err != nil {
+		return nil, err
+	}
+	d, err := app.StartDev(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Stop()
+	c := &apiClient{base: d.APIURL(), token: cfg.AdminToken}
+	accountID, err := c.setup(opts)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &InboundResult{}
+	sent := make(map[string]time.Time, opts.Messages)
+	start := time.Now()
+	hc := &http.Client{Timeout: 30 * time.Second}
+	for i := 0; i < opts.Messages; i++ {
+		if opts.Rate > 0 {
+			if wait := time.Until(start.Add(time.Duration(float64(i) / opts.Rate * float64(time.Second)))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		identity := fmt.Sprintf("3933%08d", i)
+		body := inbound(fmt.Sprintf("01BENCH%08d", i), identity)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", c.base, accountID), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		t0 := time.Now()
+		sinch.SetSignatureHeaders(req.Header, benchSecret, body, fmt.Sprintf("bench-nonce-%d", i), t0)
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %d: %w", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("webhook %d answered %d", i, resp.StatusCode)
+		}
+		res.Ack = append(res.Ack, time.Since(t0))
+		sent[identity] = t0
+	}
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		var n int64
+		if err := d.DB.Model(&models.Interaction{}).Where("status = ?", models.InteractionAssigned).Count(&n).Error; err != nil {
+			return nil, err
+		}
+		if int(n) == opts.Messages {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("only %d of %d interactions assigned after %s", n, opts.Messages, opts.Timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res.Elapsed = time.Since(start)
+	var rows []struct {
+		Identity   string
+		AssignedAt time.Time
+	}
+	if err := d.DB.Table("interactions").Select("contacts.identity AS identity, interactions.assigned_at AS assigned_at").
+		Joins("JOIN contacts ON contacts.id = interactions.contact_id").Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if t0, ok := sent[r.Identity]; ok {
+			res.Assignment = append(res.Assignment, r.AssignedAt.Sub(t0))
+		}
+	}
+	return res, nil
+}
+
+// Print writes the distributions.
+func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
+	p := func(name string, ds []time.Duration) {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))] }
+		_, _ = fmt.Fprintf(w, "%-22s n=%d p50=%s p90=%s p99=%s max=%s\n", name, len(s),
+			q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
+	}
+	pace := "as fast as answered"
+	if opts.Rate > 0 {
+		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
+	}
+	_, _ = fmt.Fprintf(w, "inbound bench: %d signed webhooks, one per contact, sequential, %s; app database %s; %d agents\n", opts.Messages, pace, engine, opts.Agents)
+	p("webhook ack", r.Ack)
+	p("webhook -> assigned", r.Assignment)
+	_, _ = fmt.Fprintf(w, "all assigned after %s (%.0f interactions/s end to end)\n", r.Elapsed.Round(time.Millisecond), float64(len(r.Assignment))/r.Elapsed.Seconds())
+}
+
+func inbound(id, identity string) []byte {
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	b, _ := json.Marshal(map[string]any{
+		"app_id": "01BENCHAPP", "project_id": "bench", "accepted_time": ts, "event_time": ts,
+		"message": map[string]any{
+			"id": id, "direction": "TO_APP", "accept_time": ts, "processing_mode": "CONVERSATION",
+			"contact_message":  map[string]any{"text_message": map[string]any{"text": "hello from the bench"}},
+			"channel_identity": map[string]any{"channel": "WHATSAPP", "identity": identity, "app_id": ""},
+			"conversation_id":  "conv-" + identity, "contact_id": "contact-" + identity,
+		},
+	})
+	return b
+}
+
+type apiClient struct {
+	base, token string
+}
+
+func (c *apiClient) do(method, path, token string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// setup creates the account, queue and agents through the API.
+func (c *apiClient) setup(opts InboundOptions) (uint64, error) {
+	var acc, q struct{ ID uint64 }
+	if err := c.do(http.MethodPost, "/api/whatsapp/accounts", c.token, map[string]any{
+		"name": "Bench", "key": "bench", "publicUrl": "https://motion.example.com", "region": "eu", "projectId": "bench",
+		"appId": "01BENCHAPP", "keyId": "k", "keySecret": "s", "webhookSecret": benchSecret, "phone": "+390200000000",
+	}, &acc); err != nil {
+		return 0, err
+	}
+	if err := c.do(http.MethodPost, "/api/queues", c.token, map[string]any{"name": "bench", "strategy": "round_robin"}, &q); err != nil {
+		return 0, err
+	}
+	if err := c.do(http.MethodPut, fmt.Sprintf("/api/queues/%d/accounts/%d", q.ID, acc.ID), c.token, nil, nil); err != nil {
+		return 0, err
+	}
+	capacity := min(opts.Messages/opts.Agents+1, 100)
+	for i := 0; i < opts.Agents; i++ {
+		var ag struct {
+			ID    uint64
+			Token string
+		}
+		if err := c.do(http.MethodPost, "/api/agents", c.token, map[string]any{"name": fmt.Sprintf("agent-%d", i), "capacity": capacity}, &ag); err != nil {
+			return 0, err
+		}
+		for _, step := range []struct {
+			path string
+			body any
+		}{
+			{fmt.Sprintf("/api/queues/%d/agents/%d", q.ID, ag.ID), nil},
+			{fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, acc.ID), nil},
+			{fmt.Sprintf("/api/agents/%d/presence", ag.ID), map[string]string{"status": "available"}},
+		} {
+			if err := c.do(http.MethodPut, step.path, c.token, step.body, nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return acc.ID, nil
+}
+
+// Main runs `connector bench inbound [-n 500] [-agents 10] [-rate 0]` and prints the
+// result. DATABASE_URL selects the app database (SQLite in a temp dir when
+// unset or a SQLite path; a postgres DSN uses that database).
+func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	if len(args) == 0 || args[0] != "inbound" {
+		return fmt.Errorf("usage: connector bench inbound [-n 500] [-agents 10]")
+	}
+	fs := flag.NewFlagSet("bench inbound", flag.ContinueOnError)
+	n := fs.Int("n", 500, "signed webhooks to send, one per contact")
+	agents := fs.Int("agents", 10, "available agents sharing the interactions")
+	timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
+	rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as the previous is answered)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *n < 1 || *agents < 1 {
+		return fmt.Errorf("-n and -agents must be positive")
+	}
+	opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate}
+	engine := "sqlite"
+	if dsn := os.Getenv("DATABASE_URL"); dsn != "" {
+		if t, err := config.ParseDatabaseURL(dsn); err == nil && t.Engine == config.Postgres {
+			opts.DatabaseURL, engine = dsn, "postgres"
+		}
+	}
+	res, err := RunInbound(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	res.Print(stdout, opts, engine)
+	return nil
+}
