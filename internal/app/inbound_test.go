@@ -271,6 +271,9 @@ func testRoutedToAgent(t *testing.T, engine models.Engine) {
 		return len(s.interactions(fmt.Sprintf("accountId=%d&status=assigned", s.account))) == 1
 	}, 20*time.Second, 50*time.Millisecond)
 	assert.Len(t, s.interactions(fmt.Sprintf("accountId=%d", s.account)), 2)
+	if engine == models.SQLite {
+		saveHistory(t, s.dev, it.WorkflowID, "conversation.json")
+	}
 }
 
 func testConcurrentAndDuplicates(t *testing.T, engine models.Engine) {
