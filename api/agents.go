@@ -267,25 +267,11 @@ func loadAgentResponse(db *gorm.DB, id uint64) (AgentResponse, error) {
 
 // agentLinks returns the enabled account ids and the queue ids of agents.
 func agentLinks(db *gorm.DB, agentIDs []uint64) (accounts, queues map[uint64][]uint64, err error) {
-	accounts, queues = map[uint64][]uint64{}, map[uint64][]uint64{}
-	if len(agentIDs) == 0 {
-		return accounts, queues, nil
-	}
-	var aa []models.AgentAccount
-	if err := db.Where("agent_id IN ?", agentIDs).Order("agent_id, account_id").Find(&aa).Error; err != nil {
+	if accounts, err = linkIDs(db, "agent_accounts", "agent_id", "account_id", agentIDs); err != nil {
 		return nil, nil, err
 	}
-	for _, l := range aa {
-		accounts[l.AgentID] = append(accounts[l.AgentID], l.AccountID)
-	}
-	var qa []models.QueueAgent
-	if err := db.Where("agent_id IN ?", agentIDs).Order("agent_id, queue_id").Find(&qa).Error; err != nil {
-		return nil, nil, err
-	}
-	for _, l := range qa {
-		queues[l.AgentID] = append(queues[l.AgentID], l.QueueID)
-	}
-	return accounts, queues, nil
+	queues, err = linkIDs(db, "queue_agents", "agent_id", "queue_id", agentIDs)
+	return accounts, queues, err
 }
 
 // toAgentResponse is the API view of an agent.

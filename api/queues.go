@@ -244,25 +244,30 @@ func (s *Server) setQueueLink(c echo.Context, param, kind string, otherModel any
 
 // queueLinks returns the account and agent ids linked to each queue.
 func queueLinks(db *gorm.DB, queueIDs []uint64) (accounts, agents map[uint64][]uint64, err error) {
-	accounts, agents = map[uint64][]uint64{}, map[uint64][]uint64{}
-	if len(queueIDs) == 0 {
-		return accounts, agents, nil
-	}
-	var qa []models.QueueAccount
-	if err := db.Where("queue_id IN ?", queueIDs).Order("queue_id, account_id").Find(&qa).Error; err != nil {
+	if accounts, err = linkIDs(db, "queue_accounts", "queue_id", "account_id", queueIDs); err != nil {
 		return nil, nil, err
 	}
-	for _, l := range qa {
-		accounts[l.QueueID] = append(accounts[l.QueueID], l.AccountID)
+	agents, err = linkIDs(db, "queue_agents", "queue_id", "agent_id", queueIDs)
+	return accounts, agents, err
+}
+
+// linkIDs reads a link table: for each key in keys, the linked ids in
+// ascending order.
+func linkIDs(db *gorm.DB, table, keyCol, valCol string, keys []uint64) (map[uint64][]uint64, error) {
+	out := map[uint64][]uint64{}
+	if len(keys) == 0 {
+		return out, nil
 	}
-	var qg []models.QueueAgent
-	if err := db.Where("queue_id IN ?", queueIDs).Order("queue_id, agent_id").Find(&qg).Error; err != nil {
-		return nil, nil, err
+	var rows []struct{ K, V uint64 }
+	err := db.Table(table).Select(keyCol+" AS k, "+valCol+" AS v").Where(keyCol+" IN ?", keys).
+		Order(keyCol + ", " + valCol).Scan(&rows).Error
+	if err != nil {
+		return nil, err
 	}
-	for _, l := range qg {
-		agents[l.QueueID] = append(agents[l.QueueID], l.AgentID)
+	for _, r := range rows {
+		out[r.K] = append(out[r.K], r.V)
 	}
-	return accounts, agents, nil
+	return out, nil
 }
 
 // toQueueResponse is the API view of a queue.
