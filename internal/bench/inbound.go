@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/apiclient"
 	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -74,8 +75,8 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		return nil, err
 	}
 	defer d.Stop()
-	c := &apiClient{base: d.APIURL(), token: cfg.AdminToken}
-	accountID, err := c.setup(opts)
+	c := &apiclient.Client{BaseURL: d.APIURL(), Token: cfg.AdminToken}
+	accountID, err := setup(ctx, c, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +93,7 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		}
 		identity := fmt.Sprintf("3933%08d", i)
 		body := inbound(fmt.Sprintf("01BENCH%08d", i), identity)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", c.base, accountID), bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", c.BaseURL, accountID), bytes.NewReader(body))
 		if err != nil {
 			return nil, err
 		}
@@ -175,75 +176,26 @@ func inbound(id, identity string) []byte {
 	return b
 }
 
-type apiClient struct {
-	base, token string
-}
-
-func (c *apiClient) do(method, path, token string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
-}
-
 // setup creates the account, queue and agents through the API.
-func (c *apiClient) setup(opts InboundOptions) (uint64, error) {
-	var acc, q struct{ ID uint64 }
-	if err := c.do(http.MethodPost, "/api/whatsapp/accounts", c.token, map[string]any{
+func setup(ctx context.Context, c *apiclient.Client, opts InboundOptions) (uint64, error) {
+	acc, err := c.CreateAccount(ctx, map[string]any{
 		"name": "Bench", "key": "bench", "publicUrl": "https://motion.example.com", "region": "eu", "projectId": "bench",
 		"appId": "01BENCHAPP", "keyId": "k", "keySecret": "s", "webhookSecret": benchSecret, "phone": "+390200000000",
-	}, &acc); err != nil {
+	})
+	if err != nil {
 		return 0, err
 	}
-	if err := c.do(http.MethodPost, "/api/queues", c.token, map[string]any{"name": "bench", "strategy": "round_robin"}, &q); err != nil {
+	q, err := c.CreateQueue(ctx, "bench", "round_robin")
+	if err != nil {
 		return 0, err
 	}
-	if err := c.do(http.MethodPut, fmt.Sprintf("/api/queues/%d/accounts/%d", q.ID, acc.ID), c.token, nil, nil); err != nil {
+	if err := c.LinkQueueAccount(ctx, q.ID, acc.ID); err != nil {
 		return 0, err
 	}
 	capacity := min(opts.Messages/opts.Agents+1, 100)
 	for i := 0; i < opts.Agents; i++ {
-		var ag struct {
-			ID    uint64
-			Token string
-		}
-		if err := c.do(http.MethodPost, "/api/agents", c.token, map[string]any{"name": fmt.Sprintf("agent-%d", i), "capacity": capacity}, &ag); err != nil {
+		if _, err := c.AddAgent(ctx, fmt.Sprintf("agent-%d", i), capacity, q.ID, acc.ID); err != nil {
 			return 0, err
-		}
-		for _, step := range []struct {
-			path string
-			body any
-		}{
-			{fmt.Sprintf("/api/queues/%d/agents/%d", q.ID, ag.ID), nil},
-			{fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, acc.ID), nil},
-			{fmt.Sprintf("/api/agents/%d/presence", ag.ID), map[string]string{"status": "available"}},
-		} {
-			if err := c.do(http.MethodPut, step.path, c.token, step.body, nil); err != nil {
-				return 0, err
-			}
 		}
 	}
 	return acc.ID, nil
