@@ -49,6 +49,9 @@ type Config struct {
 	TemporalUIAddr string
 	// TemporalDBPath is the SQLite file of the embedded engine (dev only).
 	TemporalDBPath string
+	// EmulatorAddr is where dev (and `connector emulator`) serve the Sinch
+	// emulator; empty in dev turns it off.
+	EmulatorAddr string
 
 	HTTPAddr string
 	// PublicURL is the externally reachable origin of the API (the seeds'
@@ -95,6 +98,7 @@ const (
 	DefaultTemporalNamespace = "default"
 	DefaultTemporalTaskQueue = "whatsapp-connector"
 	DefaultTemporalUIAddr    = "127.0.0.1:8233"
+	DefaultEmulatorAddr      = "127.0.0.1:8090"
 	DefaultHTTPAddr          = ":8080"
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultHTTPBodyLimit     = 1 << 20
@@ -121,6 +125,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		TemporalNamespace: get("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
 		TemporalTaskQueue: get("TEMPORAL_TASK_QUEUE", DefaultTemporalTaskQueue),
 		TemporalUIAddr:    get("TEMPORAL_UI_ADDR", DefaultTemporalUIAddr),
+		EmulatorAddr:      get("EMULATOR_ADDR", DefaultEmulatorAddr),
 		HTTPAddr:          get("HTTP_ADDR", DefaultHTTPAddr),
 		PublicURL:         strings.TrimRight(get("PUBLIC_URL", DefaultPublicURL), "/"),
 		AdminToken:        getenv("ADMIN_TOKEN"),
@@ -173,7 +178,13 @@ func (c *Config) Validate(role Role) error {
 	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
 		return &Error{"DATABASE_URL", err.Error()}
 	}
-	if role == RoleMigrate || role == RoleEmulator {
+	if role == RoleEmulator {
+		if err := checkListenAddr(c.EmulatorAddr); err != nil {
+			return &Error{"EMULATOR_ADDR", err.Error()}
+		}
+		return nil
+	}
+	if role == RoleMigrate {
 		return nil
 	}
 	checkTemporal := checkHostPort
@@ -199,6 +210,11 @@ func (c *Config) Validate(role Role) error {
 	if role == RoleDev {
 		if err := checkListenAddr(c.TemporalUIAddr); err != nil {
 			return &Error{"TEMPORAL_UI_ADDR", err.Error()}
+		}
+		if c.EmulatorAddr != "off" {
+			if err := checkListenAddr(c.EmulatorAddr); err != nil {
+				return &Error{"EMULATOR_ADDR", err.Error()}
+			}
 		}
 		if err := c.ensureDevSecrets(); err != nil {
 			return err

@@ -20,6 +20,7 @@ var Vars = []Var{
 	{"TEMPORAL_TASK_QUEUE", DefaultTemporalTaskQueue, "api, worker, dev", "task queue polled by the worker"},
 	{"TEMPORAL_UI_ADDR", DefaultTemporalUIAddr, "dev", "where dev serves the embedded Temporal Web UI"},
 	{"TEMPORAL_DB_PATH", "$DATA_DIR/temporal.db", "dev", "SQLite file of the embedded Temporal engine"},
+	{"EMULATOR_ADDR", DefaultEmulatorAddr, "dev, emulator", "where the Sinch emulator listens (Conversation API, OAuth2, customer side); `off` disables it in dev"},
 	{"HTTP_ADDR", DefaultHTTPAddr, "api, dev", "listen address of the HTTP API"},
 	{"PUBLIC_URL", DefaultPublicURL, "api, worker, dev", "public https origin Sinch reaches (the seeds' proxy / Motion domain); receive URLs are built on it"},
 	{"HTTP_BODY_LIMIT", "1M", "api, dev", "largest accepted request body (K, M, G suffixes); larger bodies get 413"},

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -19,10 +20,12 @@ import (
 const usage = `usage: connector <command>
 
 commands:
-  dev       embedded Temporal (+ Web UI), SQLite, API and worker in one process
+  dev       embedded Temporal (+ Web UI), SQLite, Sinch emulator, API and worker
+            in one process; --demo adds a demo account, queue and agent
   api       HTTP API (webhook, admin and agent routes) against external Temporal
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
+  emulator  only the Sinch emulator, on EMULATOR_ADDR
   bench     measure on this machine: bench inbound [-n 500] [-agents 10]
 `
 
@@ -55,7 +58,12 @@ func main() {
 
 	switch role {
 	case config.RoleDev:
-		err = app.RunDev(ctx, cfg, log, os.Stdout)
+		fs := flag.NewFlagSet("dev", flag.ExitOnError)
+		demo := fs.Bool("demo", false, "configure a demo account, queue and agent on the Sinch emulator")
+		_ = fs.Parse(os.Args[2:])
+		err = app.RunDev(ctx, cfg, log, os.Stdout, app.DevOptions{Demo: *demo})
+	case config.RoleEmulator:
+		err = app.RunEmulator(ctx, cfg, log)
 	case config.RoleAPI:
 		err = app.RunAPI(ctx, cfg, log)
 	case config.RoleWorker:

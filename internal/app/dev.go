@@ -16,6 +16,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/worker"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -26,9 +27,12 @@ type Dev struct {
 	Client   client.Client
 	DB       *gorm.DB
 	Worker   sdkworker.Worker
-	http     *httpServer
-	cfg      *config.Config
-	log      *slog.Logger
+	// Emulator is the fake Sinch (nil when EMULATOR_ADDR is off).
+	Emulator    *emulator.Server
+	EmulatorURL string
+	http        *httpServer
+	cfg         *config.Config
+	log         *slog.Logger
 }
 
 // APIURL is the base URL of the HTTP API.
@@ -65,6 +69,11 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	}
 	if d.DB, err = OpenDB(cfg, log); err != nil {
 		return nil, err
+	}
+	if cfg.EmulatorAddr != "" && cfg.EmulatorAddr != "off" {
+		if d.Emulator, d.EmulatorURL, err = startEmulator(cfg, log); err != nil {
+			return nil, err
+		}
 	}
 	opts := temporalOptions(cfg, log)
 	opts.HostPort = d.Temporal.FrontendAddr()
@@ -103,6 +112,9 @@ func (d *Dev) Stop() {
 	if d.Client != nil {
 		d.Client.Close()
 	}
+	if d.Emulator != nil {
+		_ = d.Emulator.Close()
+	}
 	if d.Temporal != nil {
 		d.Temporal.Stop()
 	}
@@ -111,9 +123,16 @@ func (d *Dev) Stop() {
 	}
 }
 
+// DevOptions are the flags of `connector dev`.
+type DevOptions struct {
+	// Demo configures a demo account, queue and agent on the emulator and
+	// prints a curl that makes a customer write.
+	Demo bool
+}
+
 // RunDev starts the dev stack, prints where everything is, and runs until ctx
 // is done (Ctrl-C).
-func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer, opts DevOptions) error {
 	start := time.Now()
 	d, err := StartDev(ctx, cfg, log)
 	if err != nil {
@@ -121,6 +140,13 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 	}
 	defer d.Stop()
 	d.printBanner(out, time.Since(start))
+	if opts.Demo {
+		demo, err := d.SetupDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("demo setup: %w", err)
+		}
+		d.printDemo(out, demo)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-d.http.done:
@@ -142,6 +168,9 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
 	}
 	p("  %-16s %s (namespace %s, task queue %s)\n", "Temporal gRPC:", d.Temporal.FrontendAddr(), d.cfg.TemporalNamespace, d.cfg.TemporalTaskQueue)
+	if d.EmulatorURL != "" {
+		p("  %-16s %s (fake Sinch: OAuth2, messages:send, /emulator/...)\n", "Sinch emulator:", d.EmulatorURL)
+	}
 	p("  %-16s %s\n", "Database:", d.cfg.RedactedDatabaseURL())
 	p("  %-16s %s\n", "Temporal data:", d.cfg.TemporalDBPath)
 	p("  %-16s %s\n", "Admin token:", d.cfg.AdminToken)

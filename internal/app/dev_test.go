@@ -32,6 +32,7 @@ func devConfig(t *testing.T, engine models.Engine) *config.Config {
 		"DATA_DIR":         dir,
 		"TEMPORAL_ADDRESS": "127.0.0.1:0",
 		"TEMPORAL_UI_ADDR": "127.0.0.1:0",
+		"EMULATOR_ADDR":    "127.0.0.1:0",
 		"HTTP_ADDR":        "127.0.0.1:0",
 		"SHUTDOWN_TIMEOUT": "5s",
 		"LOG_LEVEL":        "warn",

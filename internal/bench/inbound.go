@@ -61,7 +61,7 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 	defer func() { _ = os.RemoveAll(dir) }()
 	vars := map[string]string{
 		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
-		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL,
+		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL, "EMULATOR_ADDR": "off",
 	}
 	cfg, err := config.Load(func(k string) string { return vars[k] })
 	if err != nil {

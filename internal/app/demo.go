@@ -1,0 +1,150 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/sinch/emulator"
+)
+
+// Demo names: stable, so a restarted `dev --demo` reuses its account.
+const (
+	demoKey       = "demo"
+	demoAppID     = "01DEMOAPP0000000000000000A"
+	demoProjectID = "demo-project"
+	demoKeyID     = "demo-key"
+	demoQueue     = "demo"
+	demoAgent     = "Demo Agent"
+	// DemoCustomer is the WhatsApp number of the demo's customer.
+	DemoCustomer = "393331234567"
+)
+
+// Demo is what SetupDemo configured.
+type Demo struct {
+	AccountID uint64
+	QueueID   uint64
+	AgentID   uint64
+	AppID     string
+}
+
+// SetupDemo configures, through the connector's own admin API, an account
+// bound to an emulator app, a queue and an available agent, and registers
+// the matching app (webhook, secrets) on the emulator. Secrets are rotated at
+// every start because the API never returns them and the emulator keeps its
+// apps in memory.
+func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
+	if d.Emulator == nil {
+		return nil, fmt.Errorf("--demo needs the Sinch emulator: EMULATOR_ADDR is off")
+	}
+	c := &apiclient.Client{BaseURL: d.APIURL(), Token: d.cfg.AdminToken}
+	keySecret, webhookSecret := randomSecret(), randomSecret()
+	fields := map[string]any{
+		"name": "Demo WhatsApp", "publicUrl": d.APIURL(), "region": "eu",
+		"baseUrl": d.EmulatorURL, "authUrl": d.EmulatorURL + "/oauth2/token",
+		"projectId": demoProjectID, "appId": demoAppID, "keyId": demoKeyID, "keySecret": keySecret,
+		"webhookSecret": webhookSecret, "phone": "+390212345678", "channels": []string{"WHATSAPP", "INSTAGRAM"},
+	}
+	var accounts []api.AccountResponse
+	if err := c.Do(ctx, http.MethodGet, "/api/whatsapp/accounts", nil, &accounts); err != nil {
+		return nil, err
+	}
+	demo := &Demo{AppID: demoAppID}
+	for _, a := range accounts {
+		if a.Key == demoKey {
+			demo.AccountID = a.ID
+		}
+	}
+	if demo.AccountID == 0 {
+		fields["key"] = demoKey
+		acc, err := c.CreateAccount(ctx, fields)
+		if err != nil {
+			return nil, err
+		}
+		demo.AccountID = acc.ID
+	} else if err := c.Do(ctx, http.MethodPatch, fmt.Sprintf("/api/whatsapp/accounts/%d", demo.AccountID), fields, nil); err != nil {
+		return nil, err
+	}
+
+	var queues []api.QueueResponse
+	if err := c.Do(ctx, http.MethodGet, "/api/queues", nil, &queues); err != nil {
+		return nil, err
+	}
+	for _, q := range queues {
+		if q.Name == demoQueue {
+			demo.QueueID = q.ID
+		}
+	}
+	if demo.QueueID == 0 {
+		q, err := c.CreateQueue(ctx, demoQueue, "round_robin")
+		if err != nil {
+			return nil, err
+		}
+		demo.QueueID = q.ID
+	}
+	if err := c.LinkQueueAccount(ctx, demo.QueueID, demo.AccountID); err != nil {
+		return nil, err
+	}
+
+	var agents []api.AgentResponse
+	if err := c.Do(ctx, http.MethodGet, "/api/agents", nil, &agents); err != nil {
+		return nil, err
+	}
+	for _, a := range agents {
+		if a.Name == demoAgent {
+			demo.AgentID = a.ID
+		}
+	}
+	if demo.AgentID == 0 {
+		ag, err := c.AddAgent(ctx, demoAgent, 10, demo.QueueID, demo.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		demo.AgentID = ag.ID
+	} else {
+		for _, st := range []struct {
+			path string
+			body any
+		}{
+			{fmt.Sprintf("/api/queues/%d/agents/%d", demo.QueueID, demo.AgentID), nil},
+			{fmt.Sprintf("/api/agents/%d/accounts/%d", demo.AgentID, demo.AccountID), nil},
+			{fmt.Sprintf("/api/agents/%d/presence", demo.AgentID), map[string]string{"status": "available"}},
+		} {
+			if err := c.Do(ctx, http.MethodPut, st.path, st.body, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	err := d.Emulator.CreateApp(emulator.App{
+		AppID: demoAppID, ProjectID: demoProjectID, Region: "eu", ProcessingMode: "CONVERSATION",
+		WebhookURL:    fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", d.APIURL(), demo.AccountID),
+		WebhookSecret: webhookSecret, KeyID: demoKeyID, KeySecret: keySecret,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register the demo app on the emulator: %w", err)
+	}
+	return demo, nil
+}
+
+func (d *Dev) printDemo(out io.Writer, demo *Demo) {
+	p := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format, args...) }
+	p("Demo: account %d (Sinch app %s on the emulator), queue %d, agent %d (available).\n\n", demo.AccountID, demo.AppID, demo.QueueID, demo.AgentID)
+	p("Make a customer say hello:\n\n  curl -s -X POST %s/emulator/apps/%s/inbound -H 'Content-Type: application/json' -d '{\"from\":\"%s\",\"text\":\"Hello, I need help\"}'\n\n",
+		d.EmulatorURL, demo.AppID, DemoCustomer)
+	p("Then see the assigned interaction:\n\n  curl -s -H 'Authorization: Bearer %s' '%s/api/interactions?accountId=%d'\n\n", d.cfg.AdminToken, d.APIURL(), demo.AccountID)
+	if u := d.Temporal.UIURL(); u != "" {
+		p("and its workflow: %s/namespaces/%s/workflows\n\n", u, d.cfg.TemporalNamespace)
+	}
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

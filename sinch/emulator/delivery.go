@@ -1,0 +1,103 @@
+package emulator
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"time"
+
+	"github.com/xcally-connector/connector/sinch"
+)
+
+// deliverOutcome decides how an accepted message ends (forced reason code,
+// media check, else delivered and read) and generates its MESSAGE_DELIVERY
+// callbacks at the configured offsets. The callbacks of one message are
+// posted one at a time, in generation order, by a companion goroutine, so a
+// webhook that keeps failing delays only this message.
+func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
+	var reason *sinch.Reason
+	switch {
+	case forcedReason != "":
+		reason = reasonFor(forcedReason, m.channel)
+	case m.mediaURL != "":
+		kind, code := s.checkMedia(s.ctx, m.mediaURL, m.filename)
+		if s.ctx.Err() != nil {
+			return
+		}
+		if code != "" {
+			reason = reasonFor(code, m.channel)
+		} else {
+			s.mu.Lock()
+			m.mediaKind = kind
+			s.mu.Unlock()
+		}
+	}
+	statuses := []string{StatusQueuedOnChannel, StatusDelivered, StatusRead}
+	if reason != nil {
+		statuses = []string{StatusQueuedOnChannel, StatusFailed}
+	}
+	if s.opts.OutOfOrder {
+		shuffleNotIdentity(statuses)
+	}
+
+	queue := make(chan callbackJob, len(statuses))
+	defer close(queue)
+	if !s.spawn(func() {
+		for job := range queue {
+			s.deliver(job)
+		}
+	}) {
+		return
+	}
+	for i, status := range statuses {
+		if !sleep(s.ctx, time.Until(m.acceptedMono.Add(s.opts.DeliveryDelays[i]))) {
+			return
+		}
+		var r *sinch.Reason
+		if status == StatusFailed {
+			r = reason
+		}
+		s.mu.Lock()
+		m.status = status
+		if r != nil {
+			m.reason = r.Code
+		}
+		s.mu.Unlock()
+		queue <- s.deliveryJob(app, m, status, r)
+	}
+}
+
+// deliveryJob builds a MESSAGE_DELIVERY callback. event_time is the
+// channel's clock, which WhatsApp reports in whole seconds.
+func (s *Server) deliveryJob(app App, m *outMessage, status string, reason *sinch.Reason) callbackJob {
+	now := s.now()
+	body, _ := json.Marshal(callbackBody{
+		AppID: app.AppID, ProjectID: app.ProjectID,
+		AcceptedTime: timestamp(now), EventTime: timestamp(now.Truncate(time.Second)),
+		CorrelationID: m.correlationID,
+		MessageDeliveryReport: &deliveryReport{
+			MessageID: m.id, ConversationID: m.conversationID, Status: status,
+			ChannelIdentity: channelIdentity{Channel: m.channel, Identity: m.identity},
+			ContactID:       m.contactID, Reason: reason, Metadata: m.metadata,
+			ProcessingMode: m.processingMode,
+		},
+	})
+	return callbackJob{appID: app.AppID, url: app.WebhookURL, secret: app.WebhookSecret,
+		trigger: sinch.TriggerMessageDelivery, messageID: m.id, status: status, body: body}
+}
+
+// shuffleNotIdentity permutes s randomly, never leaving it in its original
+// order (when it has two or more elements).
+func shuffleNotIdentity(s []string) {
+	if len(s) < 2 {
+		return
+	}
+	orig := append([]string(nil), s...)
+	for {
+		rand.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+		for i := range s {
+			if s[i] != orig[i] {
+				return
+			}
+		}
+	}
+}

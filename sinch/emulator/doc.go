@@ -1,0 +1,27 @@
+// Package emulator is a fake Sinch Conversation API for development, tests
+// and benchmarks, where the real Sinch cannot be reached.
+//
+// It serves Sinch's own endpoints with their wire format:
+//
+//	POST /oauth2/token                                 OAuth2 client credentials
+//	POST [/{eu|us|br}]/v1/projects/{project}/messages:send
+//
+// and posts signed MESSAGE_DELIVERY and MESSAGE_INBOUND callbacks to the
+// webhook of each app, retrying non-2xx answers and timeouts on a schedule.
+// Media sends really fetch the URL and follow the WhatsApp attachment matrix
+// of the Sinch V2 setup guide (JPG/PNG image, MP3 audio, MP4 video,
+// PDF/CSV/DLL document; GIF/DOC fail with CHANNEL_FAILURE, WAV/EXE with
+// BAD_REQUEST; size limits give MEDIA_TOO_LARGE).
+//
+// The emulator's own API drives the customer side and failure injection:
+//
+//	POST /emulator/apps                   register an app (App)
+//	POST /emulator/apps/{app}/inbound     a contact writes (Inbound)
+//	GET  /emulator/apps/{app}/outbox      what the app sent (OutboxItem)
+//	POST /emulator/apps/{app}/faults      inject failures (Fault)
+//	GET  /emulator/media/{name}           sample files (sample.jpg, big.jpg?mb=6, ...)
+//	GET  /emulator/healthz
+//
+// Everything is kept in memory. Close stops the listener and every pending
+// callback; none is sent after Close returns.
+package emulator
