@@ -2,6 +2,8 @@ package sinch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,8 +42,15 @@ type TokenCache struct {
 	entries map[tokenKey]*tokenEntry
 }
 
-// tokenKey identifies the credentials a token belongs to.
-type tokenKey struct{ authURL, keyID string }
+// tokenKey identifies the credentials a token belongs to. The secret's
+// fingerprint is part of it, so a changed (or wrong) key secret never reuses
+// a token obtained with another one.
+type tokenKey struct{ authURL, keyID, secretSum string }
+
+func secretSum(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:8])
+}
 
 // tokenEntry is the cached token of one key and its refresh in flight.
 type tokenEntry struct {
@@ -77,7 +86,7 @@ func NewTokenCache(httpClient *http.Client, now func() time.Time) *TokenCache {
 // expired, that token is returned. Errors are *APIError with Op "token", or
 // ctx.Err() when ctx ends first.
 func (c *TokenCache) Token(ctx context.Context, authURL, keyID, keySecret string) (string, error) {
-	key := tokenKey{authURL, keyID}
+	key := tokenKey{authURL, keyID, secretSum(keySecret)}
 	c.mu.Lock()
 	e := c.entries[key]
 	if e == nil {
@@ -111,8 +120,10 @@ func (c *TokenCache) Token(ctx context.Context, authURL, keyID, keySecret string
 func (c *TokenCache) Invalidate(authURL, keyID, token string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e := c.entries[tokenKey{authURL, keyID}]; e != nil && e.token == token {
-		e.token = ""
+	for k, e := range c.entries {
+		if k.authURL == authURL && k.keyID == keyID && e.token == token {
+			e.token = ""
+		}
 	}
 }
 
