@@ -24,6 +24,7 @@ import (
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/workflows"
 )
 
@@ -206,6 +207,7 @@ func TestInboundEndToEnd(t *testing.T) {
 			t.Run("concurrent messages and redeliveries", func(t *testing.T) { testConcurrentAndDuplicates(t, engine) })
 			t.Run("bad signature stores nothing", func(t *testing.T) { testBadSignature(t, engine) })
 			t.Run("temporal down answers 503 then the retry lands", func(t *testing.T) { testTemporalDown(t, engine) })
+			t.Run("the emulator's callback retries outlast a Temporal outage", func(t *testing.T) { testEmulatorRetries(t, engine) })
 		})
 	}
 }
@@ -459,4 +461,42 @@ func (es *eventStream) next(t *testing.T, typ string) string {
 			return ""
 		}
 	}
+}
+
+// testEmulatorRetries sends a customer message from the Sinch emulator while
+// Temporal is down: the connector answers 503, the emulator retries like
+// Sinch, and once Temporal is back the message lands exactly once.
+func testEmulatorRetries(t *testing.T, engine models.Engine) {
+	s := newStack(t, engine, "round_robin", "fay")
+	em := emulator.New(emulator.Options{RetrySchedule: []time.Duration{300 * time.Millisecond, 600 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}})
+	_, err := em.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = em.Close() })
+	require.NoError(t, em.CreateApp(emulator.App{AppID: appID, ProjectID: "proj-1", Region: "eu", ProcessingMode: "CONVERSATION",
+		WebhookURL: s.url(fmt.Sprintf("/api/whatsapp/accounts/%d/notify", s.account)), WebhookSecret: webhookSecret, KeyID: "key-1", KeySecret: "ks-1"}))
+
+	addr := s.dev.Temporal.FrontendAddr()
+	s.dev.Temporal.Stop()
+	_, err = em.SendInbound(appID, emulator.Inbound{From: "393337777777", Text: "anyone there?"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, a := range em.CallbackAttempts(appID) {
+			if a.StatusCode == http.StatusServiceUnavailable {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond, "the connector refused the callback while Temporal was down")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{FrontendAddr: addr, DBPath: s.cfg.TemporalDBPath,
+		Namespace: s.cfg.TemporalNamespace, SearchAttributes: workflows.SearchAttributes})
+	require.NoError(t, err)
+	s.dev.Temporal = srv
+	require.Eventually(t, func() bool {
+		items := s.interactions("status=assigned")
+		return len(items) == 1 && items[0].Contact.Identity == "393337777777"
+	}, 30*time.Second, 100*time.Millisecond, "a retry landed after the restart")
+	assert.EqualValues(t, 1, countRows(t, s.dev, &models.Message{}), "exactly once")
 }
