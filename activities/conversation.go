@@ -16,13 +16,20 @@ import (
 
 // InboundMessage is one contact message handed to IngestInbound.
 type InboundMessage struct {
-	MessageID  string
+	// MessageID is Sinch's message id: the dedup key.
+	MessageID string
+	// AcceptTime is Sinch's accept_time: messages are ordered by it.
 	AcceptTime time.Time
-	Kind       string
-	Text       string
-	MediaURL   string
-	ReplyTo    string
-	Payload    string
+	// Kind is the contact_message kind (text, media, location, …).
+	Kind string
+	// Text is what an agent reads (the text, a caption, a summary).
+	Text string
+	// MediaURL is the media URL of media and media_card messages.
+	MediaURL string
+	// ReplyTo is the Sinch id of the message this one answers.
+	ReplyTo string
+	// Payload is the raw contact_message JSON.
+	Payload string
 }
 
 // IngestInboundInput stores a batch of contact messages of one conversation.

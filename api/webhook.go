@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -213,9 +214,11 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	}
 	s.recordProcessingMode(ctx, acc, m.ProcessingMode)
 	sig := workflows.InboundSignal{
-		MessageID: m.ID, AcceptTime: m.AcceptTime, Kind: m.ContactMessage.Kind(), Text: m.ContactMessage.Summary(),
+		InboundMessage: activities.InboundMessage{
+			MessageID: m.ID, AcceptTime: m.AcceptTime, Kind: m.ContactMessage.Kind(), Text: m.ContactMessage.Summary(),
+			Payload: rawField(cb.Payload, "contact_message"),
+		},
 		SinchContactID: m.ContactID, SinchConversationID: m.ConversationID, ProcessingMode: m.ProcessingMode,
-		Payload: rawField(cb.Payload, "contact_message"),
 	}
 	if sig.AcceptTime.IsZero() {
 		sig.AcceptTime = cb.AcceptedTime

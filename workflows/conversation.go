@@ -378,10 +378,7 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 		in.InteractionID = c.st.Interaction.ID
 	}
 	for _, m := range fresh {
-		in.Messages = append(in.Messages, activities.InboundMessage{
-			MessageID: m.MessageID, AcceptTime: m.AcceptTime, Kind: m.Kind, Text: m.Text,
-			MediaURL: m.MediaURL, ReplyTo: m.ReplyTo, Payload: m.Payload,
-		})
+		in.Messages = append(in.Messages, m.InboundMessage)
 	}
 	var a *activities.Activities
 	var res activities.IngestInboundResult

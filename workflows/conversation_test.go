@@ -135,7 +135,10 @@ func (s *ConversationSuite) AfterTest(_, _ string) { s.env.AssertExpectations(s.
 var t0 = time.Date(2026, 11, 21, 9, 0, 0, 0, time.UTC)
 
 func msg(id string, offset time.Duration) workflows.InboundSignal {
-	return workflows.InboundSignal{MessageID: id, AcceptTime: t0.Add(offset), Kind: "text", Text: "hello " + id, ProcessingMode: "CONVERSATION"}
+	return workflows.InboundSignal{
+		InboundMessage: activities.InboundMessage{MessageID: id, AcceptTime: t0.Add(offset), Kind: "text", Text: "hello " + id},
+		ProcessingMode: "CONVERSATION",
+	}
 }
 
 func input() workflows.ConversationInput {

@@ -1,6 +1,10 @@
 package workflows
 
-import "time"
+import (
+	"time"
+
+	"github.com/xcally-connector/connector/activities"
+)
 
 // Workflow type names are fixed here and in every stored history: never
 // rename a registered workflow.
@@ -36,22 +40,11 @@ const (
 	StateQueryName = "state"
 )
 
-// InboundSignal is one contact message as Sinch delivered it.
+// InboundSignal is one contact message as Sinch delivered it: the message
+// (stored as is by the IngestInbound activity) and the conversation facts
+// of its callback.
 type InboundSignal struct {
-	// MessageID is Sinch's message id: the dedup key.
-	MessageID string
-	// AcceptTime is Sinch's accept_time: messages are ordered by it.
-	AcceptTime time.Time
-	// Kind is the contact_message kind (text, media, location, …).
-	Kind string
-	// Text is what an agent reads (the text, a caption, a summary).
-	Text string
-	// MediaURL is the media URL of media and media_card messages.
-	MediaURL string
-	// ReplyTo is the Sinch id of the message this one answers.
-	ReplyTo string
-	// Payload is the raw contact_message JSON.
-	Payload             string
+	activities.InboundMessage
 	SinchContactID      string
 	SinchConversationID string
 	ProcessingMode      string
