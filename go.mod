@@ -8,6 +8,9 @@ require (
 	github.com/go-gormigrate/gormigrate/v2 v2.1.5
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/stretchr/testify v1.12.1
+	// Pinned together (README "Pinned versions"): ui-server >= 2.56.1 and
+	// server >= 1.32.2 need a newer Go than 1.26.8; api >= 1.64 breaks the
+	// server's build. docker-compose.yml uses the same server and UI versions.
 	github.com/temporalio/ui-server/v2 v2.55.0
 	go.temporal.io/api v1.63.5
 	go.temporal.io/sdk v1.50.0
