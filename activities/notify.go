@@ -25,6 +25,9 @@ type NotifyInput struct {
 	AgentIDs []uint64
 	// Attempt distinguishes successive offers of the same interaction.
 	Attempt int
+	// Withdrawn are agents whose offer of the interaction is void (another
+	// agent accepted it): they get interaction.withdrawn.
+	Withdrawn []uint64
 }
 
 // NotifyResult returns the rendered text, for the workflow's history.
@@ -34,7 +37,8 @@ type NotifyResult struct {
 
 // NotifyAgents renders the account's notification template for the
 // interaction and puts interaction.assigned on the assigned agent's stream
-// (or interaction.offered on each offered agent's stream). Variables:
+// (or interaction.offered on each offered agent's stream, and
+// interaction.withdrawn on the streams of agents whose offer is void). Variables:
 // account.name, account.key, queue.name (a section: absent without a
 // queue), contact.mobile, contact.name, contact.identity, message.text (the
 // latest inbound message). A template that does not render is a permanent
@@ -65,6 +69,13 @@ func (a *Activities) NotifyAgents(ctx context.Context, in NotifyInput) (NotifyRe
 		}
 		if inter.QueueID != nil {
 			data["queueId"] = *inter.QueueID
+		}
+		for _, agentID := range in.Withdrawn {
+			if err := insertAgentEvent(tx, agentID, "interaction.withdrawn", inter.ID,
+				fmt.Sprintf("withdrawn:%d:%d:%d", inter.ID, agentID, in.Attempt),
+				map[string]any{"interactionId": inter.ID, "accountId": inter.AccountID}); err != nil {
+				return err
+			}
 		}
 		if len(in.AgentIDs) == 0 {
 			if inter.AgentID == nil || inter.Status != models.InteractionAssigned {

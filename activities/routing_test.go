@@ -166,6 +166,14 @@ func TestRingAllOffersEveryEligibleAgent(t *testing.T) {
 		assert.False(t, res.Assigned)
 		assert.Equal(t, []uint64{a.ID, b.ID}, res.Offered)
 		require.NoError(t, w.acts.AssignToAgent(context.Background(), activities.AssignToAgentInput{InteractionID: id, AccountID: w.acc.ID, AgentID: b.ID, QueueID: q.ID}))
+		_, err := w.acts.NotifyAgents(context.Background(), activities.NotifyInput{InteractionID: id, Withdrawn: []uint64{a.ID}})
+		require.NoError(t, err)
+		var kinds []string
+		require.NoError(t, w.db.Model(&models.AgentEvent{}).Where("interaction_id = ?", id).Order("id").Pluck("type", &kinds).Error)
+		assert.Equal(t, []string{"interaction.withdrawn", "interaction.assigned"}, kinds)
+		var owners []uint64
+		require.NoError(t, w.db.Model(&models.AgentEvent{}).Where("interaction_id = ?", id).Order("id").Pluck("agent_id", &owners).Error)
+		assert.Equal(t, []uint64{a.ID, b.ID}, owners)
 		var inter models.Interaction
 		require.NoError(t, w.db.First(&inter, id).Error)
 		assert.Equal(t, b.ID, *inter.AgentID)

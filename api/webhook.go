@@ -182,6 +182,8 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 		resp, err = s.onInboundEvent(ctx, acc, cb, resp)
 	case sinch.TriggerMessageDelivery:
 		resp, err = s.onDelivery(ctx, acc, cb, resp)
+	case sinch.TriggerContactCreate, sinch.TriggerContactUpdate:
+		resp, err = s.onContactChange(ctx, acc, cb, resp)
 	case sinch.TriggerChannelEvent, sinch.TriggerOptIn, sinch.TriggerOptOut, sinch.TriggerCapability,
 		sinch.TriggerUnsupported, sinch.TriggerContactIdentitiesDuplication:
 		err = s.recordAccountEvent(ctx, acc, cb)
@@ -362,6 +364,28 @@ func (s *Server) recordAccountEvent(ctx context.Context, acc models.Account, cb 
 		s.log.Warn("WhatsApp quality rating changed", "account_id", acc.ID, "quality_rating", rating)
 	}
 	return nil
+}
+
+// onContactChange keeps the display name Sinch knows for a contact
+// (CONVERSATION mode), so notifications can show {{contact.name}}.
+func (s *Server) onContactChange(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
+	var n struct {
+		Contact struct {
+			ID          string `json:"id"`
+			DisplayName string `json:"display_name"`
+		} `json:"contact"`
+	}
+	if err := json.Unmarshal(cb.Payload, &n); err != nil || n.Contact.ID == "" || n.Contact.DisplayName == "" {
+		resp.Status, resp.Reason = "ignored", "no contact id or display name"
+		return resp, nil
+	}
+	err := s.deps.DB.WithContext(ctx).Model(&models.Contact{}).
+		Where("account_id = ? AND sinch_contact_id = ? AND display_name <> ?", acc.ID, n.Contact.ID, n.Contact.DisplayName).
+		Update("display_name", n.Contact.DisplayName).Error
+	if err != nil {
+		return resp, errUnavailable("database_unavailable", "cannot update the contact; Sinch will retry", err)
+	}
+	return resp, nil
 }
 
 // recordProcessingMode keeps the latest Sinch processing mode on the

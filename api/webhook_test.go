@@ -131,10 +131,10 @@ func TestEveryFixtureIsAnswered(t *testing.T) {
 		"OptOutEventDto.json":                                   {"accepted", "OPT_OUT"},
 		"UnsupportedCallbackEventDto.json":                      {"accepted", "UNSUPPORTED"},
 		"ContactIdentitiesDuplicationEventDto.json":             {"accepted", "CONTACT_IDENTITIES_DUPLICATION"},
-		"ContactCreateEventDto.json":                            {"ignored", "CONTACT_CREATE"},
+		"ContactCreateEventDto.json":                            {"accepted", "CONTACT_CREATE"},
 		"ContactDeleteEventDto.json":                            {"ignored", "CONTACT_DELETE"},
 		"ContactMergeEventDto.json":                             {"ignored", "CONTACT_MERGE"},
-		"ContactUpdateEventDto.json":                            {"ignored", "CONTACT_UPDATE"},
+		"ContactUpdateEventDto.json":                            {"accepted", "CONTACT_UPDATE"},
 		"ConversationStartEventDto.json":                        {"ignored", "CONVERSATION_START"},
 		"ConversationStopEventDto.json":                         {"ignored", "CONVERSATION_STOP"},
 		"ConversationDeleteEventDto.json":                       {"ignored", "CONVERSATION_DELETE"},
@@ -144,6 +144,8 @@ func TestEveryFixtureIsAnswered(t *testing.T) {
 		"RecordNotificationEventDto.json":                       {"ignored", "RECORD_NOTIFICATION"},
 	}
 	w := newWebhookEnv(t, models.SQLite, "app id value", fixtureSecret)
+	// The contact the CONTACT_* fixtures name, as an earlier message stored it.
+	require.NoError(t, w.db.Create(&models.Contact{AccountID: w.acc.ID, Channel: "MESSENGER", Identity: "33987654321", SinchContactID: "my created contact ID"}).Error)
 	n := 0
 	require.NoError(t, filepath.WalkDir(filepath.Join(dir, "sinchevents"), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -188,6 +190,9 @@ func TestEveryFixtureIsAnswered(t *testing.T) {
 	require.NoError(t, w.db.First(&acc, w.acc.ID).Error)
 	assert.Equal(t, "quality rating value", acc.QualityRating)
 	assert.Equal(t, models.ProcessingDispatch, acc.LastProcessingMode, "DISPATCH seen on the callbacks is recorded")
+	var c models.Contact
+	require.NoError(t, w.db.Where("sinch_contact_id = ?", "my created contact ID").First(&c).Error)
+	assert.Equal(t, "created from Java SDK", c.DisplayName, "CONTACT_CREATE/UPDATE keep the display name")
 }
 
 func waText(id, identity, mode string) []byte {

@@ -466,10 +466,10 @@ func (c *conversation) route(ctx workflow.Context) {
 	}
 }
 
-func (c *conversation) notify(ctx workflow.Context, offered []uint64) {
+func (c *conversation) notify(ctx workflow.Context, offered []uint64, withdrawn ...uint64) {
 	var a *activities.Activities
 	err := workflow.ExecuteActivity(dbCtx(ctx), a.NotifyAgents, activities.NotifyInput{
-		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts,
+		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts, Withdrawn: withdrawn,
 	}).Get(ctx, nil)
 	if err != nil {
 		// The assignment stands; the agent also sees it through the API.
@@ -587,9 +587,15 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		if err != nil {
 			return InteractionView{}, err
 		}
+		var others []uint64
+		for _, id := range it.Offered {
+			if id != cmd.accept.AgentID {
+				others = append(others, id)
+			}
+		}
 		it.Status, it.AgentID, it.QueuedAt, it.Offered = "assigned", cmd.accept.AgentID, time.Time{}, nil
 		c.upsertSearchAttributes(ctx)
-		c.notify(ctx, nil)
+		c.notify(ctx, nil, others...)
 	}
 	it = c.st.Interaction
 	return InteractionView{InteractionID: it.ID, Status: it.Status, QueueID: it.QueueID, AgentID: it.AgentID}, nil

@@ -355,6 +355,9 @@ func (s *ConversationSuite) TestRingAllOffersThenFirstAcceptWins() {
 	s.NoError(s.env.GetWorkflowError())
 	s.Require().NotEmpty(s.db.notified)
 	s.Equal([]uint64{5, 6}, s.db.notified[0].AgentIDs, "offered to every eligible agent")
+	last := s.db.notified[len(s.db.notified)-1]
+	s.Empty(last.AgentIDs, "the acceptor gets interaction.assigned")
+	s.Equal([]uint64{5}, last.Withdrawn, "the other offered agent is told the offer is void")
 	s.Equal([]activities.AssignToAgentInput{{InteractionID: 101, AccountID: 1, AgentID: 6, QueueID: 2}}, s.db.assigned)
 }
 
