@@ -23,8 +23,8 @@ const (
 // agentEvents streams an agent's events as Server-Sent Events:
 // interaction.assigned (with the rendered notification text),
 // interaction.offered, interaction.withdrawn, interaction.transferred,
-// interaction.closed,
-// message.inbound, message.status and contact.event. Each event's id is its
+// interaction.closed, message.inbound, message.status and contact.event.
+// Each event's id is its
 // row id: a client reconnecting with Last-Event-ID (or ?lastEventId=) gets
 // what it missed; a new client starts with events after it connected.
 func (s *Server) agentEvents(c echo.Context) error {
