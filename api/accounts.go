@@ -19,10 +19,6 @@ import (
 	"github.com/xcally-connector/connector/models"
 )
 
-// DefaultNotificationTemplate is the agent notification template of an
-// account created without one (seeds: it shows the contact's phone).
-const DefaultNotificationTemplate = activities.DefaultNotificationTemplate
-
 // Warnings an AccountResponse may carry.
 const (
 	// WarningDispatchMode: the latest callback came in DISPATCH mode, in
@@ -140,7 +136,7 @@ func (r *AccountRequest) normalize(create bool) error {
 	}
 	if (create && r.NotificationTemplate == nil) ||
 		(r.NotificationTemplate != nil && strings.TrimSpace(*r.NotificationTemplate) == "") {
-		t := DefaultNotificationTemplate
+		t := activities.DefaultNotificationTemplate
 		r.NotificationTemplate = &t
 	}
 

@@ -261,7 +261,7 @@ func TestAccountCreateGetList(t *testing.T) {
 		minimal := env.createAccount("support")
 		assert.Equal(t, "sinch_v2", minimal.Type, "default type")
 		assert.Equal(t, []string{"WHATSAPP"}, minimal.Channels, "default channels")
-		assert.Equal(t, api.DefaultNotificationTemplate, minimal.NotificationTemplate, "default template")
+		assert.Equal(t, activities.DefaultNotificationTemplate, minimal.NotificationTemplate, "default template")
 		assert.False(t, minimal.Debug)
 		assert.Empty(t, minimal.List)
 		assert.Empty(t, minimal.BaseURL)
@@ -292,8 +292,7 @@ func TestAccountListIsEmptyArray(t *testing.T) {
 	})
 }
 
-func TestDefaultNotificationTemplateMatchesRenderer(t *testing.T) {
-	assert.Equal(t, activities.DefaultNotificationTemplate, api.DefaultNotificationTemplate)
+func TestDefaultNotificationTemplateRendersThePhone(t *testing.T) {
 	text, err := activities.RenderNotification(models.Account{Name: "Sales"}, &models.Queue{Name: "Q1"},
 		models.Contact{Mobile: "+393331234567"}, "")
 	require.NoError(t, err)
@@ -376,7 +375,7 @@ func TestAccountPatch(t *testing.T) {
 		assert.Equal(t, []string{"proj-9", "app-9", "key-9"}, []string{got.ProjectID, got.AppID, got.KeyID})
 		assert.Equal(t, "+5511912345678", got.Phone)
 		assert.Empty(t, got.Description)
-		assert.Equal(t, api.DefaultNotificationTemplate, got.NotificationTemplate, `"" restores the default`)
+		assert.Equal(t, activities.DefaultNotificationTemplate, got.NotificationTemplate, `"" restores the default`)
 		assert.Equal(t, []string{"INSTAGRAM"}, got.Channels)
 		assert.False(t, got.Debug)
 		assert.Equal(t, "Renamed", got.Name)

@@ -189,7 +189,7 @@ func (s *Server) setAgentAccount(c echo.Context, on bool) error {
 		return err
 	}
 	if on {
-		s.routingChanged(ctx)
+		s.routingChanged()
 	}
 	return c.NoContent(http.StatusNoContent)
 }
@@ -235,7 +235,7 @@ func (s *Server) setPresence(c echo.Context) error {
 		return err
 	}
 	if changed && req.Status == string(models.PresenceAvailable) {
-		s.routingChanged(ctx)
+		s.routingChanged()
 	}
 	return c.JSON(http.StatusOK, resp)
 }

@@ -37,16 +37,6 @@ func principalFrom(c echo.Context) Principal {
 	return p
 }
 
-// requireAdminPrincipal is requireAdmin that also records the admin as the
-// Principal. As with /api/diagnostics, no bearer token is a 401 and any
-// token other than ADMIN_TOKEN (an agent token included) is a 403.
-func (s *Server) requireAdminPrincipal(next echo.HandlerFunc) echo.HandlerFunc {
-	return s.requireAdmin(func(c echo.Context) error {
-		c.Set(principalKey, Principal{Admin: true})
-		return next(c)
-	})
-}
-
 // requireAgentOrAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>` or the
 // token of a live agent, found by its SHA-256. A missing or unknown token
 // is a 401; whether the caller may act on the agent of the path is the

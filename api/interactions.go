@@ -229,7 +229,7 @@ func (s *Server) closeInteraction(c echo.Context) error {
 	if err := s.runUpdate(c, inter, workflows.CloseUpdateName, workflows.CloseRequest{InteractionID: inter.ID, Disposition: strings.TrimSpace(req.Disposition), By: by(c)}); err != nil {
 		return err
 	}
-	s.routingChanged(c.Request().Context())
+	s.routingChanged()
 	return s.getInteraction(c)
 }
 
@@ -269,7 +269,7 @@ func (s *Server) transferInteraction(c echo.Context) error {
 	if err := s.runUpdate(c, inter, workflows.TransferUpdateName, workflows.TransferRequest{InteractionID: inter.ID, AgentID: req.AgentID, QueueID: req.QueueID, By: by(c)}); err != nil {
 		return err
 	}
-	s.routingChanged(c.Request().Context())
+	s.routingChanged()
 	return s.getInteraction(c)
 }
 

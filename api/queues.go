@@ -237,7 +237,7 @@ func (s *Server) setQueueLink(c echo.Context, param, kind string, otherModel any
 		return err
 	}
 	if on {
-		s.routingChanged(ctx)
+		s.routingChanged()
 	}
 	return c.NoContent(http.StatusNoContent)
 }

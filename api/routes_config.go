@@ -4,15 +4,14 @@ import "github.com/labstack/echo/v4"
 
 // registerConfigRoutes adds the configuration API: accounts and queues
 // (admin only) and agents (admin, or the agent itself where noted). Routes
-// are added on e with their own middleware rather than through the /api
-// group of New, whose requireAdmin would refuse agent tokens.
+// carry their own middleware.
 //
 // Auth statuses: no bearer token is a 401 everywhere. On admin-only routes
 // any token but ADMIN_TOKEN (an agent token included) is a 403, as on
 // /api/diagnostics. On agent routes an unknown token is a 401 and an agent
 // acting on another agent a 403.
 func (s *Server) registerConfigRoutes(e *echo.Echo) {
-	admin, agent := s.requireAdminPrincipal, s.requireAgentOrAdmin
+	admin, agent := s.requireAdmin, s.requireAgentOrAdmin
 
 	e.POST("/api/whatsapp/accounts", s.createAccount, admin)
 	e.GET("/api/whatsapp/accounts", s.listAccounts, admin)

@@ -19,7 +19,7 @@ const maxNudges = 500
 // interactions to route again now. Failures are logged, not returned: the
 // change itself is already committed and every waiting workflow re-checks
 // periodically anyway.
-func (s *Server) routingChanged(context.Context) {
+func (s *Server) routingChanged() {
 	// One nudge run at a time, in the background: a change during a run
 	// schedules exactly one more run, so bursts of changes coalesce and the
 	// request that made the change never waits for Temporal.

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/secretbox"
 )
 
@@ -62,7 +63,7 @@ func New(deps Deps) *echo.Echo {
 		deps.BodyLimit = 1 << 20
 	}
 	if deps.WebhookTolerance == 0 {
-		deps.WebhookTolerance = DefaultWebhookTolerance
+		deps.WebhookTolerance = config.DefaultWebhookTolerance
 	}
 	s := &Server{deps: deps, log: deps.Logger}
 
@@ -88,7 +89,7 @@ func New(deps Deps) *echo.Echo {
 
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.
-	e.GET("/api/diagnostics", s.diagnostics, s.requireAdminPrincipal)
+	e.GET("/api/diagnostics", s.diagnostics, s.requireAdmin)
 	s.registerConfigRoutes(e)
 	return e
 }
@@ -136,7 +137,9 @@ func (s *Server) bodyLimit() echo.MiddlewareFunc {
 	}
 }
 
-// requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>`.
+// requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>` and records the
+// admin as the Principal. No bearer token is a 401; any other token (an
+// agent token included) is a 403.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	want := []byte(s.deps.AdminToken)
 	return func(c echo.Context) error {
@@ -147,6 +150,7 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if subtle.ConstantTimeCompare([]byte(tok), want) != 1 {
 			return errForbidden("the bearer token is not an admin token")
 		}
+		c.Set(principalKey, Principal{Admin: true})
 		return next(c)
 	}
 }

@@ -25,9 +25,6 @@ import (
 
 // Webhook defaults.
 const (
-	// DefaultWebhookTolerance outlasts Sinch's callback retry schedule
-	// (about 45 h); see config.DefaultWebhookTolerance.
-	DefaultWebhookTolerance = 48 * time.Hour
 	// webhookFutureSkew tolerates a Sinch clock ahead of ours.
 	webhookFutureSkew = 5 * time.Minute
 	// engineTimeout bounds the Temporal call of one callback; past it the
