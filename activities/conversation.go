@@ -208,16 +208,24 @@ func messageEventData(inter models.Interaction, m models.Message) map[string]any
 	}
 }
 
-// ApplyDeliveryInput is a delivery report for a message of an account.
-type ApplyDeliveryInput struct {
-	AccountID         uint64
-	MessageID         string
+// DeliveryReport is a Sinch MESSAGE_DELIVERY report of one message.
+type DeliveryReport struct {
+	// MessageID is Sinch's id of the message the report is about.
+	MessageID string
+	// Status is Sinch's: QUEUED_ON_CHANNEL, DELIVERED, READ, FAILED or
+	// SWITCHING_CHANNEL.
 	Status            string
 	ReasonCode        string
 	ReasonSubCode     string
 	ReasonChannelCode string
 	ReasonDescription string
 	At                time.Time
+}
+
+// ApplyDeliveryInput is a delivery report for a message of an account.
+type ApplyDeliveryInput struct {
+	AccountID uint64
+	DeliveryReport
 }
 
 // ApplyDeliveryResult says whether the status moved.

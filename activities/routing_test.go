@@ -303,7 +303,7 @@ func TestApplyDeliveryOnlyMovesForward(t *testing.T) {
 			Kind: "text", ProviderMessageID: &pid, Status: models.StatusAccepted, StatusRank: models.StatusAccepted.Rank()}
 		require.NoError(t, w.db.Create(&out).Error)
 		apply := func(status, code string) activities.ApplyDeliveryResult {
-			res, err := w.acts.ApplyDelivery(context.Background(), activities.ApplyDeliveryInput{AccountID: w.acc.ID, MessageID: pid, Status: status, ReasonCode: code})
+			res, err := w.acts.ApplyDelivery(context.Background(), activities.ApplyDeliveryInput{AccountID: w.acc.ID, DeliveryReport: activities.DeliveryReport{MessageID: pid, Status: status, ReasonCode: code}})
 			require.NoError(t, err)
 			return res
 		}
@@ -317,7 +317,7 @@ func TestApplyDeliveryOnlyMovesForward(t *testing.T) {
 		assert.NotNil(t, m.ReadAt)
 		assert.Nil(t, m.DeliveredAt)
 
-		_, err := w.acts.ApplyDelivery(context.Background(), activities.ApplyDeliveryInput{AccountID: w.acc.ID, MessageID: pid, Status: "BOGUS"})
+		_, err := w.acts.ApplyDelivery(context.Background(), activities.ApplyDeliveryInput{AccountID: w.acc.ID, DeliveryReport: activities.DeliveryReport{MessageID: pid, Status: "BOGUS"}})
 		var appErr *temporal.ApplicationError
 		require.True(t, errors.As(err, &appErr))
 		assert.Equal(t, activities.ErrTypeBadInput, appErr.Type())

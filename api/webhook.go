@@ -295,7 +295,7 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 		resp.Status, resp.Reason = "ignored", "delivery report names no workflow and no recipient"
 		return resp, nil
 	}
-	sig := workflows.DeliverySignal{MessageID: r.MessageID, Status: r.Status, At: cb.EventTime}
+	sig := workflows.DeliverySignal{DeliveryReport: activities.DeliveryReport{MessageID: r.MessageID, Status: r.Status, At: cb.EventTime}}
 	if sig.At.IsZero() {
 		sig.At = cb.AcceptedTime
 	}

@@ -3,10 +3,12 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -122,10 +124,7 @@ type conversation struct {
 	nudges   workflow.ReceiveChannel
 	commands workflow.Channel
 	seen     map[string]bool
-	logger   interface {
-		Info(string, ...any)
-		Warn(string, ...any)
-	}
+	logger   log.Logger
 	// timers, kept across loop iterations so an unchanged deadline does not
 	// write a new timer to history on every event.
 	inactivity deadline
@@ -206,7 +205,7 @@ func (c *conversation) setup(ctx workflow.Context) error {
 			if c.st.Interaction.Status != "queued" {
 				return fmt.Errorf("interaction %d is already assigned", req.InteractionID)
 			}
-			if !containsID(c.st.Interaction.Offered, req.AgentID) {
+			if !slices.Contains(c.st.Interaction.Offered, req.AgentID) {
 				return fmt.Errorf("interaction %d was not offered to agent %d", req.InteractionID, req.AgentID)
 			}
 			return nil
@@ -451,7 +450,7 @@ func (c *conversation) route(ctx workflow.Context) {
 		if it.QueuedAt.IsZero() || prevQueue != it.QueueID {
 			it.QueuedAt = workflow.Now(ctx)
 		}
-		newOffer := !sameIDs(it.Offered, res.Offered)
+		newOffer := !slices.Equal(it.Offered, res.Offered)
 		it.Offered = res.Offered
 		if newOffer {
 			c.notify(ctx, res.Offered)
@@ -485,10 +484,10 @@ func (c *conversation) overflow(ctx workflow.Context) {
 		return
 	}
 	next := it.Queue.OverflowQueueID
-	if !containsID(it.Visited, it.QueueID) {
+	if !slices.Contains(it.Visited, it.QueueID) {
 		it.Visited = append(it.Visited, it.QueueID)
 	}
-	if next == 0 || containsID(it.Visited, next) {
+	if next == 0 || slices.Contains(it.Visited, next) {
 		// No (further) overflow: stay queued, visible as unassigned.
 		it.TimedOut = true
 		return
@@ -619,9 +618,7 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
 	var a *activities.Activities
 	err := workflow.ExecuteActivity(dbCtx(ctx), a.ApplyDelivery, activities.ApplyDeliveryInput{
-		AccountID: c.st.AccountID, MessageID: d.MessageID, Status: d.Status,
-		ReasonCode: d.ReasonCode, ReasonSubCode: d.ReasonSubCode, ReasonChannelCode: d.ReasonChannelCode,
-		ReasonDescription: d.ReasonDescription, At: d.At,
+		AccountID: c.st.AccountID, DeliveryReport: d.DeliveryReport,
 	}).Get(ctx, nil)
 	if err != nil {
 		c.logger.Warn("apply delivery report failed", "message", d.MessageID, "err", err)
@@ -760,25 +757,4 @@ func drain[T any](ctx workflow.Context, ch workflow.ReceiveChannel) []T {
 		}
 		out = append(out, v)
 	}
-}
-
-func containsID(ids []uint64, id uint64) bool {
-	for _, v := range ids {
-		if v == id {
-			return true
-		}
-	}
-	return false
-}
-
-func sameIDs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

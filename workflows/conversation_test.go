@@ -362,8 +362,8 @@ func (s *ConversationSuite) TestRingAllOffersThenFirstAcceptWins() {
 }
 
 func (s *ConversationSuite) TestDeliveryReportsAreApplied() {
-	s.signalAt(time.Second, workflows.DeliverySignalName, workflows.DeliverySignal{MessageID: "out-1", Status: "DELIVERED"})
-	s.signalAt(2*time.Second, workflows.DeliverySignalName, workflows.DeliverySignal{MessageID: "out-1", Status: "FAILED", ReasonCode: "RATE_LIMITED"})
+	s.signalAt(time.Second, workflows.DeliverySignalName, workflows.DeliverySignal{DeliveryReport: activities.DeliveryReport{MessageID: "out-1", Status: "DELIVERED"}})
+	s.signalAt(2*time.Second, workflows.DeliverySignalName, workflows.DeliverySignal{DeliveryReport: activities.DeliveryReport{MessageID: "out-1", Status: "FAILED", ReasonCode: "RATE_LIMITED"}})
 	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
 	s.NoError(s.env.GetWorkflowError())
 	s.Require().Len(s.db.deliveries, 2)

@@ -17,9 +17,3 @@ func DiagnosticsWorkflowID(at time.Time) string {
 func ConversationWorkflowID(accountID uint64, channel, identity string) string {
 	return fmt.Sprintf("conversation/%d/%s/%s", accountID, channel, identity)
 }
-
-// InteractionKey names the interaction opened by a message, making the
-// activity that opens it idempotent across retries and workflow runs.
-func InteractionKey(workflowID, openingMessageID string) string {
-	return workflowID + "#" + openingMessageID
-}

@@ -61,13 +61,7 @@ type ContactEventSignal struct {
 // DeliverySignal is a MESSAGE_DELIVERY report of a message this
 // conversation sent.
 type DeliverySignal struct {
-	MessageID         string
-	Status            string
-	ReasonCode        string
-	ReasonSubCode     string
-	ReasonChannelCode string
-	ReasonDescription string
-	At                time.Time
+	activities.DeliveryReport
 }
 
 // CloseRequest asks to close the open interaction.
