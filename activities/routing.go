@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -276,26 +277,12 @@ func order(q models.Queue, cands []candidate) []candidate {
 	if q.LastAgentID != nil {
 		last = *q.LastAgentID
 	}
-	// Rotate so the first agent after the cursor comes first.
-	start := 0
-	for i, c := range cands {
-		if c.ID > last {
-			start = i
-			break
-		}
-		if i == len(cands)-1 {
-			start = 0
-		}
-	}
-	rotated := append(append([]candidate{}, cands[start:]...), cands[:start]...)
-	if q.Strategy != models.StrategyLeastBusy {
-		return rotated
-	}
-	// Stable sort by load keeps the round-robin order among equals.
-	for i := 1; i < len(rotated); i++ {
-		for j := i; j > 0 && rotated[j].Active < rotated[j-1].Active; j-- {
-			rotated[j], rotated[j-1] = rotated[j-1], rotated[j]
-		}
+	// Rotate so the first agent after the round-robin cursor comes first.
+	start := max(slices.IndexFunc(cands, func(c candidate) bool { return c.ID > last }), 0)
+	rotated := slices.Concat(cands[start:], cands[:start])
+	if q.Strategy == models.StrategyLeastBusy {
+		// A stable sort by load keeps the round-robin order among equals.
+		slices.SortStableFunc(rotated, func(a, b candidate) int { return a.Active - b.Active })
 	}
 	return rotated
 }
