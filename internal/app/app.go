@@ -75,18 +75,27 @@ func identity() string {
 	return host + "@" + strconv.Itoa(os.Getpid())
 }
 
-func newActivities(cfg *config.Config, db *gorm.DB, log *slog.Logger) (*activities.Activities, error) {
+// secretBox is the AES-GCM box of SECRET_KEY.
+func secretBox(cfg *config.Config) (*secretbox.Box, error) {
 	box, err := secretbox.New(cfg.SecretKey)
 	if err != nil {
 		return nil, &config.Error{Var: "SECRET_KEY", Msg: err.Error()}
+	}
+	return box, nil
+}
+
+func newActivities(cfg *config.Config, db *gorm.DB, log *slog.Logger) (*activities.Activities, error) {
+	box, err := secretBox(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return &activities.Activities{DB: db, Secrets: box, Logger: log, Identity: identity()}, nil
 }
 
 func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger) (*echo.Echo, error) {
-	box, err := secretbox.New(cfg.SecretKey)
+	box, err := secretBox(cfg)
 	if err != nil {
-		return nil, &config.Error{Var: "SECRET_KEY", Msg: err.Error()}
+		return nil, err
 	}
 	return api.New(api.Deps{
 		DB:         db,

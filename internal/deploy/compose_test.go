@@ -54,7 +54,7 @@ func loadProject(t *testing.T, env map[string]string) (*types.Project, error) {
 		cli.WithName("connector-test"),
 	)
 	require.NoError(t, err)
-	return cli.ProjectFromOptions(context.Background(), opts)
+	return opts.LoadProject(context.Background())
 }
 
 func project(t *testing.T) *types.Project {
