@@ -77,25 +77,31 @@ func (c *Client) LinkQueueAccount(ctx context.Context, queueID, accountID uint64
 	return c.Do(ctx, http.MethodPut, fmt.Sprintf("/api/queues/%d/accounts/%d", queueID, accountID), nil, nil)
 }
 
-// AddAgent creates an agent, makes it a member of the queue, enables the
-// account for it and sets it available: ready to receive interactions.
+// AddAgent creates an agent and readies it (see ReadyAgent).
 func (c *Client) AddAgent(ctx context.Context, name string, capacity int, queueID, accountID uint64) (api.AgentCreatedResponse, error) {
 	var ag api.AgentCreatedResponse
 	if err := c.Do(ctx, http.MethodPost, "/api/agents", map[string]any{"name": name, "capacity": capacity}, &ag); err != nil {
 		return ag, err
 	}
+	return ag, c.ReadyAgent(ctx, ag.ID, queueID, accountID)
+}
+
+// ReadyAgent makes the agent a member of the queue, enables the account for
+// it and sets it available: ready to receive interactions. Every step is
+// idempotent.
+func (c *Client) ReadyAgent(ctx context.Context, agentID, queueID, accountID uint64) error {
 	steps := []struct {
 		path string
 		body any
 	}{
-		{fmt.Sprintf("/api/queues/%d/agents/%d", queueID, ag.ID), nil},
-		{fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, accountID), nil},
-		{fmt.Sprintf("/api/agents/%d/presence", ag.ID), map[string]string{"status": "available"}},
+		{fmt.Sprintf("/api/queues/%d/agents/%d", queueID, agentID), nil},
+		{fmt.Sprintf("/api/agents/%d/accounts/%d", agentID, accountID), nil},
+		{fmt.Sprintf("/api/agents/%d/presence", agentID), map[string]string{"status": "available"}},
 	}
 	for _, st := range steps {
 		if err := c.Do(ctx, http.MethodPut, st.path, st.body, nil); err != nil {
-			return ag, err
+			return err
 		}
 	}
-	return ag, nil
+	return nil
 }

@@ -106,19 +106,8 @@ func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 			return nil, err
 		}
 		demo.AgentID = ag.ID
-	} else {
-		for _, st := range []struct {
-			path string
-			body any
-		}{
-			{fmt.Sprintf("/api/queues/%d/agents/%d", demo.QueueID, demo.AgentID), nil},
-			{fmt.Sprintf("/api/agents/%d/accounts/%d", demo.AgentID, demo.AccountID), nil},
-			{fmt.Sprintf("/api/agents/%d/presence", demo.AgentID), map[string]string{"status": "available"}},
-		} {
-			if err := c.Do(ctx, http.MethodPut, st.path, st.body, nil); err != nil {
-				return nil, err
-			}
-		}
+	} else if err := c.ReadyAgent(ctx, demo.AgentID, demo.QueueID, demo.AccountID); err != nil {
+		return nil, err
 	}
 
 	err := d.Emulator.CreateApp(emulator.App{
