@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch"
 )
 
 // Activities carries the dependencies of every activity.
@@ -24,6 +26,15 @@ type Activities struct {
 	Logger  *slog.Logger
 	// Identity names this worker process in results (host and pid).
 	Identity string
+	// Tokens caches Sinch OAuth2 tokens for every account's client; HTTP
+	// sends Sinch requests (http.DefaultClient when nil).
+	Tokens *sinch.TokenCache
+	HTTP   *http.Client
+	// DefaultSendRate is the messages:send rate per Sinch app of accounts
+	// without their own (DefaultSendRate when 0); MaxRateWait is how long
+	// one send waits for its slot before it is retried later.
+	DefaultSendRate float64
+	MaxRateWait     time.Duration
 }
 
 // CheckDatabaseInput asks the worker to check its own database.

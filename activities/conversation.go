@@ -7,7 +7,6 @@ import (
 	"sort"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -206,106 +205,6 @@ func messageEventData(inter models.Interaction, m models.Message) map[string]any
 		"providerMessageId": deref(m.ProviderMessageID), "kind": m.Kind, "text": m.Text,
 		"acceptTime": m.ProviderTime,
 	}
-}
-
-// DeliveryReport is a Sinch MESSAGE_DELIVERY report of one message.
-type DeliveryReport struct {
-	// MessageID is Sinch's id of the message the report is about.
-	MessageID string
-	// Status is Sinch's: QUEUED_ON_CHANNEL, DELIVERED, READ, FAILED or
-	// SWITCHING_CHANNEL.
-	Status            string
-	ReasonCode        string
-	ReasonSubCode     string
-	ReasonChannelCode string
-	ReasonDescription string
-	At                time.Time
-}
-
-// ApplyDeliveryInput is a delivery report for a message of an account.
-type ApplyDeliveryInput struct {
-	AccountID uint64
-	DeliveryReport
-}
-
-// ApplyDeliveryResult says whether the status moved.
-type ApplyDeliveryResult struct {
-	Applied bool
-	Status  string
-}
-
-// deliveryStatus maps Sinch delivery statuses to ours.
-var deliveryStatus = map[string]models.MessageStatus{
-	"QUEUED_ON_CHANNEL": models.StatusQueued,
-	"DELIVERED":         models.StatusDelivered,
-	"READ":              models.StatusRead,
-	"FAILED":            models.StatusFailed,
-	"SWITCHING_CHANNEL": models.StatusSwitching,
-}
-
-// ApplyDelivery moves a message's status forward, never back: Sinch
-// delivery callbacks may arrive out of order and more than once, so the
-// update only applies when the new status ranks higher.
-func (a *Activities) ApplyDelivery(ctx context.Context, in ApplyDeliveryInput) (ApplyDeliveryResult, error) {
-	st, ok := deliveryStatus[in.Status]
-	if !ok {
-		return ApplyDeliveryResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("unknown delivery status %q", in.Status), ErrTypeBadInput, nil)
-	}
-	at := in.At.UTC()
-	if at.IsZero() {
-		at = time.Now().UTC()
-	}
-	updates := map[string]any{
-		"status": st, "status_rank": st.Rank(), "updated_at": time.Now().UTC(),
-		"reason_code": in.ReasonCode, "reason_sub_code": in.ReasonSubCode,
-		"reason_channel_code": in.ReasonChannelCode, "reason_description": in.ReasonDescription,
-	}
-	switch st {
-	case models.StatusDelivered:
-		updates["delivered_at"] = at
-	case models.StatusRead:
-		updates["read_at"] = at
-	case models.StatusFailed:
-		updates["failed_at"] = at
-	}
-	var res ApplyDeliveryResult
-	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx.Model(&models.Message{}).
-			Where("account_id = ? AND provider_message_id = ? AND status_rank < ?", in.AccountID, in.MessageID, st.Rank()).
-			Updates(updates)
-		if q.Error != nil {
-			return q.Error
-		}
-		res.Applied = q.RowsAffected > 0
-		var m models.Message
-		if err := tx.Where("account_id = ? AND provider_message_id = ?", in.AccountID, in.MessageID).First(&m).Error; err != nil {
-			if isNotFound(err) {
-				return nil
-			}
-			return err
-		}
-		res.Status = string(m.Status)
-		if !res.Applied {
-			return nil
-		}
-		var inter models.Interaction
-		if err := tx.First(&inter, m.InteractionID).Error; err != nil {
-			return err
-		}
-		if inter.AgentID == nil {
-			return nil
-		}
-		return insertAgentEvent(tx, *inter.AgentID, "message.status", inter.ID,
-			fmt.Sprintf("status:%d:%s", m.ID, st), map[string]any{
-				"interactionId": inter.ID, "messageId": m.ID, "providerMessageId": in.MessageID,
-				"status": st, "reasonCode": in.ReasonCode, "reasonDescription": in.ReasonDescription,
-			})
-	})
-	if err != nil {
-		return ApplyDeliveryResult{}, fmt.Errorf("apply delivery %s: %w", in.MessageID, err)
-	}
-	return res, nil
 }
 
 // CloseInteractionInput closes an interaction.

@@ -26,6 +26,9 @@ const (
 	WarningDispatchMode = "processing mode: the Sinch app sends DISPATCH-mode callbacks; set it to CONVERSATION mode so agents can reply (seeds)"
 	// WarningNoWebhookSecret: the webhook accepts unsigned callbacks.
 	WarningNoWebhookSecret = "webhookSecret: not set, callbacks to receiveUrl are not authenticated"
+	// WarningMetaBlocked starts the warning of a streak of Meta policy
+	// failures (seeds: "Account blocked by Meta").
+	WarningMetaBlocked = "account may be blocked by Meta"
 )
 
 // Limits and formats of account fields.
@@ -78,6 +81,9 @@ type AccountRequest struct {
 	// ["WHATSAPP"]).
 	Channels *[]string `json:"channels"`
 	Debug    *bool     `json:"debug"`
+	// SendRatePerSecond caps the account's sends to Sinch, shared by every
+	// worker (0 or absent: SINCH_SEND_RATE, Sinch's default of 20/s).
+	SendRatePerSecond *float64 `json:"sendRatePerSecond"`
 }
 
 // AccountResponse is an account as the API returns it: every setting but
@@ -100,6 +106,11 @@ type AccountResponse struct {
 	NotificationTemplate string   `json:"notificationTemplate"`
 	Channels             []string `json:"channels"`
 	Debug                bool     `json:"debug"`
+	// SendRatePerSecond is the account's own send rate, 0 for the default.
+	SendRatePerSecond float64 `json:"sendRatePerSecond"`
+	// PolicyFailureStreak counts consecutive Meta policy failures of
+	// replies (reset by a delivered one).
+	PolicyFailureStreak int `json:"policyFailureStreak"`
 	// ReceiveURL is the target URL to configure on the Sinch webhook.
 	ReceiveURL       string `json:"receiveUrl"`
 	KeySecretSet     bool   `json:"keySecretSet"`
@@ -230,8 +241,15 @@ func (r *AccountRequest) normalize(create bool) error {
 			return err
 		}
 	}
+	if r.SendRatePerSecond != nil && (*r.SendRatePerSecond < 0 || *r.SendRatePerSecond > maxSendRate) {
+		return fieldError("sendRatePerSecond", "want 0 (the default) to %d messages per second, got %v", maxSendRate, *r.SendRatePerSecond)
+	}
 	return nil
 }
+
+// maxSendRate bounds sendRatePerSecond: Sinch's project-wide limit is
+// 800 requests/s.
+const maxSendRate = 800
 
 // checkRequiredIf is checkRequired on create and, on update, for a field
 // that is present (a required field cannot be blanked).
@@ -295,6 +313,7 @@ func (r *AccountRequest) model() models.Account {
 		Phone: deref(r.Phone), Description: deref(r.Description),
 		NotificationTemplate: deref(r.NotificationTemplate),
 		Channels:             strings.Join(*r.Channels, ","), Debug: r.Debug != nil && *r.Debug,
+		SendRatePerSecond: derefFloat(r.SendRatePerSecond),
 	}
 }
 
@@ -316,6 +335,9 @@ func (r *AccountRequest) columns() map[string]any {
 	}
 	if r.Debug != nil {
 		cols["debug"] = *r.Debug
+	}
+	if r.SendRatePerSecond != nil {
+		cols["send_rate_per_second"] = *r.SendRatePerSecond
 	}
 	return cols
 }
@@ -346,7 +368,7 @@ func (s *Server) createAccount(c echo.Context) error {
 		return accountWriteError(err, deref(req.Key))
 	}
 	s.log.InfoContext(ctx, "account created", "account_id", acc.ID, "key", acc.Key, "request_id", requestID(c))
-	return c.JSON(http.StatusCreated, toAccountResponse(acc))
+	return c.JSON(http.StatusCreated, toAccountResponse(acc, s.deps.PolicyWarningStreak))
 }
 
 // listAccounts handles GET /api/whatsapp/accounts.
@@ -357,7 +379,7 @@ func (s *Server) listAccounts(c echo.Context) error {
 	}
 	out := make([]AccountResponse, 0, len(accs))
 	for _, a := range accs {
-		out = append(out, toAccountResponse(a))
+		out = append(out, toAccountResponse(a, s.deps.PolicyWarningStreak))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -372,7 +394,7 @@ func (s *Server) getAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAccountResponse(acc))
+	return c.JSON(http.StatusOK, toAccountResponse(acc, s.deps.PolicyWarningStreak))
 }
 
 // updateAccount handles PATCH /api/whatsapp/accounts/:id.
@@ -411,7 +433,7 @@ func (s *Server) updateAccount(c echo.Context) error {
 		return accountWriteError(err, deref(req.Key))
 	}
 	s.log.InfoContext(ctx, "account updated", "account_id", id, "fields", changedFields(cols, req), "request_id", requestID(c))
-	return c.JSON(http.StatusOK, toAccountResponse(acc))
+	return c.JSON(http.StatusOK, toAccountResponse(acc, s.deps.PolicyWarningStreak))
 }
 
 // deleteAccount handles DELETE /api/whatsapp/accounts/:id: a soft delete
@@ -504,8 +526,16 @@ func changedFields(cols map[string]any, req AccountRequest) []string {
 	return out
 }
 
-// toAccountResponse is the API view of an account.
-func toAccountResponse(a models.Account) AccountResponse {
+func derefFloat(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// toAccountResponse is the API view of an account; policyStreak is the
+// POLICY_WARNING_STREAK threshold.
+func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 	chans := []string{}
 	for _, ch := range strings.Split(a.Channels, ",") {
 		if ch != "" {
@@ -519,12 +549,20 @@ func toAccountResponse(a models.Account) AccountResponse {
 	if len(a.WebhookSecretEnc) == 0 {
 		warnings = append(warnings, WarningNoWebhookSecret)
 	}
+	if a.PolicyFailureStreak >= policyStreak {
+		at := ""
+		if a.PolicyFailureAt != nil {
+			at = " at " + a.PolicyFailureAt.UTC().Format(time.RFC3339)
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: %d replies in a row failed with Meta policy codes (last %s%s); review Meta's Business Policy and contact your Meta account manager",
+			WarningMetaBlocked, a.PolicyFailureStreak, a.PolicyFailureLastCode, at))
+	}
 	return AccountResponse{
 		ID: a.ID, Name: a.Name, Key: a.Key, List: a.List, PublicURL: a.PublicURL,
 		Type: string(a.Type), Region: string(a.Region), BaseURL: a.BaseURL, AuthURL: a.AuthURL,
 		ProjectID: a.ProjectID, AppID: a.AppID, KeyID: a.KeyID, Phone: a.Phone,
 		Description: a.Description, NotificationTemplate: a.NotificationTemplate,
-		Channels: chans, Debug: a.Debug,
+		Channels: chans, Debug: a.Debug, SendRatePerSecond: a.SendRatePerSecond, PolicyFailureStreak: a.PolicyFailureStreak,
 		ReceiveURL:         a.PublicURL + "/api/whatsapp/accounts/" + strconv.FormatUint(a.ID, 10) + "/notify",
 		KeySecretSet:       len(a.KeySecretEnc) > 0,
 		WebhookSecretSet:   len(a.WebhookSecretEnc) > 0,

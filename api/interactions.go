@@ -1,13 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
@@ -62,6 +65,37 @@ type MessageResponse struct {
 	ReplyTo           string     `json:"replyTo,omitempty"`
 	AcceptTime        *time.Time `json:"acceptTime"`
 	CreatedAt         time.Time  `json:"createdAt"`
+	// AgentID is the agent who wrote an outbound message (absent for an
+	// admin's reply).
+	AgentID *uint64 `json:"agentId,omitempty"`
+	// Error explains a failed outbound message.
+	Error *MessageError `json:"error,omitempty"`
+	// ParentID links a part of a split reply (and a system note) to the
+	// message it belongs to; Part numbers split parts from 1.
+	ParentID *uint64 `json:"parentId,omitempty"`
+	Part     int     `json:"part,omitempty"`
+	// Attempts is how many times an outbound message was sent to Sinch
+	// (more than 1 after automatic resends).
+	Attempts  int        `json:"attempts,omitempty"`
+	SentAt    *time.Time `json:"sentAt,omitempty"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+}
+
+// MessageError is why an outbound message failed: Sinch's code verbatim,
+// its class (network, policy, config, support, media) and the advice.
+type MessageError struct {
+	Code    string `json:"code"`
+	Class   string `json:"class"`
+	Message string `json:"message"`
+}
+
+// ReplyMessageRequest is the body of POST /api/interactions/{id}/messages.
+type ReplyMessageRequest struct {
+	// Text is the reply, 1 to 4096 characters.
+	Text *string `json:"text"`
+	// Template is refused: the connector only replies to customers
+	// (seeds: message templates are not supported).
+	Template json.RawMessage `json:"template"`
 }
 
 // InteractionList is the body of GET /api/interactions.
@@ -91,6 +125,7 @@ func (s *Server) registerInteractionRoutes(e *echo.Echo) {
 	e.POST("/api/interactions/:id/close", s.closeInteraction, s.requireAgentOrAdmin)
 	e.POST("/api/interactions/:id/transfer", s.transferInteraction, s.requireAgentOrAdmin)
 	e.POST("/api/interactions/:id/accept", s.acceptInteraction, s.requireAgentOrAdmin)
+	e.POST("/api/interactions/:id/messages", s.postMessage, s.requireAgentOrAdmin)
 	e.GET("/api/agents/:id/events", s.agentEvents, s.requireAgentOrAdmin)
 }
 
@@ -184,14 +219,77 @@ func (s *Server) getInteraction(c echo.Context) error {
 	resp := toInteractionResponse(inter)
 	resp.Messages = make([]MessageResponse, 0, len(msgs))
 	for _, m := range msgs {
-		resp.Messages = append(resp.Messages, MessageResponse{
-			ID: m.ID, Direction: string(m.Direction), Kind: m.Kind, Text: m.Text,
-			ProviderMessageID: derefString(m.ProviderMessageID), Status: string(m.Status),
-			ReasonCode: m.ReasonCode, ReasonDescription: m.ReasonDescription, ReplyTo: m.ReplyToProviderID,
-			AcceptTime: m.ProviderTime, CreatedAt: m.CreatedAt,
-		})
+		resp.Messages = append(resp.Messages, toMessageResponse(m))
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+func toMessageResponse(m models.Message) MessageResponse {
+	r := MessageResponse{
+		ID: m.ID, Direction: string(m.Direction), Kind: m.Kind, Text: m.Text,
+		ProviderMessageID: derefString(m.ProviderMessageID), Status: string(m.Status),
+		ReasonCode: m.ReasonCode, ReasonDescription: m.ReasonDescription, ReplyTo: m.ReplyToProviderID,
+		AcceptTime: m.ProviderTime, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		AgentID: m.AgentID, ParentID: m.ParentID, Part: m.Part, Attempts: m.SendAttempt, SentAt: m.SentAt,
+	}
+	if m.Status == models.StatusFailed && m.Direction == models.DirectionOutbound {
+		r.Error = &MessageError{Code: m.ReasonCode, Class: string(m.ErrorClass), Message: m.ErrorMessage}
+	}
+	return r
+}
+
+// maxIdempotencyKey bounds the Idempotency-Key header of a reply.
+const maxIdempotencyKey = 128
+
+// postMessage handles POST /api/interactions/{id}/messages: the reply goes
+// through the conversation workflow as an update (validated there: open,
+// assigned agent, 24 h window), is stored as pending and answered 202; the
+// workflow then sends it in order with retries.
+func (s *Server) postMessage(c echo.Context) error {
+	inter, err := s.loadInteraction(c)
+	if err != nil {
+		return err
+	}
+	var req ReplyMessageRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if t := bytes.TrimSpace(req.Template); len(t) > 0 && string(t) != "null" {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "templates_not_supported",
+			Message: "message templates are not supported: only replies to customers (WhatsApp Service conversations)"}
+	}
+	if req.Text == nil || strings.TrimSpace(*req.Text) == "" {
+		return errBadRequest("invalid_message", "text: required, the reply to send (1 to 4096 characters)")
+	}
+	if n := utf8.RuneCountInString(*req.Text); n > workflows.MaxReplyLength {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "message_too_long",
+			Message: fmt.Sprintf("text: %d characters, over WhatsApp's limit of %d", n, workflows.MaxReplyLength)}
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > maxIdempotencyKey {
+		return errBadRequest("invalid_idempotency_key", fmt.Sprintf("Idempotency-Key: at most %d characters, got %d", maxIdempotencyKey, len(key)))
+	}
+	if err := requireHandler(c, inter); err != nil {
+		return err
+	}
+	p := principalFrom(c)
+	arg := workflows.ReplyRequest{InteractionID: inter.ID, Text: *req.Text, IdempotencyKey: key}
+	if !p.Admin {
+		arg.AgentID = p.AgentID
+	}
+	var res workflows.ReplyResult
+	if err := s.runUpdateID(c, inter, workflows.ReplyUpdateName, arg, key, &res); err != nil {
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Code == "rejected" && strings.Contains(apiErr.Message, workflows.ErrOutsideWindow) {
+			apiErr.Code = "outside_customer_service_window"
+		}
+		return err
+	}
+	var m models.Message
+	if err := s.deps.DB.WithContext(c.Request().Context()).Take(&m, res.MessageID).Error; err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, toMessageResponse(m))
 }
 
 // requireHandler checks that the caller is the admin or the agent holding
@@ -292,18 +390,24 @@ func (s *Server) acceptInteraction(c echo.Context) error {
 // waits for its outcome: 422 when the workflow rejects it or the change is
 // not possible (agent not eligible), 409 when the interaction is not open.
 func (s *Server) runUpdate(c echo.Context, inter models.Interaction, name string, arg any) error {
+	var view workflows.InteractionView
+	return s.runUpdateID(c, inter, name, arg, "", &view)
+}
+
+// runUpdateID is runUpdate with an update id (Temporal dedupes updates by
+// id, "" lets the client pick one) and the update's result decoded into out.
+func (s *Server) runUpdateID(c echo.Context, inter models.Interaction, name string, arg any, updateID string, out any) error {
 	if inter.Status == models.InteractionClosed {
 		return &Error{Status: http.StatusConflict, Code: "interaction_closed", Message: fmt.Sprintf("interaction %d is closed", inter.ID)}
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), updateTimeout)
 	defer cancel()
 	h, err := s.deps.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: inter.WorkflowID, UpdateName: name, Args: []any{arg},
+		WorkflowID: inter.WorkflowID, UpdateName: name, Args: []any{arg}, UpdateID: updateID,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
-		var view workflows.InteractionView
-		err = h.Get(ctx, &view)
+		err = h.Get(ctx, out)
 	}
 	if err == nil {
 		return nil

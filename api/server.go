@@ -41,6 +41,15 @@ type Deps struct {
 	// InactivityTimeout and RoutingRecheck configure new conversations.
 	InactivityTimeout time.Duration
 	RoutingRecheck    time.Duration
+	// Reply settings of new conversations (REPLY_*): automatic resends
+	// after network-class failures, their first backoff, and how long one
+	// send is retried.
+	ReplyMaxResends    int
+	ReplyResendBackoff time.Duration
+	ReplySendTimeout   time.Duration
+	// PolicyWarningStreak is how many consecutive Meta policy failures
+	// make an account warn that it may be blocked (default 3).
+	PolicyWarningStreak int
 }
 
 // Server holds the handlers' dependencies.
@@ -64,6 +73,9 @@ func New(deps Deps) *echo.Echo {
 	}
 	if deps.WebhookTolerance == 0 {
 		deps.WebhookTolerance = config.DefaultWebhookTolerance
+	}
+	if deps.PolicyWarningStreak <= 0 {
+		deps.PolicyWarningStreak = config.DefaultPolicyStreak
 	}
 	s := &Server{deps: deps, log: deps.Logger}
 

@@ -244,10 +244,15 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 
 // conversationInput is the start input of a conversation workflow.
 func (s *Server) conversationInput(accountID uint64, channel, identity string) workflows.ConversationInput {
-	return workflows.ConversationInput{
+	in := workflows.ConversationInput{
 		AccountID: accountID, Channel: channel, Identity: identity,
 		InactivityTimeout: s.deps.InactivityTimeout, RoutingRecheck: s.deps.RoutingRecheck,
+		MaxResends: s.deps.ReplyMaxResends, ResendBackoff: s.deps.ReplyResendBackoff, SendTimeout: s.deps.ReplySendTimeout,
 	}
+	if in.MaxResends == 0 {
+		in.MaxResends = -1 // REPLY_MAX_RESENDS=0: no resends (the workflow reads 0 as the default)
+	}
+	return in
 }
 
 // onInboundEvent forwards a contact event to a running conversation; an
@@ -270,11 +275,6 @@ func (s *Server) onInboundEvent(ctx context.Context, acc models.Account, cb *sin
 	return s.signalExisting(ctx, workflows.ConversationWorkflowID(acc.ID, ci.Channel, ci.Identity), workflows.EventSignalName, sig, resp)
 }
 
-// deliveryMetadata is the message_metadata the connector sets when sending.
-type deliveryMetadata struct {
-	WorkflowID string `json:"workflowId"`
-}
-
 // onDelivery hands a delivery report to the workflow that sent the message:
 // named in the message metadata, else the conversation of the recipient.
 func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
@@ -283,7 +283,7 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 		return resp, errBadRequest("malformed_callback", "message_delivery_report.message_id and status are required")
 	}
 	s.recordProcessingMode(ctx, acc, r.ProcessingMode)
-	var meta deliveryMetadata
+	var meta activities.SendMetadata
 	wfID := ""
 	if json.Unmarshal([]byte(r.Metadata), &meta) == nil && meta.WorkflowID != "" {
 		wfID = meta.WorkflowID
@@ -295,7 +295,8 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 		resp.Status, resp.Reason = "ignored", "delivery report names no workflow and no recipient"
 		return resp, nil
 	}
-	sig := workflows.DeliverySignal{DeliveryReport: activities.DeliveryReport{MessageID: r.MessageID, Status: r.Status, At: cb.EventTime}}
+	sig := workflows.DeliverySignal{DeliveryReport: activities.DeliveryReport{MessageID: r.MessageID, Status: r.Status, At: cb.EventTime,
+		RefMessageID: meta.MessageID, RefAttempt: meta.Attempt}}
 	if sig.At.IsZero() {
 		sig.At = cb.AcceptedTime
 	}

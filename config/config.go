@@ -71,6 +71,20 @@ type Config struct {
 	// RoutingRecheck is how often a queued interaction retries routing.
 	RoutingRecheck time.Duration
 
+	// ReplyMaxResends bounds automatic resends of a reply after a
+	// network-class failure; ReplyResendBackoff is the first wait (doubled
+	// each time); ReplySendTimeout bounds how long one send is retried
+	// (429, 5xx, network) before the reply fails visibly.
+	ReplyMaxResends    int
+	ReplyResendBackoff time.Duration
+	ReplySendTimeout   time.Duration
+	// SinchSendRate is the messages:send rate per Sinch app, shared by all
+	// workers, for accounts without their own sendRatePerSecond.
+	SinchSendRate float64
+	// PolicyWarningStreak is how many consecutive Meta policy failures make
+	// an account show "may be blocked by Meta".
+	PolicyWarningStreak int
+
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
@@ -106,6 +120,11 @@ const (
 	DefaultWebhookTolerance  = 48 * time.Hour
 	DefaultInactivityTimeout = 24 * time.Hour
 	DefaultRoutingRecheck    = 30 * time.Second
+	DefaultReplyMaxResends   = 3
+	DefaultReplyBackoff      = 15 * time.Second
+	DefaultReplySendTimeout  = 10 * time.Minute
+	DefaultSinchSendRate     = 20.0
+	DefaultPolicyStreak      = 3
 	minAdminTokenLen         = 16
 )
 
@@ -150,12 +169,34 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"WEBHOOK_TIMESTAMP_TOLERANCE", DefaultWebhookTolerance, &c.WebhookTolerance},
 		{"INTERACTION_INACTIVITY_TIMEOUT", DefaultInactivityTimeout, &c.InactivityTimeout},
 		{"ROUTING_RECHECK_INTERVAL", DefaultRoutingRecheck, &c.RoutingRecheck},
+		{"REPLY_RESEND_BACKOFF", DefaultReplyBackoff, &c.ReplyResendBackoff},
+		{"REPLY_SEND_TIMEOUT", DefaultReplySendTimeout, &c.ReplySendTimeout},
 	} {
 		v, err := time.ParseDuration(get(d.name, d.def.String()))
 		if err != nil || v <= 0 {
 			return nil, &Error{d.name, fmt.Sprintf("want a positive duration such as %s, got %q", d.def, getenv(d.name))}
 		}
 		*d.dst = v
+	}
+	for _, n := range []struct {
+		name string
+		def  int
+		min  int
+		dst  *int
+	}{
+		{"REPLY_MAX_RESENDS", DefaultReplyMaxResends, 0, &c.ReplyMaxResends},
+		{"POLICY_WARNING_STREAK", DefaultPolicyStreak, 1, &c.PolicyWarningStreak},
+	} {
+		raw := get(n.name, strconv.Itoa(n.def))
+		v, err := strconv.Atoi(raw)
+		if err != nil || v < n.min || v > 1000 {
+			return nil, &Error{n.name, fmt.Sprintf("want an integer from %d to 1000, got %q", n.min, raw)}
+		}
+		*n.dst = v
+	}
+	rate := get("SINCH_SEND_RATE", strconv.FormatFloat(DefaultSinchSendRate, 'f', -1, 64))
+	if c.SinchSendRate, err = strconv.ParseFloat(rate, 64); err != nil || c.SinchSendRate <= 0 || c.SinchSendRate > 10000 {
+		return nil, &Error{"SINCH_SEND_RATE", fmt.Sprintf("want messages per second, more than 0 and at most 10000, got %q", rate)}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return nil, &Error{"LOG_LEVEL", fmt.Sprintf("want debug, info, warn or error, got %q", getenv("LOG_LEVEL"))}

@@ -48,9 +48,18 @@ type Account struct {
 	// QualityRating is the latest WhatsApp quality rating from CHANNEL_EVENT.
 	QualityRating   string `gorm:"size:32"`
 	QualityRatingAt *time.Time
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	DeletedAt       gorm.DeletedAt `gorm:"index"`
+	// SendRatePerSecond caps messages:send calls to the account's Sinch app
+	// across every worker (0: the default, Sinch's 20/s per app).
+	SendRatePerSecond float64 `gorm:"not null;default:0"`
+	// PolicyFailureStreak counts consecutive outbound failures with a Meta
+	// policy code (reset by a delivered or read message); past a threshold
+	// the account shows "may be blocked by Meta".
+	PolicyFailureStreak   int    `gorm:"not null;default:0"`
+	PolicyFailureLastCode string `gorm:"size:64"`
+	PolicyFailureAt       *time.Time
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
+	DeletedAt             gorm.DeletedAt `gorm:"index"`
 }
 
 // AccountEvent records something Sinch told about an account as a whole

@@ -114,6 +114,24 @@ func (s MessageStatus) Rank() int {
 	return 0
 }
 
+// ErrorClass groups Sinch failure codes by what the agent or admin can do
+// about them (seeds' troubleshooting lists).
+type ErrorClass string
+
+// Failure classes of outbound messages.
+const (
+	// ErrorClassNetwork: transient; resent automatically, bounded.
+	ErrorClassNetwork ErrorClass = "network"
+	// ErrorClassPolicy: Meta refused it; the account may be blocked.
+	ErrorClassPolicy ErrorClass = "policy"
+	// ErrorClassConfig: the Sinch app or account settings are wrong.
+	ErrorClassConfig ErrorClass = "config"
+	// ErrorClassSupport: a defect or an unknown error; contact support.
+	ErrorClassSupport ErrorClass = "support"
+	// ErrorClassMedia: the attachment was refused.
+	ErrorClassMedia ErrorClass = "media"
+)
+
 // AttachmentStatus is the storage state of an attachment.
 type AttachmentStatus string
 

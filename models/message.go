@@ -37,10 +37,30 @@ type Message struct {
 	Payload string `gorm:"type:text"`
 	// ProviderTime is Sinch's accept_time: inbound messages are ordered by it.
 	ProviderTime *time.Time `gorm:"index:ix_messages_interaction_order"`
-	SentAt       *time.Time
-	DeliveredAt  *time.Time
-	ReadAt       *time.Time
-	FailedAt     *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// ErrorClass and ErrorMessage explain a failed outbound message: the
+	// class (network, policy, config, support, media) and the advice shown
+	// to the agent. ReasonCode holds Sinch's code.
+	ErrorClass   ErrorClass `gorm:"size:16"`
+	ErrorMessage string     `gorm:"type:text"`
+	// SendAttempt numbers the sends of an outbound message: 1 for the first,
+	// +1 for each automatic resend after a network-class failure. Delivery
+	// reports carry it in their metadata, so a late report of an earlier
+	// attempt is recognised as stale.
+	SendAttempt int `gorm:"not null;default:0"`
+	// SendStartedAt is set, and committed, just before the HTTP call of the
+	// current attempt and cleared when Sinch answered. An activity retry
+	// that finds it set does not know whether Sinch accepted the message and
+	// reconciles with Sinch's message list before sending again.
+	SendStartedAt *time.Time
+	// ParentID links the parts of a text that Sinch refused with
+	// MESSAGE_SPLIT_REQUIRED to the original message; Part numbers them
+	// from 1.
+	ParentID    *uint64 `gorm:"index"`
+	Part        int     `gorm:"not null;default:0"`
+	SentAt      *time.Time
+	DeliveredAt *time.Time
+	ReadAt      *time.Time
+	FailedAt    *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }

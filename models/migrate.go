@@ -13,7 +13,7 @@ func All() []any {
 		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
 		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
 		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
-		&AgentEvent{}, &WebhookNonce{},
+		&AgentEvent{}, &WebhookNonce{}, &SendRateSlot{},
 	}
 }
 
@@ -55,6 +55,65 @@ var migrations = []*gormigrate.Migration{
 			return tx.Migrator().DropTable(&WebhookNonce{}, &AgentEvent{})
 		},
 	},
+	{
+		// Outbound replies: failure class and advice, send attempts (for
+		// reconciliation and stale reports), split parts, the per-app send
+		// schedule and the account's policy-failure streak. Columns are
+		// added one by one (AutoMigrate on SQLite may rebuild a table), and
+		// only when missing: on a new database the first migration already
+		// created today's structs.
+		ID: "2026120101_outbound",
+		Migrate: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, f := range []string{"ErrorClass", "ErrorMessage", "SendAttempt", "SendStartedAt", "ParentID", "Part"} {
+				if err := addColumn(tx, &Message{}, f); err != nil {
+					return err
+				}
+			}
+			if !m.HasIndex(&Message{}, "ParentID") {
+				if err := m.CreateIndex(&Message{}, "ParentID"); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{"SendRatePerSecond", "PolicyFailureStreak", "PolicyFailureLastCode", "PolicyFailureAt"} {
+				if err := addColumn(tx, &Account{}, f); err != nil {
+					return err
+				}
+			}
+			if m.HasTable(&SendRateSlot{}) {
+				return nil
+			}
+			return m.CreateTable(&SendRateSlot{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			if err := m.DropTable(&SendRateSlot{}); err != nil {
+				return err
+			}
+			for _, f := range []string{"ErrorClass", "ErrorMessage", "SendAttempt", "SendStartedAt", "ParentID", "Part"} {
+				if err := m.DropColumn(&Message{}, f); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{"SendRatePerSecond", "PolicyFailureStreak", "PolicyFailureLastCode", "PolicyFailureAt"} {
+				if err := m.DropColumn(&Account{}, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	},
+}
+
+// addColumn adds a model field's column unless the table already has it.
+func addColumn(tx *gorm.DB, model any, field string) error {
+	if tx.Migrator().HasColumn(model, field) {
+		return nil
+	}
+	if err := tx.Migrator().AddColumn(model, field); err != nil {
+		return fmt.Errorf("add column %s: %w", field, err)
+	}
+	return nil
 }
 
 // migrationLockID is the Postgres advisory lock key that serialises schema

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/models"
 )
 
 // Defaults of ConversationInput.
@@ -43,6 +44,20 @@ type ConversationInput struct {
 	DedupWindow int
 	// MaxHistoryEvents forces continue-as-new before the server suggests it.
 	MaxHistoryEvents int
+	// ReplyWindow is WhatsApp's customer service window: replies are
+	// refused once the customer's last message is older.
+	ReplyWindow time.Duration
+	// MaxResends bounds the automatic resends of a reply after
+	// network-class failures (0: DefaultMaxResends, negative: none);
+	// ResendBackoff is the first wait, doubled for each further resend.
+	MaxResends    int
+	ResendBackoff time.Duration
+	// SendTimeout bounds how long one send is retried (429, 5xx, network)
+	// before the reply fails visibly.
+	SendTimeout time.Duration
+	// SplitLength is the part size of a text resent after
+	// MESSAGE_SPLIT_REQUIRED.
+	SplitLength int
 	// State is carried over by continue-as-new.
 	State *ConversationState
 }
@@ -68,6 +83,12 @@ type ConversationState struct {
 	// Pending holds messages received but not yet stored (carried over a
 	// continue-as-new that happens between receipt and storage).
 	Pending []InboundSignal
+	// LastInboundAt is the accept_time of the contact's latest message: it
+	// opens WhatsApp's 24 h customer service window.
+	LastInboundAt time.Time
+	// Outbox holds the replies not yet delivered, read or failed, in the
+	// order they are sent.
+	Outbox []OutboundState
 }
 
 // InteractionState is the open interaction as the workflow sees it.
@@ -112,6 +133,7 @@ type command struct {
 	close    *CloseRequest
 	transfer *TransferRequest
 	accept   *AcceptRequest
+	reply    *replyCommand
 	done     workflow.Settable
 }
 
@@ -131,6 +153,10 @@ type conversation struct {
 	queueLimit deadline
 	recheck    deadline
 	idle       deadline
+	// pauseSends parks the sender coroutine (before continue-as-new);
+	// inFlight counts running send activities.
+	pauseSends bool
+	inFlight   int
 }
 
 func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
@@ -148,6 +174,21 @@ func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
 	}
 	if in.MaxHistoryEvents <= 0 {
 		in.MaxHistoryEvents = DefaultMaxHistoryEvents
+	}
+	if in.ReplyWindow <= 0 {
+		in.ReplyWindow = DefaultReplyWindow
+	}
+	if in.MaxResends == 0 {
+		in.MaxResends = DefaultMaxResends // negative: no resends
+	}
+	if in.ResendBackoff <= 0 {
+		in.ResendBackoff = DefaultResendBackoff
+	}
+	if in.SendTimeout <= 0 {
+		in.SendTimeout = DefaultSendTimeout
+	}
+	if in.SplitLength <= 0 {
+		in.SplitLength = DefaultSplitLength
 	}
 	st := in.State
 	if st == nil {
@@ -194,6 +235,22 @@ func (c *conversation) setup(ctx workflow.Context) error {
 	); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, ReplyUpdateName,
+		func(ctx workflow.Context, req ReplyRequest) (ReplyResult, error) {
+			ref := req.IdempotencyKey
+			if ref == "" {
+				ref = workflow.GetCurrentUpdateInfo(ctx).ID
+			}
+			fut, set := workflow.NewFuture(ctx)
+			c.commands.Send(ctx, command{reply: &replyCommand{req: req, ref: fmt.Sprintf("reply:%d:%s", req.InteractionID, ref)}, done: set})
+			var res ReplyResult
+			err := fut.Get(ctx, &res)
+			return res, err
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req ReplyRequest) error { return c.validateReply(ctx, req) }},
+	); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, AcceptUpdateName,
 		func(ctx workflow.Context, req AcceptRequest) (InteractionView, error) {
 			return c.submit(ctx, command{accept: &req})
@@ -235,6 +292,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.st.LastActivity = workflow.Now(ctx)
 	}
 	c.upsertSearchAttributes(ctx)
+	workflow.Go(ctx, c.sendLoop)
 	if len(c.st.Pending) > 0 {
 		pending := c.st.Pending
 		c.st.Pending = nil
@@ -281,7 +339,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 		if len(batch) > 0 {
 			c.handleInbound(ctx, batch)
 		}
-		if idleExpired && c.st.Interaction == nil && !c.hasWork() {
+		if idleExpired && c.st.Interaction == nil && !c.hasWork() && !c.pendingSends() {
 			// Quiet for IdleTimeout after the last interaction closed.
 			c.settleHandlers(ctx)
 			if !c.hasWork() {
@@ -308,6 +366,9 @@ func (c *conversation) shouldContinueAsNew(ctx workflow.Context) bool {
 // already received (including ones still in the signal channel) in the
 // state, and starts the next run.
 func (c *conversation) continueAsNew(ctx workflow.Context) error {
+	// A running send's result must reach this run: park the sender first.
+	c.pauseSends = true
+	_ = workflow.Await(ctx, func() bool { return !c.sending() })
 	c.settleHandlers(ctx)
 	c.st.Pending = append(c.st.Pending, drain[InboundSignal](ctx, c.inbound)...)
 	for _, ev := range drain[ContactEventSignal](ctx, c.events) {
@@ -396,6 +457,9 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	}
 	c.st.MessagesTotal += len(res.Stored)
 	c.st.ContactID = res.ContactID
+	if last.AcceptTime.After(c.st.LastInboundAt) {
+		c.st.LastInboundAt = last.AcceptTime
+	}
 	now := workflow.Now(ctx)
 	c.st.LastActivity = now
 	if res.Opened {
@@ -527,6 +591,11 @@ func (c *conversation) closeInteraction(ctx workflow.Context, disposition, reaso
 }
 
 func (c *conversation) handleCommand(ctx workflow.Context, cmd command) {
+	if cmd.reply != nil {
+		res, err := c.runReply(ctx, *cmd.reply)
+		cmd.done.Set(res, err)
+		return
+	}
 	view, err := c.runCommand(ctx, cmd)
 	cmd.done.Set(view, err)
 }
@@ -617,11 +686,20 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 
 func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
 	var a *activities.Activities
+	var res activities.ApplyDeliveryResult
 	err := workflow.ExecuteActivity(dbCtx(ctx), a.ApplyDelivery, activities.ApplyDeliveryInput{
 		AccountID: c.st.AccountID, DeliveryReport: d.DeliveryReport,
-	}).Get(ctx, nil)
+	}).Get(ctx, &res)
 	if err != nil {
 		c.logger.Warn("apply delivery report failed", "message", d.MessageID, "err", err)
+		return
+	}
+	switch {
+	case res.Stale || res.MessageID == 0:
+	case res.Failure != nil:
+		c.onOutboundFailed(ctx, res)
+	case res.Status == string(models.StatusDelivered) || res.Status == string(models.StatusRead):
+		c.dropOutbound(res.MessageID)
 	}
 }
 

@@ -36,6 +36,10 @@ const (
 	// AcceptUpdateName lets an agent take an interaction offered by a
 	// ring_all queue (AcceptRequest → InteractionView).
 	AcceptUpdateName = "accept"
+	// ReplyUpdateName sends an agent's reply to the contact (ReplyRequest →
+	// ReplyResult). It returns once the reply is stored as pending; the
+	// conversation then sends it in order with its other replies.
+	ReplyUpdateName = "reply"
 	// StateQueryName returns the ConversationState.
 	StateQueryName = "state"
 )
@@ -93,4 +97,22 @@ type InteractionView struct {
 	QueueID       uint64
 	AgentID       uint64
 	Disposition   string
+}
+
+// ReplyRequest is an agent's (or an admin's) text reply.
+type ReplyRequest struct {
+	InteractionID uint64
+	// AgentID is the replying agent; 0 for an admin, who may reply to any
+	// open interaction.
+	AgentID uint64
+	Text    string
+	// IdempotencyKey, when set, makes a repeated request return the reply
+	// it already created instead of sending a second one.
+	IdempotencyKey string
+}
+
+// ReplyResult is the stored reply.
+type ReplyResult struct {
+	MessageID uint64
+	Status    string
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch"
 )
 
 // OpenDB opens DATABASE_URL and applies pending migrations.
@@ -89,7 +90,10 @@ func newActivities(cfg *config.Config, db *gorm.DB, log *slog.Logger) (*activiti
 	if err != nil {
 		return nil, err
 	}
-	return &activities.Activities{DB: db, Secrets: box, Logger: log, Identity: identity()}, nil
+	return &activities.Activities{
+		DB: db, Secrets: box, Logger: log, Identity: identity(),
+		Tokens: sinch.NewTokenCache(nil, nil), DefaultSendRate: cfg.SinchSendRate,
+	}, nil
 }
 
 func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger) (*echo.Echo, error) {
@@ -110,6 +114,11 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger)
 		WebhookTolerance:  cfg.WebhookTolerance,
 		InactivityTimeout: cfg.InactivityTimeout,
 		RoutingRecheck:    cfg.RoutingRecheck,
+
+		ReplyMaxResends:     cfg.ReplyMaxResends,
+		ReplyResendBackoff:  cfg.ReplyResendBackoff,
+		ReplySendTimeout:    cfg.ReplySendTimeout,
+		PolicyWarningStreak: cfg.PolicyWarningStreak,
 	}), nil
 }
 

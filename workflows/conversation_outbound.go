@@ -1,0 +1,353 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/models"
+)
+
+// Defaults of the outbound settings of ConversationInput.
+const (
+	DefaultReplyWindow   = 24 * time.Hour
+	DefaultMaxResends    = 3
+	DefaultResendBackoff = 15 * time.Second
+	DefaultSendTimeout   = 10 * time.Minute
+	DefaultSplitLength   = 1000
+	// maxOutbox bounds the replies the state remembers while they wait for
+	// their delivery outcome; the oldest accepted ones are dropped first
+	// (their reports still update the database, only a late network-class
+	// failure of one of them is no longer resent).
+	maxOutbox = 200
+)
+
+// MaxReplyLength is the longest reply text, WhatsApp's text limit.
+const MaxReplyLength = 4096
+
+// Phases of an outbound message in the workflow.
+const (
+	phaseQueued  = "queued"  // waiting for the sender (first send or resend)
+	phaseSending = "sending" // SendOutbound is running
+	phaseSent    = "sent"    // Sinch accepted it; waiting for the outcome
+)
+
+// OutboundState is a reply the conversation still looks after: until it
+// is delivered, read or failed.
+type OutboundState struct {
+	MessageID uint64
+	Text      string
+	// Attempt is the number of the latest send (0 before the first).
+	Attempt int
+	Phase   string
+	// NotBefore delays a resend (backoff after a network-class failure).
+	NotBefore time.Time
+}
+
+// replyCommand is a reply handed from the update handler to the main loop.
+type replyCommand struct {
+	req ReplyRequest
+	ref string
+}
+
+// validateReply is the reply update's validator: it refuses what can never
+// be sent, before anything is written to history.
+func (c *conversation) validateReply(ctx workflow.Context, req ReplyRequest) error {
+	if err := c.validateOpen(req.InteractionID); err != nil {
+		return err
+	}
+	if req.AgentID != 0 && c.st.Interaction.AgentID != req.AgentID {
+		return fmt.Errorf("interaction %d is not assigned to agent %d", req.InteractionID, req.AgentID)
+	}
+	text := strings.TrimSpace(req.Text)
+	switch n := utf8.RuneCountInString(req.Text); {
+	case text == "":
+		return errors.New("text is empty")
+	case n > MaxReplyLength:
+		return fmt.Errorf("text is %d characters, over WhatsApp's limit of %d", n, MaxReplyLength)
+	}
+	last := c.st.LastInboundAt
+	if last.IsZero() {
+		last = c.st.Interaction.LastMessageAt
+	}
+	if !last.IsZero() && workflow.Now(ctx).Sub(last) > c.in.ReplyWindow {
+		return fmt.Errorf("%s: the customer's last message was at %s, more than %s ago; outside WhatsApp's customer service window only approved templates can be sent, and the connector sends none: wait for the customer to write again",
+			ErrOutsideWindow, last.UTC().Format(time.RFC3339), c.in.ReplyWindow)
+	}
+	return nil
+}
+
+// ErrOutsideWindow starts the refusal of a reply outside the 24 h window.
+const ErrOutsideWindow = "outside the customer service window"
+
+// runReply stores a reply and queues it for the sender.
+func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyResult, error) {
+	it := c.st.Interaction
+	if it == nil || it.ID != cmd.req.InteractionID {
+		return ReplyResult{}, temporal.NewApplicationError(fmt.Sprintf("interaction %d is not open", cmd.req.InteractionID), activities.ErrTypeNotOpen)
+	}
+	var a *activities.Activities
+	var res activities.CreateOutboundResult
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.CreateOutbound, activities.CreateOutboundInput{
+		AccountID: c.st.AccountID, InteractionID: it.ID, ContactID: c.st.ContactID,
+		AgentID: cmd.req.AgentID, Text: cmd.req.Text, ClientRef: cmd.ref,
+	}).Get(ctx, &res)
+	if err != nil {
+		return ReplyResult{}, err
+	}
+	if res.Created {
+		c.enqueue(OutboundState{MessageID: res.MessageID, Text: cmd.req.Text, Phase: phaseQueued})
+	}
+	it.LastMessageAt = workflow.Now(ctx)
+	return ReplyResult{MessageID: res.MessageID, Status: res.Status}, nil
+}
+
+func (c *conversation) enqueue(o OutboundState) {
+	c.st.Outbox = append(c.st.Outbox, o)
+	if over := len(c.st.Outbox) - maxOutbox; over > 0 {
+		kept := c.st.Outbox[:0]
+		for _, x := range c.st.Outbox {
+			if over > 0 && x.Phase == phaseSent {
+				over--
+				continue
+			}
+			kept = append(kept, x)
+		}
+		c.st.Outbox = kept
+	}
+}
+
+// outbound returns the outbox entry of a message, or nil.
+func (c *conversation) outbound(id uint64) *OutboundState {
+	for i := range c.st.Outbox {
+		if c.st.Outbox[i].MessageID == id {
+			return &c.st.Outbox[i]
+		}
+	}
+	return nil
+}
+
+func (c *conversation) dropOutbound(id uint64) {
+	for i := range c.st.Outbox {
+		if c.st.Outbox[i].MessageID == id {
+			c.st.Outbox = append(c.st.Outbox[:i], c.st.Outbox[i+1:]...)
+			return
+		}
+	}
+}
+
+// nextSend is the oldest queued message whose backoff has passed, and the
+// earliest backoff end of those still waiting.
+func (c *conversation) nextSend(now time.Time) (*OutboundState, time.Time) {
+	var wake time.Time
+	for i := range c.st.Outbox {
+		o := &c.st.Outbox[i]
+		if o.Phase != phaseQueued {
+			continue
+		}
+		if !o.NotBefore.After(now) {
+			return o, time.Time{}
+		}
+		if wake.IsZero() || o.NotBefore.Before(wake) {
+			wake = o.NotBefore
+		}
+	}
+	return nil, wake
+}
+
+// sending reports whether a send activity is running.
+func (c *conversation) sending() bool { return c.inFlight > 0 }
+
+// pendingSends reports whether a reply still has to be sent.
+func (c *conversation) pendingSends() bool {
+	for _, o := range c.st.Outbox {
+		if o.Phase != phaseSent {
+			return true
+		}
+	}
+	return false
+}
+
+// sendLoop is the conversation's sender coroutine: it sends queued replies
+// one at a time, oldest first, so the customer receives them in order. It
+// parks while c.pauseSends is set (continue-as-new).
+func (c *conversation) sendLoop(ctx workflow.Context) {
+	for {
+		var next *OutboundState
+		var wake time.Time
+		ready := func() bool {
+			if c.pauseSends {
+				return false
+			}
+			next, wake = c.nextSend(workflow.Now(ctx))
+			return next != nil
+		}
+		if !ready() {
+			if !wake.IsZero() {
+				_, _ = workflow.AwaitWithTimeout(ctx, wake.Sub(workflow.Now(ctx)), ready)
+			} else {
+				_ = workflow.Await(ctx, ready)
+			}
+			if next == nil {
+				continue
+			}
+		}
+		c.sendOne(ctx, next.MessageID)
+	}
+}
+
+// sendOne runs one send attempt of a queued message.
+func (c *conversation) sendOne(ctx workflow.Context, id uint64) {
+	o := c.outbound(id)
+	o.Attempt++
+	o.Phase = phaseSending
+	attempt := o.Attempt
+	var a *activities.Activities
+	var res activities.SendOutboundResult
+	c.inFlight++
+	err := workflow.ExecuteActivity(c.sendCtx(ctx), a.SendOutbound, activities.SendOutboundInput{
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, AccountID: c.st.AccountID, MessageID: id, Attempt: attempt,
+	}).Get(ctx, &res)
+	c.inFlight--
+	o = c.outbound(id)
+	if o == nil || o.Attempt != attempt || o.Phase != phaseSending {
+		// A delivery report decided while the send ran (a failure that
+		// overtook the result): that decision stands.
+		return
+	}
+	if err == nil {
+		o.Phase = phaseSent
+		return
+	}
+	f, ok := activities.FailureOf(err)
+	if !ok {
+		var timeout *temporal.TimeoutError
+		if errors.As(err, &timeout) {
+			f = activities.Failure{Code: "SEND_TIMED_OUT", Class: models.ErrorClassNetwork, Description: err.Error(),
+				Message: fmt.Sprintf("SEND_TIMED_OUT: Sinch did not accept the message within %s (rate limited or unavailable); try again later", c.in.SendTimeout)}
+		} else {
+			f = activities.Failure{Code: "SEND_FAILED", Class: models.ErrorClassSupport, Description: err.Error(),
+				Message: "SEND_FAILED: the message could not be sent: contact support with these details: " + err.Error()}
+		}
+	}
+	c.fail(ctx, id, f, attempt)
+}
+
+// fail records a final failure and forgets the message.
+func (c *conversation) fail(ctx workflow.Context, id uint64, f activities.Failure, attempts int) {
+	c.dropOutbound(id)
+	var a *activities.Activities
+	err := workflow.ExecuteActivity(dbCtx(ctx), a.RecordOutboundFailure, activities.RecordOutboundFailureInput{
+		MessageID: id, Failure: f, Attempts: attempts,
+	}).Get(ctx, nil)
+	if err != nil {
+		c.logger.Warn("record outbound failure", "message", id, "err", err)
+	}
+}
+
+// onOutboundFailed decides what a FAILED report of the current attempt
+// does: resend (network class, bounded), split (MESSAGE_SPLIT_REQUIRED) or
+// fail visibly.
+func (c *conversation) onOutboundFailed(ctx workflow.Context, res activities.ApplyDeliveryResult) {
+	f := *res.Failure
+	o := c.outbound(res.MessageID)
+	attempts := res.Attempt
+	if o != nil {
+		attempts = o.Attempt
+	}
+	switch {
+	case o != nil && f.Class == models.ErrorClassNetwork && o.Attempt <= c.in.MaxResends:
+		backoff := c.in.ResendBackoff << (o.Attempt - 1)
+		o.Phase, o.NotBefore = phaseQueued, workflow.Now(ctx).Add(backoff)
+		c.logger.Info("resending after a network failure", "message", o.MessageID, "code", f.Code, "attempt", o.Attempt, "backoff", backoff)
+	case o != nil && f.Code == activities.ReasonSplitRequired:
+		c.split(ctx, *o, f)
+	default:
+		c.fail(ctx, res.MessageID, f, attempts)
+	}
+}
+
+// split resends a text as parts at word boundaries, queued in order right
+// where the original was.
+func (c *conversation) split(ctx workflow.Context, o OutboundState, f activities.Failure) {
+	limit := c.in.SplitLength
+	if n := utf8.RuneCountInString(o.Text); n <= limit {
+		limit = (n + 1) / 2
+	}
+	parts := SplitText(o.Text, limit)
+	if len(parts) < 2 {
+		c.fail(ctx, o.MessageID, f, o.Attempt)
+		return
+	}
+	var a *activities.Activities
+	var res activities.SplitOutboundResult
+	if err := workflow.ExecuteActivity(dbCtx(ctx), a.SplitOutbound, activities.SplitOutboundInput{MessageID: o.MessageID, Parts: parts}).Get(ctx, &res); err != nil {
+		c.logger.Warn("split outbound", "message", o.MessageID, "err", err)
+		c.fail(ctx, o.MessageID, f, o.Attempt)
+		return
+	}
+	at := 0
+	for i := range c.st.Outbox {
+		if c.st.Outbox[i].MessageID == o.MessageID {
+			at = i
+		}
+	}
+	queued := make([]OutboundState, len(res.PartIDs))
+	for i, id := range res.PartIDs {
+		queued[i] = OutboundState{MessageID: id, Text: parts[i], Phase: phaseQueued}
+	}
+	rest := append(queued, c.st.Outbox[at+1:]...)
+	c.st.Outbox = append(c.st.Outbox[:at], rest...)
+}
+
+// sendCtx is the activity context of a send: 429, 5xx and network errors
+// are retried with backoff (after Sinch's Retry-After) for SendTimeout,
+// classified refusals are not.
+func (c *conversation) sendCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    45 * time.Second,
+		ScheduleToCloseTimeout: c.in.SendTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			NonRetryableErrorTypes: []string{
+				activities.ErrTypeBadInput, activities.ErrTypeSinchNetwork, activities.ErrTypeMetaPolicy,
+				activities.ErrTypeSinchConfig, activities.ErrTypeSupport, activities.ErrTypeMediaUnsupported,
+			},
+		},
+	})
+}
+
+// SplitText cuts text into parts of at most limit characters, at word
+// boundaries where there is one (a longer word is cut), trimming the
+// spaces at the cuts.
+func SplitText(text string, limit int) []string {
+	if limit < 1 {
+		limit = 1
+	}
+	var parts []string
+	rest := []rune(strings.TrimSpace(text))
+	for len(rest) > limit {
+		cut := limit
+		for i := limit; i > 0; i-- {
+			if unicode.IsSpace(rest[i]) {
+				cut = i
+				break
+			}
+		}
+		parts = append(parts, strings.TrimSpace(string(rest[:cut])))
+		rest = []rune(strings.TrimSpace(string(rest[cut:])))
+	}
+	if len(rest) > 0 {
+		parts = append(parts, string(rest))
+	}
+	return parts
+}
