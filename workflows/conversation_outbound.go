@@ -260,6 +260,11 @@ func (c *conversation) onOutboundFailed(ctx workflow.Context, res activities.App
 	o := c.outbound(res.MessageID)
 	attempts := res.Attempt
 	if o != nil {
+		if o.Phase == phaseQueued || res.Attempt < o.Attempt {
+			// Already decided (a resend is queued), or a report of an
+			// earlier attempt.
+			return
+		}
 		attempts = o.Attempt
 	}
 	switch {
