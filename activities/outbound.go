@@ -224,7 +224,7 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 	recipient := sendRecipient(inter, contact)
 
 	if m.SendAttempt == in.Attempt && m.SendStartedAt != nil {
-		id, err := a.findSent(ctx, client, acc, recipient, contact, meta, *m.SendStartedAt)
+		id, err := a.findSent(ctx, client, acc, inter, recipient, contact, meta, *m.SendStartedAt)
 		if err != nil {
 			return SendOutboundResult{}, err
 		}
@@ -309,22 +309,26 @@ func sendRecipient(inter models.Interaction, c models.Contact) sinch.Recipient {
 // findSent looks for an attempt whose outcome is unknown: an id a delivery
 // report brought meanwhile, else the attempt in Sinch's list of messages to
 // the contact since it started. "" means Sinch does not show it.
-func (a *Activities) findSent(ctx context.Context, client *sinch.Client, acc models.Account, recipient sinch.Recipient,
-	contact models.Contact, meta SendMetadata, startedAt time.Time) (string, error) {
-	var id *string
-	if err := a.DB.WithContext(ctx).Model(&models.Message{}).Where("id = ?", meta.MessageID).Pluck("provider_message_id", &id).Error; err != nil {
+func (a *Activities) findSent(ctx context.Context, client *sinch.Client, acc models.Account, inter models.Interaction,
+	recipient sinch.Recipient, contact models.Contact, meta SendMetadata, startedAt time.Time) (string, error) {
+	var cur models.Message
+	if err := a.DB.WithContext(ctx).Select("id", "provider_message_id").Take(&cur, meta.MessageID).Error; err != nil {
 		return "", err
 	}
-	if id != nil && *id != "" {
-		return *id, nil
+	if cur.ProviderMessageID != nil && *cur.ProviderMessageID != "" {
+		return *cur.ProviderMessageID, nil
 	}
 	req := sinch.ListMessagesRequest{
 		Direction: "TO_CONTACT", StartTime: startedAt.Add(-reconcileSlack), EndTime: time.Now().Add(reconcileSlack), PageSize: 100,
 	}
-	if recipient.ContactID != "" {
+	switch {
+	case recipient.ContactID != "":
 		req.ContactID = recipient.ContactID
-	} else {
-		req.ChannelIdentity, req.Channel, req.MessagesSource = contact.Identity, string(contact.Channel), "DISPATCH_SOURCE"
+	case inter.ProcessingMode == models.ProcessingDispatch:
+		// Listed only when the app keeps DISPATCH messages (retention > 0).
+		req.ChannelIdentity, req.Channel, req.MessagesSource = contact.Identity, string(contact.Channel), sinch.MessagesSourceDispatch
+	default:
+		req.ChannelIdentity, req.Channel = contact.Identity, string(contact.Channel)
 	}
 	found := ""
 	err := client.ListAllMessages(ctx, req, func(cm sinch.ConversationMessage) (bool, error) {
