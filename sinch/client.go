@@ -32,13 +32,14 @@ type ClientConfig struct {
 	ProjectID, AppID, KeyID, KeySecret string
 }
 
-// Client sends messages through the Sinch Conversation API of one app. It
-// retries only once, after refreshing an expired token; every other failure
-// is returned as an *APIError classified for the caller's retry policy. It
-// is safe for concurrent use.
+// Client sends and lists messages through the Sinch Conversation API of one
+// app. It retries only once, after refreshing an expired token; every other
+// failure is returned as an *APIError classified for the caller's retry
+// policy. It is safe for concurrent use.
 type Client struct {
 	cfg        ClientConfig
 	sendURL    string
+	listURL    string
 	tokens     *TokenCache
 	httpClient *http.Client
 }
@@ -86,9 +87,11 @@ func NewClient(cfg ClientConfig, tokens *TokenCache, httpClient *http.Client) (*
 	if err := checkHTTPURL(cfg.AuthURL); err != nil {
 		return nil, fmt.Errorf("sinch: client config: auth URL: %w", err)
 	}
+	messages := base + "/v1/projects/" + url.PathEscape(cfg.ProjectID) + "/messages"
 	return &Client{
 		cfg:        cfg,
-		sendURL:    base + "/v1/projects/" + url.PathEscape(cfg.ProjectID) + "/messages:send",
+		sendURL:    messages + ":send",
+		listURL:    messages,
 		tokens:     tokens,
 		httpClient: httpClient,
 	}, nil
@@ -123,83 +126,119 @@ func (c *Client) SendMessage(ctx context.Context, req SendMessageRequest) (SendM
 	if err != nil {
 		return SendMessageResponse{}, &APIError{Op: OpSend, Class: ErrorClassPermanent, Status: "INVALID_ARGUMENT", Message: "encode request", Err: err}
 	}
+	var out SendMessageResponse
+	err = c.call(ctx, OpSend, http.MethodPost, c.sendURL, body, maxBodySize, func(code int, respBody []byte, readErr error) *APIError {
+		if readErr == nil {
+			readErr = json.Unmarshal(respBody, &out)
+		}
+		if readErr == nil && out.MessageID != "" {
+			return nil
+		}
+		// Sinch accepted the message: a retry would send it twice, so
+		// this is permanent even though the id is lost.
+		return &APIError{
+			Op: OpSend, HTTPStatus: code, Class: ErrorClassPermanent,
+			Message: "message accepted but the response has no readable message_id; not retrying to avoid a duplicate",
+			Err:     readErr,
+		}
+	})
+	if err != nil {
+		return SendMessageResponse{}, err
+	}
+	return out, nil
+}
 
+// decodeFunc reads a 2xx answer: its status and body, or readErr when the
+// body could not be read whole (errBodyTooLarge past the call's limit).
+type decodeFunc func(code int, body []byte, readErr error) *APIError
+
+// errBodyTooLarge is the readErr of a 2xx body longer than the call allows.
+var errBodyTooLarge = errors.New("response body too large")
+
+// call makes one Conversation API request with a cached token, repeating it
+// once with a fresh token when Sinch says the token expired. A 2xx answer is
+// handed to decode; any other is an *APIError.
+func (c *Client) call(ctx context.Context, op, method, target string, body []byte, limit int64, decode decodeFunc) error {
 	for attempt := 0; ; attempt++ {
 		token, err := c.tokens.Token(ctx, c.cfg.AuthURL, c.cfg.KeyID, c.cfg.KeySecret)
 		if err != nil {
-			return SendMessageResponse{}, err
+			return err
 		}
-		resp, apiErr, err := c.post(ctx, token, body)
+		callErr, err := c.roundTrip(ctx, op, method, target, token, body, limit, decode)
 		if err != nil {
-			return SendMessageResponse{}, err
+			return err
 		}
-		if apiErr == nil {
-			return resp, nil
+		if callErr == nil {
+			return nil
 		}
-		if attempt == 0 && apiErr.expiredToken {
+		if attempt == 0 && callErr.expiredToken {
 			c.tokens.Invalidate(c.cfg.AuthURL, c.cfg.KeyID, token)
 			continue
 		}
-		return SendMessageResponse{}, apiErr.APIError
+		return callErr.APIError
 	}
 }
 
-// sendError is a send failure plus whether it was an expired-token 401.
-type sendError struct {
+// callError is a failed request plus whether it was an expired-token 401.
+type callError struct {
 	*APIError
 	expiredToken bool
 }
 
-// post sends one request. It returns the response, or the Sinch/network
-// failure as a sendError, or the caller's context error.
-func (c *Client) post(ctx context.Context, token string, body []byte) (SendMessageResponse, *sendError, error) {
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.sendURL, bytes.NewReader(body))
+// roundTrip sends one request (body nil for none). It returns nil on
+// success, the Sinch/network failure as a callError, or the caller's
+// context error.
+func (c *Client) roundTrip(ctx context.Context, op, method, target, token string, body []byte, limit int64, decode decodeFunc) (*callError, error) {
+	var reqBody io.Reader
+	if body != nil {
+		reqBody = bytes.NewReader(body)
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, method, target, reqBody)
 	if err != nil {
-		return SendMessageResponse{}, nil, &APIError{Op: OpSend, Class: ErrorClassPermanent, Message: "build request", Err: err}
+		return nil, &APIError{Op: op, Class: ErrorClassPermanent, Message: "build request", Err: err}
 	}
 	httpReq.Header.Set("Authorization", "Bearer "+token)
-	httpReq.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		httpReq.Header.Set("Content-Type", "application/json")
+	}
 	httpReq.Header.Set("Accept", "application/json")
 
 	res, err := c.httpClient.Do(httpReq)
 	if err != nil {
 		if ctx.Err() != nil {
-			return SendMessageResponse{}, nil, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return SendMessageResponse{}, &sendError{APIError: networkError(OpSend, err)}, nil
+		return &callError{APIError: networkError(op, err)}, nil
 	}
 	defer res.Body.Close()
-	respBody, readErr := io.ReadAll(io.LimitReader(res.Body, maxBodySize))
+	respBody, readErr := io.ReadAll(io.LimitReader(res.Body, limit+1))
 	if readErr != nil && ctx.Err() != nil {
-		return SendMessageResponse{}, nil, ctx.Err()
+		return nil, ctx.Err()
+	}
+	tooLarge := int64(len(respBody)) > limit
+	if tooLarge {
+		respBody = respBody[:limit]
 	}
 
 	if res.StatusCode >= 200 && res.StatusCode <= 299 {
-		var out SendMessageResponse
-		if readErr == nil {
-			readErr = json.Unmarshal(respBody, &out)
+		if readErr == nil && tooLarge {
+			readErr = errBodyTooLarge
 		}
-		if readErr == nil && out.MessageID != "" {
-			return out, nil, nil
+		if apiErr := decode(res.StatusCode, respBody, readErr); apiErr != nil {
+			return &callError{APIError: apiErr}, nil
 		}
-		// Sinch accepted the message: a retry would send it twice, so
-		// this is permanent even though the id is lost.
-		return SendMessageResponse{}, &sendError{APIError: &APIError{
-			Op: OpSend, HTTPStatus: res.StatusCode, Class: ErrorClassPermanent,
-			Message: "message accepted but the response has no readable message_id; not retrying to avoid a duplicate",
-			Err:     readErr,
-		}}, nil
+		return nil, nil
 	}
 	if readErr != nil {
 		// The status is known but the body was cut off.
-		e := networkError(OpSend, readErr)
+		e := networkError(op, readErr)
 		e.HTTPStatus, e.Class = res.StatusCode, classifyStatus(res.StatusCode)
-		return SendMessageResponse{}, &sendError{APIError: e}, nil
+		return &callError{APIError: e}, nil
 	}
-	apiErr := responseError(OpSend, res.StatusCode, res.Header, respBody, c.tokens.now())
+	apiErr := responseError(op, res.StatusCode, res.Header, respBody, c.tokens.now())
 	expired := res.StatusCode == http.StatusUnauthorized &&
 		(headerSaysExpired(res.Header) || strings.Contains(strings.ToLower(apiErr.Message), "expired"))
-	return SendMessageResponse{}, &sendError{APIError: apiErr, expiredToken: expired}, nil
+	return &callError{APIError: apiErr, expiredToken: expired}, nil
 }
 
 // headerSaysExpired reports whether a WWW-Authenticate value mentions an
@@ -216,9 +255,7 @@ func headerSaysExpired(h http.Header) bool {
 // validateSendRequest checks what Sinch would reject synchronously with a
 // 400, so a bad request fails fast and permanently without a token.
 func validateSendRequest(req SendMessageRequest) error {
-	invalid := func(format string, args ...any) error {
-		return &APIError{Op: OpSend, Class: ErrorClassPermanent, Status: "INVALID_ARGUMENT", Message: fmt.Sprintf(format, args...)}
-	}
+	invalid := func(format string, args ...any) error { return invalidRequest(OpSend, format, args...) }
 	if req.AppID == "" {
 		return invalid("app_id is empty")
 	}
@@ -261,6 +298,12 @@ func validateSendRequest(req SendMessageRequest) error {
 		return invalid("correlation_id is %d characters, over the limit of %d", n, maxCorrelationIDLength)
 	}
 	return nil
+}
+
+// invalidRequest is a request rejected locally: permanent, INVALID_ARGUMENT,
+// HTTPStatus 0.
+func invalidRequest(op, format string, args ...any) *APIError {
+	return &APIError{Op: op, Class: ErrorClassPermanent, Status: "INVALID_ARGUMENT", Message: fmt.Sprintf(format, args...)}
 }
 
 // TextRequest builds a send request for a text message; AppID is left for

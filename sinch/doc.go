@@ -18,9 +18,9 @@
 // JSON. Timestamp freshness and nonce replay are left to the caller, which
 // owns the clock and the nonce store.
 //
-// The REST side is Client (messages:send on the region's base URL or an
-// override, with typed APIError classification for retries) over a shared
-// TokenCache (OAuth2 client credentials, refreshed before expiry, one refresh
-// in flight per key). The emulator subpackage is a fake Sinch for dev and
-// tests.
+// The REST side is Client (messages:send, and the message listing used for
+// reconciliation, on the region's base URL or an override, with typed
+// APIError classification for retries) over a shared TokenCache (OAuth2
+// client credentials, refreshed before expiry, one refresh in flight per
+// key). The emulator subpackage is a fake Sinch for dev and tests.
 package sinch

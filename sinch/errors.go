@@ -28,6 +28,7 @@ const (
 const (
 	OpToken = "token"
 	OpSend  = "send"
+	OpList  = "list"
 )
 
 // maxErrorMessage bounds the message taken from a body Sinch did not shape.
@@ -53,7 +54,7 @@ type APIError struct {
 	RetryAfter time.Duration
 	// Class says whether repeating the call can help.
 	Class ErrorClass
-	// Op is OpToken or OpSend.
+	// Op is OpToken, OpSend or OpList.
 	Op string
 	// Err is the network cause, if any.
 	Err error

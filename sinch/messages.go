@@ -117,3 +117,19 @@ type TokenResponse struct {
 	ExpiresIn   int    `json:"expires_in"`
 	Scope       string `json:"scope"`
 }
+
+// UnmarshalJSON decodes an app message, leaving the raw kinds nil when the
+// wire holds null so that Kinds does not count null as a kind.
+func (m *AppMessage) UnmarshalJSON(b []byte) error {
+	type plain AppMessage
+	if err := json.Unmarshal(b, (*plain)(m)); err != nil {
+		return err
+	}
+	for _, raw := range []*json.RawMessage{
+		&m.CardMessage, &m.ChoiceMessage, &m.CarouselMessage, &m.ListMessage,
+		&m.LocationMessage, &m.TemplateMessage, &m.ContactInfoMessage, &m.Agent,
+	} {
+		*raw = nilIfNull(*raw)
+	}
+	return nil
+}

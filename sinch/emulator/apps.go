@@ -21,6 +21,9 @@ const (
 	ChannelInstagram = "INSTAGRAM"
 )
 
+// maxDispatchRetentionDays is the longest dispatch retention Sinch allows.
+const maxDispatchRetentionDays = 7
+
 // SenderID is the app's phone number, the sender_id of every inbound
 // message.
 const SenderID = "46700000000"
@@ -35,7 +38,11 @@ type App struct {
 	Region string `json:"region"`
 	// ProcessingMode is CONVERSATION (default) or DISPATCH.
 	ProcessingMode string `json:"processingMode"`
-	WebhookURL     string `json:"webhookUrl"`
+	// DispatchRetentionDays is the ttl_days (0 to 7) of the app's dispatch
+	// retention policy: how long messages processed in DISPATCH mode stay
+	// listable. 0, the default, keeps none, as Sinch does.
+	DispatchRetentionDays int    `json:"dispatchRetentionDays"`
+	WebhookURL            string `json:"webhookUrl"`
 	// WebhookSecret signs callbacks; empty sends them unsigned, like Sinch.
 	WebhookSecret string `json:"webhookSecret,omitempty"`
 	// KeyID and KeySecret are the project access key that obtains tokens.
@@ -54,6 +61,7 @@ type state struct {
 	contactsByID  map[string]*contact
 	conversations map[string]*conversation
 	outbox        map[string][]*outMessage
+	inbox         map[string][]*inMessage
 	faults        map[string][]*activeFault
 	attempts      map[string][]Attempt
 }
@@ -63,7 +71,7 @@ func newState() state {
 		apps: map[string]*App{}, keys: map[string]accessKey{}, tokens: map[string]tokenInfo{},
 		contactsByKey: map[string]*contact{}, contactsByID: map[string]*contact{},
 		conversations: map[string]*conversation{}, outbox: map[string][]*outMessage{},
-		faults: map[string][]*activeFault{}, attempts: map[string][]Attempt{},
+		inbox: map[string][]*inMessage{}, faults: map[string][]*activeFault{}, attempts: map[string][]Attempt{},
 	}
 }
 
@@ -111,6 +119,9 @@ func (s *Server) CreateApp(a App) error {
 	}
 	if a.ProcessingMode != ModeConversation && a.ProcessingMode != ModeDispatch {
 		return invalidf("processingMode must be CONVERSATION or DISPATCH, got %q", a.ProcessingMode)
+	}
+	if a.DispatchRetentionDays < 0 || a.DispatchRetentionDays > maxDispatchRetentionDays {
+		return invalidf("dispatchRetentionDays must be between 0 and %d, got %d", maxDispatchRetentionDays, a.DispatchRetentionDays)
 	}
 	if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return invalidf("webhookUrl must be an absolute http(s) URL, got %q", a.WebhookURL)

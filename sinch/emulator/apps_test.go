@@ -40,6 +40,7 @@ func TestCreateApp(t *testing.T) {
 		"eu, us or br":   func(a *emulator.App) { a.Region = "ap" },
 		"processingMode": func(a *emulator.App) { a.ProcessingMode = "BATCH" },
 		"another secret": func(a *emulator.App) { a.KeySecret = "different" },
+		"0 and 7":        func(a *emulator.App) { a.DispatchRetentionDays = 8 },
 	} {
 		t.Run(field, func(t *testing.T) {
 			a := valid

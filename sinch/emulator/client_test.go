@@ -44,6 +44,7 @@ type clientEnv struct {
 	tokens  *sinch.TokenCache
 	http    *http.Client
 	clock   *clock
+	rcv     *receiver
 	appCfg  sinch.ClientConfig
 	contact string
 }
@@ -62,7 +63,7 @@ func newClientEnv(t *testing.T, tokenTTL time.Duration) *clientEnv {
 	tr := &countingTransport{}
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	clk := &clock{t: time.Now()}
-	env := &clientEnv{em: em, url: url, tr: tr, http: hc, clock: clk, tokens: sinch.NewTokenCache(hc, clk.now)}
+	env := &clientEnv{em: em, url: url, tr: tr, http: hc, clock: clk, rcv: rc, tokens: sinch.NewTokenCache(hc, clk.now)}
 	env.appCfg = sinch.ClientConfig{Region: "eu", BaseURL: url, AuthURL: url + "/oauth2/token",
 		ProjectID: testProject, AppID: "01APPEU", KeyID: "key-1", KeySecret: "secret-1"}
 	env.contact = "393331234567"

@@ -18,8 +18,8 @@ func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
 	switch {
 	case forcedReason != "":
 		reason = reasonFor(forcedReason, m.channel)
-	case m.mediaURL != "":
-		kind, code := s.checkMedia(s.ctx, m.mediaURL, m.filename)
+	case m.message.MediaMessage != nil:
+		kind, code := s.checkMedia(s.ctx, m.message.MediaMessage.URL, m.message.MediaMessage.FilenameOverride)
 		if s.ctx.Err() != nil {
 			return
 		}

@@ -5,9 +5,12 @@
 //
 //	POST /oauth2/token                                 OAuth2 client credentials
 //	POST [/{eu|us|br}]/v1/projects/{project}/messages:send
+//	GET  [/{eu|us|br}]/v1/projects/{project}/messages  list stored messages
 //
 // and posts signed MESSAGE_DELIVERY and MESSAGE_INBOUND callbacks to the
 // webhook of each app, retrying non-2xx answers and timeouts on a schedule.
+// The listing holds the app's sends and the contact messages the emulator
+// generated, subject to the app's processing mode and dispatch retention.
 // Media sends really fetch the URL and follow the WhatsApp attachment matrix
 // of the Sinch V2 setup guide (JPG/PNG image, MP3 audio, MP4 video,
 // PDF/CSV/DLL document; GIF/DOC fail with CHANNEL_FAILURE, WAV/EXE with

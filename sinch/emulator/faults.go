@@ -3,15 +3,23 @@ package emulator
 import (
 	"net/http"
 	"slices"
+	"time"
 )
 
 // Fault injects failures into the next Times send requests of an app to To
-// (any recipient when To is empty). Exactly one of HTTPStatus, ReasonCode
-// and LatencyMs is set:
+// (any recipient when To is empty). Exactly one of HTTPStatus, ReasonCode,
+// LatencyMs and HangAfterAccept is set:
 //   - HTTPStatus 429 (optionally with RetryAfterSeconds, sent as
 //     Retry-After), 500 or 503: the send is answered with that Sinch error;
 //   - ReasonCode: the send is accepted, then ends in FAILED with that code;
-//   - LatencyMs: the send is answered only after that delay.
+//   - LatencyMs: the send is answered only after that delay;
+//   - HangAfterAccept: the send is accepted as usual (outbox, delivery
+//     callbacks) but never answered: the request is held until the client
+//     goes away, the server is closed or 10 minutes pass, then the
+//     connection is dropped. It is a connector that crashed after Sinch took
+//     its message and before it recorded the message id.
+//
+// ReasonCode and HangAfterAccept faults are used up only by accepted sends.
 type Fault struct {
 	To                string `json:"to"`
 	Times             int    `json:"times"` // 0 means 1
@@ -19,6 +27,7 @@ type Fault struct {
 	RetryAfterSeconds int    `json:"retryAfterSeconds,omitempty"`
 	ReasonCode        string `json:"reasonCode,omitempty"`
 	LatencyMs         int    `json:"latencyMs,omitempty"`
+	HangAfterAccept   bool   `json:"hangAfterAccept,omitempty"`
 }
 
 // faultKind says which option of a Fault is set.
@@ -28,6 +37,7 @@ const (
 	faultHTTP faultKind = iota
 	faultReason
 	faultLatency
+	faultHang
 )
 
 func (f Fault) kind() faultKind {
@@ -36,6 +46,8 @@ func (f Fault) kind() faultKind {
 		return faultHTTP
 	case f.ReasonCode != "":
 		return faultReason
+	case f.HangAfterAccept:
+		return faultHang
 	}
 	return faultLatency
 }
@@ -46,8 +58,12 @@ type activeFault struct {
 	remaining int
 }
 
-// maxLatencyMs caps injected latency so a typo cannot hang a test suite.
-const maxLatencyMs = 5 * 60 * 1000
+const (
+	// maxLatencyMs caps injected latency so a typo cannot hang a test suite.
+	maxLatencyMs = 5 * 60 * 1000
+	// maxHang bounds a hangAfterAccept fault whose client never gives up.
+	maxHang = 10 * time.Minute
+)
 
 // faultMessages are the Sinch error messages of injected HTTP statuses.
 var faultMessages = map[int]string{
@@ -60,14 +76,14 @@ var faultMessages = map[int]string{
 // does. Errors wrap ErrInvalid or ErrAppNotFound.
 func (s *Server) AddFault(appID string, f Fault) error {
 	set := 0
-	for _, on := range []bool{f.HTTPStatus != 0, f.ReasonCode != "", f.LatencyMs != 0} {
+	for _, on := range []bool{f.HTTPStatus != 0, f.ReasonCode != "", f.LatencyMs != 0, f.HangAfterAccept} {
 		if on {
 			set++
 		}
 	}
 	switch {
 	case set != 1:
-		return invalidf("exactly one of httpStatus, reasonCode and latencyMs is required")
+		return invalidf("exactly one of httpStatus, reasonCode, latencyMs and hangAfterAccept is required")
 	case f.Times < 0:
 		return invalidf("times must not be negative")
 	case f.HTTPStatus != 0 && faultMessages[f.HTTPStatus] == "":

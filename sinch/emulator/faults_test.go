@@ -3,6 +3,8 @@ package emulator_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
 
@@ -115,6 +118,8 @@ func TestFaultValidation(t *testing.T) {
 		"unknown reason":       emulator.Fault{ReasonCode: "NOPE"},
 		"negative times":       emulator.Fault{Times: -1, HTTPStatus: 500},
 		"negative latency":     emulator.Fault{LatencyMs: -5},
+		"hang and latency":     emulator.Fault{HangAfterAccept: true, LatencyMs: 10},
+		"hang and status":      emulator.Fault{HangAfterAccept: true, HTTPStatus: 503},
 		"misspelt option":      map[string]any{"http_status": 500},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -161,4 +166,122 @@ func TestFaultLatencyEndsOnClose(t *testing.T) {
 	case <-time.After(waitFor):
 		t.Fatal("the delayed send outlived Close")
 	}
+}
+
+// A hangAfterAccept send is accepted and delivered as usual, but never
+// answered: the client sees a retryable network error once the connection
+// drops, and the message is in the outbox once.
+func TestFaultHangAfterAccept(t *testing.T) {
+	env := newClientEnv(t, time.Hour)
+	c := env.client(t, nil)
+	require.NoError(t, env.em.AddFault("01APPEU", emulator.Fault{To: env.contact, HangAfterAccept: true}))
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := env.send(c, "hello")
+		done <- err
+	}()
+	var id string
+	require.Eventually(t, func() bool {
+		items, _ := env.em.Outbox("01APPEU", env.contact)
+		if len(items) == 1 && items[0].Status == emulator.StatusRead {
+			id = items[0].MessageID
+			return true
+		}
+		return false
+	}, waitFor, tick, "accepted and delivered")
+	require.Eventually(t, func() bool {
+		n := 0
+		for _, h := range env.rcv.snapshot() {
+			if r := h.cb.MessageDeliveryReport; r != nil && r.MessageID == id {
+				n++
+			}
+		}
+		return n == 3
+	}, waitFor, tick, "QUEUED_ON_CHANNEL, DELIVERED and READ callbacks")
+	select {
+	case err := <-done:
+		t.Fatalf("the send was answered: %v", err)
+	default:
+	}
+
+	require.NoError(t, env.em.Close())
+	select {
+	case err := <-done:
+		apiErr, ok := sinch.AsAPIError(err)
+		require.True(t, ok, "%v", err)
+		assert.Equal(t, sinch.OpSend, apiErr.Op)
+		assert.Zero(t, apiErr.HTTPStatus, "no answer at all")
+		assert.Equal(t, sinch.ErrorClassRetryable, apiErr.Class)
+	case <-time.After(waitFor):
+		t.Fatal("the held send outlived Close")
+	}
+	items, err := env.em.Outbox("01APPEU", env.contact)
+	require.NoError(t, err)
+	assert.Len(t, items, 1, "the transport did not resend it")
+}
+
+// The held request ends without a response also when the handler is served
+// by someone else, whose server stays up.
+func TestFaultHangAfterAcceptAbortsConnection(t *testing.T) {
+	emu := emulator.New(fastOptions())
+	srv := httptest.NewServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	e := &env{t: t, emu: emu, url: srv.URL, app: emulator.App{AppID: "a", ProjectID: testProject, Region: "eu",
+		WebhookURL: "http://127.0.0.1:1/hook", KeyID: "k", KeySecret: "s"}}
+	require.NoError(t, emu.CreateApp(e.app))
+	e.token = e.fetchToken("k", "s")
+	e.addFault(map[string]any{"hangAfterAccept": true})
+
+	res, body := e.sendAt("", textTo("a", "393331234567", ""), nil)
+	require.Equal(t, http.StatusBadRequest, res.StatusCode, "a rejected send is answered: %s", body)
+
+	body, err := json.Marshal(textTo("a", "393331234567", "hi"))
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/projects/"+testProject+"/messages:send", bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	done := make(chan error, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+			err = fmt.Errorf("answered %d", res.StatusCode)
+		}
+		done <- err
+	}()
+	require.Eventually(t, func() bool {
+		items, _ := emu.Outbox("a", "")
+		return len(items) == 1
+	}, waitFor, tick)
+	require.NoError(t, emu.Close())
+	select {
+	case err := <-done:
+		assert.NotContains(t, err.Error(), "answered")
+	case <-time.After(waitFor):
+		t.Fatal("the held send outlived Close")
+	}
+}
+
+// A client that gives up ends the hold; the fault is then used up.
+func TestFaultHangAfterAcceptClientTimeout(t *testing.T) {
+	env := newClientEnv(t, time.Hour)
+	impatient, err := sinch.NewClient(env.appCfg, env.tokens, &http.Client{Timeout: 300 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, env.em.AddFault("01APPEU", emulator.Fault{HangAfterAccept: true}))
+
+	_, err = env.send(impatient, "first")
+	apiErr, ok := sinch.AsAPIError(err)
+	require.True(t, ok, "%v", err)
+	assert.True(t, apiErr.Retryable())
+	var netErr net.Error
+	require.ErrorAs(t, err, &netErr)
+	assert.True(t, netErr.Timeout())
+
+	_, err = env.send(impatient, "second")
+	require.NoError(t, err, "the fault is used up")
+	items, err := env.em.Outbox("01APPEU", "")
+	require.NoError(t, err)
+	require.Len(t, items, 2)
+	assert.Equal(t, "first", items[0].Text, "the unanswered send was accepted")
 }

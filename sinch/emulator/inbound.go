@@ -75,8 +75,8 @@ func (s *Server) sendInbound(appID string, in Inbound, mediaBase string) (string
 	}
 
 	now := s.now()
-	msg := &inboundMessage{
-		ID: newULID(now), Direction: "TO_APP", ContactMessage: cm,
+	msg := &conversationMessage{
+		ID: newULID(now), Direction: sinch.DirectionToApp, ContactMessage: &cm,
 		ChannelIdentity: channelIdentity{Channel: channel, Identity: from},
 		AcceptTime:      timestampNano(now), SenderID: SenderID, ProcessingMode: app.ProcessingMode,
 	}
@@ -85,21 +85,31 @@ func (s *Server) sendInbound(appID string, in Inbound, mediaBase string) (string
 		AcceptedTime: timestamp(now), EventTime: timestamp(now.Truncate(time.Second)),
 		Message: msg,
 	}
+	s.mu.Lock()
 	if app.ProcessingMode == ModeConversation {
-		s.mu.Lock()
 		c, conv := s.contactFor(app, channel, from)
 		msg.ContactID, msg.ConversationID = c.id, conv.id
 		// Sinch carries the conversation's correlation_id and metadata of
 		// earlier sends over to later inbound messages (doc §1, §3).
 		body.CorrelationID = conv.correlationID
 		body.MessageMetadata = string(conv.metadata)
-		s.mu.Unlock()
 	}
+	// Kept as the callback carries it, for the message listing; nothing
+	// changes it afterwards.
+	s.inbox[app.AppID] = append(s.inbox[app.AppID], &inMessage{msg: msg, accepted: now})
+	s.mu.Unlock()
 	raw, _ := json.Marshal(body)
 	job := callbackJob{appID: app.AppID, url: app.WebhookURL, secret: app.WebhookSecret,
 		trigger: sinch.TriggerMessageInbound, messageID: msg.ID, body: raw}
 	s.spawn(func() { s.deliver(job) })
 	return msg.ID, nil
+}
+
+// inMessage is a contact message the emulator generated, kept for the
+// message listing.
+type inMessage struct {
+	msg      *conversationMessage
+	accepted time.Time // s.now() at generation
 }
 
 // resolveMediaURL makes an inbound media URL absolute against the origin of

@@ -41,7 +41,7 @@ type outMessage struct {
 	channel, identity         string
 	contactID, conversationID string
 	processingMode            string
-	text, mediaURL, filename  string
+	message                   sinch.AppMessage // as sent
 	metadata, correlationID   string
 	accepted                  time.Time // s.now() at acceptance
 	acceptedMono              time.Time // real clock, for the delivery delays
@@ -83,11 +83,18 @@ func (s *Server) Outbox(appID, identity string) ([]OutboxItem, error) {
 		if identity != "" && m.identity != identity {
 			continue
 		}
-		items = append(items, OutboxItem{
-			MessageID: m.id, To: m.identity, Channel: m.channel, Text: m.text,
-			MediaURL: m.mediaURL, MediaKind: m.mediaKind, Status: m.status, ReasonCode: m.reason,
+		item := OutboxItem{
+			MessageID: m.id, To: m.identity, Channel: m.channel,
+			MediaKind: m.mediaKind, Status: m.status, ReasonCode: m.reason,
 			Metadata: m.metadata, CorrelationID: m.correlationID, AcceptedTime: m.accepted.UTC(),
-		})
+		}
+		if t := m.message.TextMessage; t != nil {
+			item.Text = t.Text
+		}
+		if mm := m.message.MediaMessage; mm != nil {
+			item.MediaURL = mm.URL
+		}
+		items = append(items, item)
 	}
 	return items, nil
 }
@@ -141,21 +148,14 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeSinchError(w, http.StatusBadRequest, "Invalid argument: app_id is required.")
 		return
 	}
-	app, ok := s.app(req.AppID)
-	// Sinch answers 404 for an app of another project or region alike.
-	if !ok || app.ProjectID != projectID || (region != "" && region != app.Region) {
-		writeSinchError(w, http.StatusNotFound, fmt.Sprintf("App %s not found in project %s in this region.", req.AppID, projectID))
+	app, ok := s.projectApp(w, req.AppID, projectID, region)
+	if !ok {
 		return
 	}
 
 	channel, identity := s.recipientIdentity(req)
 	if f := s.takeFault(app.AppID, identity, faultLatency); f != nil {
-		ctx, cancel := context.WithCancel(r.Context())
-		stop := context.AfterFunc(s.ctx, cancel) // Close ends the wait too
-		ok := sleep(ctx, time.Duration(f.LatencyMs)*time.Millisecond)
-		stop()
-		cancel()
-		if !ok {
+		if !s.holdRequest(r, time.Duration(f.LatencyMs)*time.Millisecond) {
 			// The client went away (the answer is lost) or Close was called.
 			writeSinchError(w, http.StatusServiceUnavailable, "The service is shutting down.")
 			return
@@ -182,7 +182,35 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeSinchError(w, http.StatusBadRequest, "Invalid argument: "+err.Error())
 		return
 	}
+	if f := s.takeFault(app.AppID, identity, faultHang); f != nil {
+		s.log.Debug("emulator: send accepted, answer withheld", "app", app.AppID, "message", m.id)
+		s.holdRequest(r, maxHang)
+		// net/http closes the connection without writing a response.
+		panic(http.ErrAbortHandler)
+	}
 	writeJSON(w, http.StatusOK, sinch.SendMessageResponse{MessageID: m.id, AcceptedTime: m.accepted.UTC()})
+}
+
+// projectApp returns the app a Sinch call names, or writes the 404 Sinch
+// answers for an unknown app and for an app of another project or region
+// alike.
+func (s *Server) projectApp(w http.ResponseWriter, appID, projectID, region string) (App, bool) {
+	app, ok := s.app(appID)
+	if !ok || app.ProjectID != projectID || (region != "" && region != app.Region) {
+		writeSinchError(w, http.StatusNotFound, fmt.Sprintf("App %s not found in project %s in this region.", appID, projectID))
+		return App{}, false
+	}
+	return app, true
+}
+
+// holdRequest waits d, less when the client goes away or Close is called;
+// it reports whether the full delay passed.
+func (s *Server) holdRequest(r *http.Request, d time.Duration) bool {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	return sleep(ctx, d)
 }
 
 // recipientIdentity picks the channel identity a send goes to: the
@@ -305,15 +333,9 @@ func (s *Server) accept(app App, req sinch.SendMessageRequest, mode, channel, id
 	now := s.now()
 	m := &outMessage{
 		id: newULID(now), appID: app.AppID, projectID: app.ProjectID,
-		channel: channel, identity: identity, processingMode: mode,
+		channel: channel, identity: identity, processingMode: mode, message: req.Message,
 		metadata: req.MessageMetadata, correlationID: req.CorrelationID,
 		accepted: now, acceptedMono: time.Now(), status: StatusQueued,
-	}
-	if t := req.Message.TextMessage; t != nil {
-		m.text = t.Text
-	}
-	if mm := req.Message.MediaMessage; mm != nil {
-		m.mediaURL, m.filename = mm.URL, mm.FilenameOverride
 	}
 
 	s.mu.Lock()

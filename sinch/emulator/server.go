@@ -137,6 +137,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /oauth2/token", s.handleToken)
 	m.HandleFunc("POST /v1/projects/{projectId}/messages:send", s.handleSend)
 	m.HandleFunc("POST /{region}/v1/projects/{projectId}/messages:send", s.handleSend)
+	m.HandleFunc("GET /v1/projects/{projectId}/messages", s.handleList)
+	m.HandleFunc("GET /{region}/v1/projects/{projectId}/messages", s.handleList)
 	m.HandleFunc("POST /emulator/apps", s.handleCreateApp)
 	m.HandleFunc("POST /emulator/apps/{appId}/inbound", s.handleInbound)
 	m.HandleFunc("GET /emulator/apps/{appId}/outbox", s.handleOutbox)

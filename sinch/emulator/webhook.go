@@ -47,14 +47,14 @@ type callbackJob struct {
 // callbackBody is the wire body of the callbacks the emulator sends. The
 // envelope keys are always present, like Sinch's.
 type callbackBody struct {
-	AppID                 string          `json:"app_id"`
-	ProjectID             string          `json:"project_id"`
-	AcceptedTime          string          `json:"accepted_time"`
-	EventTime             string          `json:"event_time"`
-	MessageMetadata       string          `json:"message_metadata"`
-	CorrelationID         string          `json:"correlation_id"`
-	Message               *inboundMessage `json:"message,omitempty"`
-	MessageDeliveryReport *deliveryReport `json:"message_delivery_report,omitempty"`
+	AppID                 string               `json:"app_id"`
+	ProjectID             string               `json:"project_id"`
+	AcceptedTime          string               `json:"accepted_time"`
+	EventTime             string               `json:"event_time"`
+	MessageMetadata       string               `json:"message_metadata"`
+	CorrelationID         string               `json:"correlation_id"`
+	Message               *conversationMessage `json:"message,omitempty"`
+	MessageDeliveryReport *deliveryReport      `json:"message_delivery_report,omitempty"`
 }
 
 // channelIdentity always carries app_id ("" on WhatsApp), unlike
@@ -65,18 +65,22 @@ type channelIdentity struct {
 	AppID    string `json:"app_id"`
 }
 
-type inboundMessage struct {
-	ID              string               `json:"id"`
-	Direction       string               `json:"direction"`
-	ContactMessage  sinch.ContactMessage `json:"contact_message"`
-	ChannelIdentity channelIdentity      `json:"channel_identity"`
-	ConversationID  string               `json:"conversation_id"`
-	ContactID       string               `json:"contact_id"`
-	Metadata        string               `json:"metadata"`
-	AcceptTime      string               `json:"accept_time"`
-	SenderID        string               `json:"sender_id"`
-	ProcessingMode  string               `json:"processing_mode"`
-	Injected        bool                 `json:"injected"`
+// conversationMessage is a message as Sinch shows it: the "message" of a
+// MESSAGE_INBOUND callback and an item of a message listing. ContactMessage
+// is set on TO_APP messages, AppMessage on TO_CONTACT ones.
+type conversationMessage struct {
+	ID              string                `json:"id"`
+	Direction       string                `json:"direction"`
+	ContactMessage  *sinch.ContactMessage `json:"contact_message,omitempty"`
+	AppMessage      *sinch.AppMessage     `json:"app_message,omitempty"`
+	ChannelIdentity channelIdentity       `json:"channel_identity"`
+	ConversationID  string                `json:"conversation_id"`
+	ContactID       string                `json:"contact_id"`
+	Metadata        string                `json:"metadata"`
+	AcceptTime      string                `json:"accept_time"`
+	SenderID        string                `json:"sender_id"`
+	ProcessingMode  string                `json:"processing_mode"`
+	Injected        bool                  `json:"injected"`
 }
 
 type deliveryReport struct {
