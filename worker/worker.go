@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -28,11 +29,15 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.ConversationWorkflow, workflow.RegisterOptions{Name: workflows.ConversationWorkflowName})
 }
 
-// New builds a worker on taskQueue with every workflow and activity registered.
-func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+// New builds a worker on taskQueue with every workflow and activity
+// registered. On Stop, running activities get stopTimeout to finish before
+// they are cancelled (defaultStopTimeout when 0).
+func New(c client.Client, taskQueue string, acts *activities.Activities, stopTimeout time.Duration) sdkworker.Worker {
+	if stopTimeout <= 0 {
+		stopTimeout = defaultStopTimeout
+	}
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{
-		// Let in-flight activities finish on shutdown before they are cancelled.
-		WorkerStopTimeout: defaultStopTimeout,
+		WorkerStopTimeout: stopTimeout,
 	})
 	Register(w, acts)
 	return w

@@ -182,24 +182,27 @@ func (c *conversation) sendLoop(ctx workflow.Context) {
 	for {
 		var next *OutboundState
 		var wake time.Time
-		ready := func() bool {
+		if !c.pauseSends {
+			next, wake = c.nextSend(workflow.Now(ctx))
+		}
+		if next != nil {
+			c.sendOne(ctx, next.MessageID)
+			continue
+		}
+		// Wake up when a message becomes ready or the earliest backoff
+		// changes (a new resend was queued), which needs a new timer.
+		changed := func() bool {
 			if c.pauseSends {
 				return false
 			}
-			next, wake = c.nextSend(workflow.Now(ctx))
-			return next != nil
+			n, w := c.nextSend(workflow.Now(ctx))
+			return n != nil || !w.Equal(wake)
 		}
-		if !ready() {
-			if !wake.IsZero() {
-				_, _ = workflow.AwaitWithTimeout(ctx, wake.Sub(workflow.Now(ctx)), ready)
-			} else {
-				_ = workflow.Await(ctx, ready)
-			}
-			if next == nil {
-				continue
-			}
+		if wake.IsZero() {
+			_ = workflow.Await(ctx, changed)
+		} else {
+			_, _ = workflow.AwaitWithTimeout(ctx, wake.Sub(workflow.Now(ctx)), changed)
 		}
-		c.sendOne(ctx, next.MessageID)
 	}
 }
 

@@ -80,14 +80,8 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if d.Client, err = client.DialContext(ctx, opts); err != nil {
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
 	}
-	acts, err := newActivities(cfg, d.DB, log)
-	if err != nil {
+	if err := d.StartWorker(); err != nil {
 		return nil, err
-	}
-	d.Worker = worker.New(d.Client, cfg.TemporalTaskQueue, acts)
-	if err := d.Worker.Start(); err != nil {
-		d.Worker = nil
-		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	e, err := newAPI(cfg, d.DB, d.Client, log)
 	if err != nil {
@@ -97,6 +91,32 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 		return nil, err
 	}
 	return d, nil
+}
+
+// StartWorker starts a worker (with fresh activities) in this process; the
+// dev stack starts one, and tests use it after StopWorker to play a
+// restarted worker process.
+func (d *Dev) StartWorker() error {
+	acts, err := newActivities(d.cfg, d.DB, d.log)
+	if err != nil {
+		return err
+	}
+	w := worker.New(d.Client, d.cfg.TemporalTaskQueue, acts, d.cfg.ShutdownTimeout)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	d.Worker = w
+	return nil
+}
+
+// StopWorker stops the worker: running activities get SHUTDOWN_TIMEOUT,
+// then their contexts are cancelled and their results are lost to Temporal,
+// which retries them on the next worker.
+func (d *Dev) StopWorker() {
+	if d.Worker != nil {
+		d.Worker.Stop()
+		d.Worker = nil
+	}
 }
 
 // Stop shuts everything down in reverse order of start.

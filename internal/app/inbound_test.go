@@ -91,8 +91,17 @@ func (s *stack) admin(method, path string, in, out any, want int) {
 // (members of the queue, account enabled, available unless "away").
 func newStack(t *testing.T, engine models.Engine, strategy string, agents ...string) *stack {
 	t.Helper()
+	return newStackWith(t, engine, nil, strategy, agents...)
+}
+
+// newStackWith is newStack with the configuration adjusted by tweak.
+func newStackWith(t *testing.T, engine models.Engine, tweak func(*config.Config), strategy string, agents ...string) *stack {
+	t.Helper()
 	cfg := devConfig(t, engine)
 	cfg.RoutingRecheck = 2 * time.Second
+	if tweak != nil {
+		tweak(cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	d, err := app.StartDev(ctx, cfg, cfg.NewLogger(os.Stderr))

@@ -62,7 +62,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	defer tc.Close()
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
-	return worker.Run(ctx, worker.New(tc, cfg.TemporalTaskQueue, acts), log)
+	return worker.Run(ctx, worker.New(tc, cfg.TemporalTaskQueue, acts, cfg.ShutdownTimeout), log)
 }
 
 // dialWithRetry dials Temporal, retrying with backoff (1s doubling to 30s)
