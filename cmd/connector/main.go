@@ -26,7 +26,7 @@ commands:
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
   emulator  only the Sinch emulator, on EMULATOR_ADDR
-  bench     measure on this machine: bench inbound [-n 500] [-agents 10]
+  bench     measure on this machine: bench inbound [-n 500] [-agents 10] | bench outbound [-conversations 20] [-replies 10]
 `
 
 func main() {

@@ -143,15 +143,22 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 	return res, nil
 }
 
+// printDist writes the quantiles of one distribution on a line.
+func printDist(w io.Writer, name string, ds []time.Duration) {
+	if len(ds) == 0 {
+		_, _ = fmt.Fprintf(w, "%-24s n=0\n", name)
+		return
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))] }
+	_, _ = fmt.Fprintf(w, "%-24s n=%d p50=%s p90=%s p99=%s max=%s\n", name, len(s),
+		q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
+}
+
 // Print writes the distributions.
 func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
-	p := func(name string, ds []time.Duration) {
-		s := slices.Clone(ds)
-		slices.Sort(s)
-		q := func(f float64) time.Duration { return s[int(f*float64(len(s)-1))] }
-		_, _ = fmt.Fprintf(w, "%-22s n=%d p50=%s p90=%s p99=%s max=%s\n", name, len(s),
-			q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
-	}
+	p := func(name string, ds []time.Duration) { printDist(w, name, ds) }
 	pace := "as fast as answered"
 	if opts.Rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
@@ -201,35 +208,60 @@ func setup(ctx context.Context, c *apiclient.Client, opts InboundOptions) (uint6
 	return acc.ID, nil
 }
 
-// Main runs `connector bench inbound [-n 500] [-agents 10] [-rate 0]` and prints the
+// Main runs `connector bench inbound|outbound [flags]` and prints the
 // result. DATABASE_URL selects the app database (SQLite in a temp dir when
 // unset or a SQLite path; a postgres DSN uses that database).
 func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	if len(args) == 0 || args[0] != "inbound" {
-		return fmt.Errorf("usage: connector bench inbound [-n 500] [-agents 10]")
+	const usage = "usage: connector bench inbound [-n 500] [-agents 10] [-rate 0] | outbound [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]"
+	if len(args) == 0 {
+		return fmt.Errorf(usage)
 	}
-	fs := flag.NewFlagSet("bench inbound", flag.ContinueOnError)
-	n := fs.Int("n", 500, "signed webhooks to send, one per contact")
-	agents := fs.Int("agents", 10, "available agents sharing the interactions")
-	timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
-	rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as the previous is answered)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if *n < 1 || *agents < 1 {
-		return fmt.Errorf("-n and -agents must be positive")
-	}
-	opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate}
-	engine := "sqlite"
-	if dsn := os.Getenv("DATABASE_URL"); dsn != "" {
-		if t, err := config.ParseDatabaseURL(dsn); err == nil && t.Engine == config.Postgres {
-			opts.DatabaseURL, engine = dsn, "postgres"
+	dsn, engine := "", "sqlite"
+	if v := os.Getenv("DATABASE_URL"); v != "" {
+		if t, err := config.ParseDatabaseURL(v); err == nil && t.Engine == config.Postgres {
+			dsn, engine = v, "postgres"
 		}
 	}
-	res, err := RunInbound(ctx, opts, log)
-	if err != nil {
-		return err
+	switch args[0] {
+	case "inbound":
+		fs := flag.NewFlagSet("bench inbound", flag.ContinueOnError)
+		n := fs.Int("n", 500, "signed webhooks to send, one per contact")
+		agents := fs.Int("agents", 10, "available agents sharing the interactions")
+		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
+		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as the previous is answered)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *n < 1 || *agents < 1 {
+			return fmt.Errorf("-n and -agents must be positive")
+		}
+		opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate, DatabaseURL: dsn}
+		res, err := RunInbound(ctx, opts, log)
+		if err != nil {
+			return err
+		}
+		res.Print(stdout, opts, engine)
+		return nil
+	case "outbound":
+		fs := flag.NewFlagSet("bench outbound", flag.ContinueOnError)
+		convs := fs.Int("conversations", 20, "customers who write first, each assigned to the replying agent")
+		replies := fs.Int("replies", 10, "replies per conversation")
+		rate := fs.Float64("rate", 0, "replies per second (0: next one as soon as the previous is answered)")
+		sendRate := fs.Float64("send-rate", 0, "the account's sendRatePerSecond (0: SINCH_SEND_RATE, 20/s)")
+		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for assignments and accepts")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *convs < 1 || *replies < 1 || *sendRate < 0 {
+			return fmt.Errorf("-conversations and -replies must be positive, -send-rate not negative")
+		}
+		opts := OutboundOptions{Conversations: *convs, Replies: *replies, Rate: *rate, SendRate: *sendRate, Timeout: *timeout, DatabaseURL: dsn}
+		res, err := RunOutbound(ctx, opts, log)
+		if err != nil {
+			return err
+		}
+		res.Print(stdout, opts, engine)
+		return nil
 	}
-	res.Print(stdout, opts, engine)
-	return nil
+	return fmt.Errorf(usage)
 }

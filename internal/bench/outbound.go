@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/internal/app"
+	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch/emulator"
+)
+
+// OutboundOptions configures RunOutbound.
+type OutboundOptions struct {
+	// Conversations is how many customers write first; Replies is how many
+	// replies each of them gets.
+	Conversations int
+	Replies       int
+	// DatabaseURL is the app database; empty uses SQLite in a temp dir.
+	DatabaseURL string
+	// Rate paces the replies to this many per second; 0 posts the next one
+	// as soon as the previous one is answered (202).
+	Rate float64
+	// SendRate is the account's sendRatePerSecond (0: SINCH_SEND_RATE,
+	// Sinch's default 20/s per app).
+	SendRate float64
+	// Timeout bounds the waits for assignments and for Sinch's accepts.
+	Timeout time.Duration
+}
+
+// OutboundResult holds the measured distributions.
+type OutboundResult struct {
+	// API is the reply request's round trip (POST → 202).
+	API []time.Duration
+	// Accepted runs from just before the POST to the moment the emulator
+	// accepted the messages:send (same process, same clock).
+	Accepted []time.Duration
+	Elapsed  time.Duration
+	SendRate float64
+}
+
+const outboundAppID = "01BENCHOUTAPP"
+
+// RunOutbound starts a dev stack with its Sinch emulator, binds an account
+// to an emulator app, lets Conversations customers write (each interaction
+// is assigned to one agent), then posts Conversations×Replies replies in a
+// sequential loop, round robin over the conversations, through the real
+// API, workflow, activities and emulator.
+func RunOutbound(ctx context.Context, opts OutboundOptions, log *slog.Logger) (*OutboundResult, error) {
+	dir, err := os.MkdirTemp("", "connector-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	vars := map[string]string{
+		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
+		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL, "EMULATOR_ADDR": "127.0.0.1:0",
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(config.RoleDev); err != nil {
+		return nil, err
+	}
+	d, err := app.StartDev(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Stop()
+	c := &apiclient.Client{BaseURL: d.APIURL(), Token: cfg.AdminToken}
+	acc, err := c.CreateAccount(ctx, map[string]any{
+		"name": "Bench", "key": "bench", "publicUrl": "https://motion.example.com", "region": "eu", "projectId": "bench",
+		"appId": outboundAppID, "keyId": "k", "keySecret": "s", "webhookSecret": benchSecret, "phone": "+390200000000",
+		"baseUrl": d.EmulatorURL, "authUrl": d.EmulatorURL + "/oauth2/token", "sendRatePerSecond": opts.SendRate,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Emulator.CreateApp(emulator.App{AppID: outboundAppID, ProjectID: "bench", Region: "eu", ProcessingMode: "CONVERSATION",
+		WebhookURL: fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", d.APIURL(), acc.ID), WebhookSecret: benchSecret,
+		KeyID: "k", KeySecret: "s"}); err != nil {
+		return nil, err
+	}
+	q, err := c.CreateQueue(ctx, "bench", "round_robin")
+	if err != nil {
+		return nil, err
+	}
+	if err := c.LinkQueueAccount(ctx, q.ID, acc.ID); err != nil {
+		return nil, err
+	}
+	agent, err := c.AddAgent(ctx, "replier", opts.Conversations, q.ID, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+
+	for i := 0; i < opts.Conversations; i++ {
+		if _, err := d.Emulator.SendInbound(outboundAppID, emulator.Inbound{From: fmt.Sprintf("3934%08d", i), Text: "hello"}); err != nil {
+			return nil, err
+		}
+	}
+	var interactions []uint64
+	if err := waitFor(opts.Timeout, func() (bool, error) {
+		interactions = nil
+		err := d.DB.Model(&models.Interaction{}).Where("status = ?", models.InteractionAssigned).Order("id").Pluck("id", &interactions).Error
+		return len(interactions) == opts.Conversations, err
+	}); err != nil {
+		return nil, fmt.Errorf("assignments: %w", err)
+	}
+
+	res := &OutboundResult{SendRate: cfg.SinchSendRate}
+	if opts.SendRate > 0 {
+		res.SendRate = opts.SendRate
+	}
+	sent := map[uint64]time.Time{}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	total := opts.Conversations * opts.Replies
+	start := time.Now()
+	for i := 0; i < total; i++ {
+		if opts.Rate > 0 {
+			if wait := time.Until(start.Add(time.Duration(float64(i) / opts.Rate * float64(time.Second)))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		it := interactions[i%len(interactions)]
+		body, _ := json.Marshal(map[string]string{"text": fmt.Sprintf("reply %d", i)})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/interactions/%d/messages", d.APIURL(), it), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+agent.Token)
+		t0 := time.Now()
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("reply %d: %w", i, err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return nil, fmt.Errorf("reply %d answered %d: %s", i, resp.StatusCode, raw)
+		}
+		res.API = append(res.API, time.Since(t0))
+		var m api.MessageResponse
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, err
+		}
+		sent[m.ID] = t0
+	}
+
+	var outbox []emulator.OutboxItem
+	if err := waitFor(opts.Timeout, func() (bool, error) {
+		var err error
+		outbox, err = d.Emulator.Outbox(outboundAppID, "")
+		return len(outbox) >= total, err
+	}); err != nil {
+		return nil, fmt.Errorf("accepted by the emulator: %w", err)
+	}
+	res.Elapsed = time.Since(start)
+	if len(outbox) != total {
+		return nil, fmt.Errorf("the emulator accepted %d messages for %d replies", len(outbox), total)
+	}
+	for _, o := range outbox {
+		var meta activities.SendMetadata
+		if err := json.Unmarshal([]byte(o.Metadata), &meta); err != nil {
+			return nil, fmt.Errorf("outbox metadata %q: %w", o.Metadata, err)
+		}
+		if t0, ok := sent[meta.MessageID]; ok {
+			res.Accepted = append(res.Accepted, o.AcceptedTime.Sub(t0))
+		}
+	}
+	return res, nil
+}
+
+// waitFor polls done every 20 ms until it is true or timeout passes.
+func waitFor(timeout time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after %s", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Print writes the distributions.
+func (r *OutboundResult) Print(w io.Writer, opts OutboundOptions, engine string) {
+	pace := "as fast as answered"
+	if opts.Rate > 0 {
+		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
+	}
+	_, _ = fmt.Fprintf(w, "outbound bench: %d replies (%d conversations x %d), sequential, %s; app database %s; send rate limit %.0f/s per app\n",
+		len(r.API), opts.Conversations, opts.Replies, pace, engine, r.SendRate)
+	printDist(w, "reply API (202)", r.API)
+	printDist(w, "reply -> Sinch accepted", r.Accepted)
+	_, _ = fmt.Fprintf(w, "all accepted after %s (%.1f replies/s end to end)\n", r.Elapsed.Round(time.Millisecond), float64(len(r.Accepted))/r.Elapsed.Seconds())
+}
