@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"time"
@@ -219,7 +220,12 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	dsn, engine := "", "sqlite"
 	if v := os.Getenv("DATABASE_URL"); v != "" {
 		if t, err := config.ParseDatabaseURL(v); err == nil && t.Engine == config.Postgres {
-			dsn, engine = v, "postgres"
+			fresh, cleanup, err := freshSchema(v)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			dsn, engine = fresh, "postgres"
 		}
 	}
 	switch args[0] {
@@ -264,4 +270,30 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		return nil
 	}
 	return fmt.Errorf(usage)
+}
+
+// freshSchema gives the bench its own schema in the Postgres database of
+// dsn (a postgres:// URL), so runs never meet each other's rows nor leave
+// tables in the database's public schema; cleanup drops it.
+func freshSchema(dsn string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("DATABASE_URL: the bench needs a postgres:// URL, got %q", dsn)
+	}
+	admin, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: dsn, MaxOpenConns: 1})
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if err := admin.Exec(fmt.Sprintf(`CREATE SCHEMA %q`, schema)).Error; err != nil {
+		_ = models.Close(admin)
+		return "", nil, fmt.Errorf("create bench schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		_ = admin.Exec(fmt.Sprintf(`DROP SCHEMA IF EXISTS %q CASCADE`, schema)).Error
+		_ = models.Close(admin)
+	}, nil
 }
