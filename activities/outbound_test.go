@@ -32,7 +32,10 @@ type outWorld struct {
 	agent models.Agent
 }
 
-func newOutWorld(t *testing.T, engine models.Engine) *outWorld {
+func newOutWorld(t *testing.T, engine models.Engine) *outWorld { return newOutWorldMode(t, engine, "CONVERSATION") }
+
+// newOutWorldMode binds the account to an emulator app in that processing mode.
+func newOutWorldMode(t *testing.T, engine models.Engine, mode string) *outWorld {
 	w := &outWorld{world: newWorld(t, engine)}
 	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusOK) }))
 	t.Cleanup(hook.Close)
@@ -40,7 +43,7 @@ func newOutWorld(t *testing.T, engine models.Engine) *outWorld {
 	base, err := w.em.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.em.Close() })
-	require.NoError(t, w.em.CreateApp(emulator.App{AppID: outAppID, ProjectID: "proj-out", Region: "eu", ProcessingMode: "CONVERSATION",
+	require.NoError(t, w.em.CreateApp(emulator.App{AppID: outAppID, ProjectID: "proj-out", Region: "eu", ProcessingMode: mode,
 		WebhookURL: hook.URL, KeyID: "key-out", KeySecret: "secret-out"}))
 
 	box, err := secretbox.New(make([]byte, 32))
@@ -119,6 +122,7 @@ func TestOutbound(t *testing.T) {
 			t.Run("failure is recorded visibly once", func(t *testing.T) { testRecordFailure(t, engine) })
 			t.Run("split parts roll up", func(t *testing.T) { testSplit(t, engine) })
 			t.Run("send rate is shared by workers", func(t *testing.T) { testSendRate(t, engine) })
+			t.Run("DISPATCH mode sends to the channel identity", func(t *testing.T) { testDispatchRecipient(t, engine) })
 		})
 	}
 }
@@ -433,4 +437,19 @@ func testSendRate(t *testing.T, engine models.Engine) {
 	assert.Equal(t, activities.ErrTypeSinchRetryable, appErr.Type())
 	assert.InDelta(t, float64(10*time.Second), float64(appErr.NextRetryDelay()), float64(time.Second))
 	assert.Nil(t, w.message(m.ID).SendStartedAt, "not sent")
+}
+
+// testDispatchRecipient: a DISPATCH-mode interaction is answered with
+// identified_by, even when a Sinch contact id is known (Sinch refuses
+// contact_id in DISPATCH mode).
+func testDispatchRecipient(t *testing.T, engine models.Engine) {
+	w := newOutWorldMode(t, engine, "DISPATCH")
+	m, inter := w.reply("dispatch reply")
+	require.NoError(t, w.db.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("processing_mode", models.ProcessingDispatch).Error)
+	require.NoError(t, w.db.Model(&models.Contact{}).Where("id = ?", inter.ContactID).Update("sinch_contact_id", "01HSTALECONTACT").Error)
+	res, err := w.send(m, 1)
+	require.NoError(t, err)
+	out := w.outbox(w.contact(inter).Identity)
+	require.Len(t, out, 1)
+	assert.Equal(t, res.ProviderMessageID, out[0].MessageID)
 }

@@ -127,6 +127,9 @@ func (d *Dev) printDemo(out io.Writer, demo *Demo) {
 	p("Make a customer say hello:\n\n  curl -s -X POST %s/emulator/apps/%s/inbound -H 'Content-Type: application/json' -d '{\"from\":\"%s\",\"text\":\"Hello, I need help\"}'\n\n",
 		d.EmulatorURL, demo.AppID, DemoCustomer)
 	p("Then see the assigned interaction:\n\n  curl -s -H 'Authorization: Bearer %s' '%s/api/interactions?accountId=%d'\n\n", d.cfg.AdminToken, d.APIURL(), demo.AccountID)
+	p("Reply to it (ID is the interaction's id), then watch the reply go pending, accepted, queued, delivered, read,\nand see it at the customer in the emulator's outbox:\n\n")
+	p("  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"text\":\"Hi, how can I help?\"}' %s/api/interactions/ID/messages\n", d.cfg.AdminToken, d.APIURL())
+	p("  curl -s %s/emulator/apps/%s/outbox\n\n", d.EmulatorURL, demo.AppID)
 	if u := d.Temporal.UIURL(); u != "" {
 		p("and its workflow: %s/namespaces/%s/workflows\n\n", u, d.cfg.TemporalNamespace)
 	}
