@@ -238,8 +238,13 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		return SendOutboundResult{}, err
 	}
 	started := time.Now().UTC()
-	r := db.Model(&models.Message{}).Where("id = ? AND status <> ?", m.ID, models.StatusFailed).
-		Updates(map[string]any{"send_attempt": in.Attempt, "send_started_at": started})
+	mark := map[string]any{"send_attempt": in.Attempt, "send_started_at": started}
+	if m.SendAttempt != in.Attempt {
+		// A resend: the previous attempt's Sinch id must not pass for
+		// this one's if this attempt's outcome is lost.
+		mark["provider_message_id"] = nil
+	}
+	r := db.Model(&models.Message{}).Where("id = ? AND status <> ?", m.ID, models.StatusFailed).Updates(mark)
 	if r.Error != nil {
 		return SendOutboundResult{}, fmt.Errorf("record send attempt: %w", r.Error)
 	}
@@ -257,15 +262,16 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 }
 
 // sendFailure turns a send error into the activity's error. An answer
-// that proves Sinch did not take the message (429, 4xx) clears the attempt
-// mark; no answer, or a 5xx (the message may have been taken), keeps it so
-// the retry reconciles first.
+// that proves Sinch did not take the message (any 4xx including 429, a
+// token failure, a request refused locally) clears the attempt mark; no
+// answer, or a 5xx (the message may have been taken), keeps it so the
+// retry reconciles first.
 func (a *Activities) sendFailure(ctx context.Context, messageID uint64, err error) error {
 	apiErr, ok := sinch.AsAPIError(err)
 	if !ok {
 		return err // the activity's context ended: outcome unknown
 	}
-	definite := apiErr.HTTPStatus == http.StatusTooManyRequests || (apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500) ||
+	definite := apiErr.Op == sinch.OpToken || (apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500) ||
 		(apiErr.HTTPStatus == 0 && apiErr.Class == sinch.ErrorClassPermanent)
 	if definite {
 		if e := a.DB.WithContext(ctx).Model(&models.Message{}).Where("id = ?", messageID).Update("send_started_at", nil).Error; e != nil {

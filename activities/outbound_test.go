@@ -32,7 +32,9 @@ type outWorld struct {
 	agent models.Agent
 }
 
-func newOutWorld(t *testing.T, engine models.Engine) *outWorld { return newOutWorldMode(t, engine, "CONVERSATION") }
+func newOutWorld(t *testing.T, engine models.Engine) *outWorld {
+	return newOutWorldMode(t, engine, "CONVERSATION")
+}
 
 // newOutWorldMode binds the account to an emulator app in that processing mode.
 func newOutWorldMode(t *testing.T, engine models.Engine, mode string) *outWorld {

@@ -278,7 +278,12 @@ func (s *Server) postMessage(c echo.Context) error {
 		arg.AgentID = p.AgentID
 	}
 	var res workflows.ReplyResult
-	if err := s.runUpdateID(c, inter, workflows.ReplyUpdateName, arg, key, &res); err != nil {
+	updateID := ""
+	if key != "" {
+		// Update ids are unique per workflow run, which spans interactions.
+		updateID = fmt.Sprintf("reply:%d:%s", inter.ID, key)
+	}
+	if err := s.runUpdateID(c, inter, workflows.ReplyUpdateName, arg, updateID, &res); err != nil {
 		var apiErr *Error
 		if errors.As(err, &apiErr) && apiErr.Code == "rejected" && strings.Contains(apiErr.Message, workflows.ErrOutsideWindow) {
 			apiErr.Code = "outside_customer_service_window"
