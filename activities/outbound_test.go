@@ -194,13 +194,30 @@ func testUnknownOutcome(t *testing.T, engine models.Engine) {
 	assert.Equal(t, out[0].MessageID, res.ProviderMessageID)
 	assert.Equal(t, models.StatusAccepted, w.message(m.ID).Status)
 
+	// The same for a resend (attempt 2): attempt 1's Sinch id must not be
+	// taken for attempt 2's lost outcome.
+	require.NoError(t, w.em.AddFault(outAppID, emulator.Fault{HangAfterAccept: true}))
+	ctx, cancel = context.WithTimeout(context.Background(), 500*time.Millisecond)
+	_, err = w.acts.SendOutbound(ctx, activities.SendOutboundInput{WorkflowID: "conversation/x", AccountID: w.acc.ID, MessageID: m.ID, Attempt: 2})
+	cancel()
+	require.Error(t, err)
+	require.Len(t, w.outbox(identity), 2)
+	assert.Nil(t, w.message(m.ID).ProviderMessageID, "attempt 1's id is cleared when attempt 2 starts")
+	res2, err := w.send(m, 2)
+	require.NoError(t, err)
+	assert.True(t, res2.Reconciled)
+	out = w.outbox(identity)
+	require.Len(t, out, 2, "attempt 2 was not sent a second time")
+	assert.Equal(t, out[1].MessageID, res2.ProviderMessageID)
+	assert.NotEqual(t, res.ProviderMessageID, res2.ProviderMessageID)
+
 	// An attempt marked started that Sinch never received is sent.
 	m2, _ := w.reply("Second question")
 	require.NoError(t, w.db.Model(&models.Message{}).Where("id = ?", m2.ID).
 		Updates(map[string]any{"send_attempt": 1, "send_started_at": time.Now().UTC()}).Error)
-	res2, err := w.send(w.message(m2.ID), 1)
+	res3, err := w.send(w.message(m2.ID), 1)
 	require.NoError(t, err)
-	assert.False(t, res2.Reconciled)
+	assert.False(t, res3.Reconciled)
 }
 
 func testRateLimited(t *testing.T, engine models.Engine) {
