@@ -19,6 +19,8 @@ const (
 	ErrTypeBadInput = "BadInput"
 	// ErrTypeNotOpen: the interaction is closed (or gone).
 	ErrTypeNotOpen = "InteractionNotOpen"
+	// ErrTypeNotAssigned: the acting agent does not hold the interaction.
+	ErrTypeNotAssigned = "InteractionNotAssigned"
 	// ErrTypeNotEligible: the agent or queue cannot take the interaction
 	// (account not enabled, capacity reached, deleted, …).
 	ErrTypeNotEligible = "NotEligible"

@@ -271,6 +271,11 @@ func (a *Activities) sendFailure(ctx context.Context, messageID uint64, err erro
 	if !ok {
 		return err // the activity's context ended: outcome unknown
 	}
+	if apiErr.HTTPStatus >= 200 && apiErr.HTTPStatus < 300 {
+		// Sinch took the message but its answer was unreadable: the retry
+		// finds it in Sinch's message list instead of failing it.
+		return temporal.NewApplicationErrorWithOptions(apiErr.Error(), ErrTypeSinchRetryable, temporal.ApplicationErrorOptions{Cause: err})
+	}
 	definite := apiErr.Op == sinch.OpToken || (apiErr.HTTPStatus >= 400 && apiErr.HTTPStatus < 500) ||
 		(apiErr.HTTPStatus == 0 && apiErr.Class == sinch.ErrorClassPermanent)
 	if definite {

@@ -427,6 +427,9 @@ func (s *Server) runUpdateID(c echo.Context, inter models.Interaction, name stri
 		if hasErrType(err, activities.ErrTypeNotOpen) {
 			return &Error{Status: http.StatusConflict, Code: "interaction_not_open", Message: msg, Err: err}
 		}
+		if hasErrType(err, activities.ErrTypeNotAssigned) {
+			return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: msg, Err: err}
+		}
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "rejected", Message: msg, Err: err}
 	case ctx.Err() != nil:
 		return errUnavailable("engine_timeout", "the conversation did not answer in time; retry", err)

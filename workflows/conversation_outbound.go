@@ -63,9 +63,9 @@ func (c *conversation) validateReply(ctx workflow.Context, req ReplyRequest) err
 	if err := c.validateOpen(req.InteractionID); err != nil {
 		return err
 	}
-	if req.AgentID != 0 && c.st.Interaction.AgentID != req.AgentID {
-		return fmt.Errorf("interaction %d is not assigned to agent %d", req.InteractionID, req.AgentID)
-	}
+	// Who may reply is checked by the main loop (runReply), not here: the
+	// database shows an assignment before the loop has applied the routing
+	// result, so a prompt agent would be refused.
 	text := strings.TrimSpace(req.Text)
 	switch n := utf8.RuneCountInString(req.Text); {
 	case text == "":
@@ -92,6 +92,10 @@ func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyRe
 	it := c.st.Interaction
 	if it == nil || it.ID != cmd.req.InteractionID {
 		return ReplyResult{}, temporal.NewApplicationError(fmt.Sprintf("interaction %d is not open", cmd.req.InteractionID), activities.ErrTypeNotOpen)
+	}
+	if cmd.req.AgentID != 0 && it.AgentID != cmd.req.AgentID {
+		return ReplyResult{}, temporal.NewApplicationError(
+			fmt.Sprintf("interaction %d is not assigned to agent %d", it.ID, cmd.req.AgentID), activities.ErrTypeNotAssigned)
 	}
 	var a *activities.Activities
 	var res activities.CreateOutboundResult
