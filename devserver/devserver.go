@@ -103,14 +103,37 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
-	if port == 0 {
+	if port != 0 {
+		if err := checkPortFree(host, port); err != nil {
+			return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
+		}
+		return start(ctx, opts, host, port)
+	}
+	// Free ports are picked before the services bind them, so another
+	// process (a parallel test package) may take one in between; the
+	// engine then fails, sometimes with a panic. Try again on new ports.
+	for attempt := 1; ; attempt++ {
 		if port, err = freePort(host); err != nil {
 			return nil, err
 		}
-	} else if err := checkPortFree(host, port); err != nil {
-		return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
+		s, err := start(ctx, opts, host, port)
+		if err == nil || attempt == 5 || ctx.Err() != nil {
+			return s, err
+		}
+		opts.Logger.Warn("embedded Temporal did not start, retrying on other ports", "attempt", attempt, "err", err)
 	}
+}
+
+// start builds and starts the engine on the given frontend port, turning a
+// panic of the engine's start-up into an error.
+func start(ctx context.Context, opts Options, host string, port int) (_ *Server, err error) {
 	s := &Server{opts: opts, frontendAddr: net.JoinHostPort(host, strconv.Itoa(port))}
+	defer func() {
+		if r := recover(); r != nil {
+			s.Stop()
+			err = fmt.Errorf("devserver: engine start-up panicked (a port taken meanwhile?): %v", r)
+		}
+	}()
 
 	conf, err := s.buildConfig(host, port)
 	if err != nil {
