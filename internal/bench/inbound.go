@@ -55,27 +55,11 @@ const benchSecret = "bench-webhook-secret"
 // webhook; assignment time runs from just before the webhook was sent to the
 // interaction's assigned_at, both on this machine's clock.
 func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*InboundResult, error) {
-	dir, err := os.MkdirTemp("", "connector-bench-")
+	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, false, log)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	vars := map[string]string{
-		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
-		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL, "EMULATOR_ADDR": "off",
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(config.RoleDev); err != nil {
-		return nil, err
-	}
-	d, err := app.StartDev(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Stop()
+	defer stop()
 	c := &apiclient.Client{BaseURL: d.APIURL(), Token: cfg.AdminToken}
 	accountID, err := setup(ctx, c, opts)
 	if err != nil {
@@ -142,6 +126,35 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		}
 	}
 	return res, nil
+}
+
+// startStack starts a dev stack in a temporary directory on databaseURL
+// (SQLite there when empty), with the Sinch emulator on a free port when
+// emulator is true. stop stops it and removes the directory.
+func startStack(ctx context.Context, databaseURL string, emulator bool, log *slog.Logger) (d *app.Dev, cfg *config.Config, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "connector-bench-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	emulatorAddr := "off"
+	if emulator {
+		emulatorAddr = "127.0.0.1:0"
+	}
+	vars := map[string]string{
+		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
+		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": databaseURL, "EMULATOR_ADDR": emulatorAddr,
+	}
+	if cfg, err = config.Load(func(k string) string { return vars[k] }); err == nil {
+		err = cfg.Validate(config.RoleDev)
+	}
+	if err == nil {
+		d, err = app.StartDev(ctx, cfg, log)
+	}
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, nil, err
+	}
+	return d, cfg, func() { d.Stop(); _ = os.RemoveAll(dir) }, nil
 }
 
 // printDist writes the quantiles of one distribution on a line.

@@ -8,14 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/apiclient"
-	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
@@ -57,27 +54,11 @@ const outboundAppID = "01BENCHOUTAPP"
 // sequential loop, round robin over the conversations, through the real
 // API, workflow, activities and emulator.
 func RunOutbound(ctx context.Context, opts OutboundOptions, log *slog.Logger) (*OutboundResult, error) {
-	dir, err := os.MkdirTemp("", "connector-bench-")
+	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, true, log)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	vars := map[string]string{
-		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
-		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": opts.DatabaseURL, "EMULATOR_ADDR": "127.0.0.1:0",
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		return nil, err
-	}
-	if err := cfg.Validate(config.RoleDev); err != nil {
-		return nil, err
-	}
-	d, err := app.StartDev(ctx, cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Stop()
+	defer stop()
 	c := &apiclient.Client{BaseURL: d.APIURL(), Token: cfg.AdminToken}
 	acc, err := c.CreateAccount(ctx, map[string]any{
 		"name": "Bench", "key": "bench", "publicUrl": "https://motion.example.com", "region": "eu", "projectId": "bench",
