@@ -35,6 +35,8 @@ type Activities struct {
 	// one send waits for its slot before it is retried later.
 	DefaultSendRate float64
 	MaxRateWait     time.Duration
+	// Inbound hands reconciled inbound messages to their conversations.
+	Inbound InboundSink
 }
 
 // CheckDatabaseInput asks the worker to check its own database.

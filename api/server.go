@@ -98,6 +98,7 @@ func New(deps Deps) *echo.Echo {
 	// Sinch authenticates with the webhook secret, not the admin token.
 	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
 	s.registerInteractionRoutes(e)
+	s.registerReconcileRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.

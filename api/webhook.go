@@ -13,7 +13,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
@@ -212,47 +211,22 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 		return resp, nil
 	}
 	s.recordProcessingMode(ctx, acc, m.ProcessingMode)
-	sig := workflows.InboundSignal{
-		InboundMessage: activities.InboundMessage{
-			MessageID: m.ID, AcceptTime: m.AcceptTime, Kind: m.ContactMessage.Kind(), Text: m.ContactMessage.Summary(),
-			Payload: rawField(cb.Payload, "contact_message"),
-		},
-		SinchContactID: m.ContactID, SinchConversationID: m.ConversationID, ProcessingMode: m.ProcessingMode,
-	}
-	if sig.AcceptTime.IsZero() {
-		sig.AcceptTime = cb.AcceptedTime
-	}
-	if mm := m.ContactMessage.MediaMessage; mm != nil {
-		sig.MediaURL = mm.URL
-	} else if mc := m.ContactMessage.MediaCardMessage; mc != nil {
-		sig.MediaURL = mc.URL
-	}
-	if m.ContactMessage.ReplyTo != nil {
-		sig.ReplyTo = m.ContactMessage.ReplyTo.MessageID
-	}
-	wfID := workflows.ConversationWorkflowID(acc.ID, channel, identity)
+	sig := workflows.InboundSignalOf(*m, rawField(cb.Payload, "contact_message"), cb.AcceptedTime)
 	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
-	_, err := s.deps.Temporal.SignalWithStartWorkflow(ctx, wfID, workflows.InboundSignalName, sig,
-		client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue},
-		workflows.ConversationWorkflowName, s.conversationInput(acc.ID, channel, identity))
+	err := workflows.SignalInbound(ctx, s.deps.Temporal, s.deps.TaskQueue, s.conversationSettings(), acc.ID, *m, sig)
 	if err != nil {
 		return resp, errUnavailable("engine_unavailable", "the workflow engine did not accept the message; Sinch will retry", err)
 	}
 	return resp, nil
 }
 
-// conversationInput is the start input of a conversation workflow.
-func (s *Server) conversationInput(accountID uint64, channel, identity string) workflows.ConversationInput {
-	in := workflows.ConversationInput{
-		AccountID: accountID, Channel: channel, Identity: identity,
+// conversationSettings are the settings new conversations start with.
+func (s *Server) conversationSettings() workflows.ConversationSettings {
+	return workflows.ConversationSettings{
 		InactivityTimeout: s.deps.InactivityTimeout, RoutingRecheck: s.deps.RoutingRecheck,
 		MaxResends: s.deps.ReplyMaxResends, ResendBackoff: s.deps.ReplyResendBackoff, SendTimeout: s.deps.ReplySendTimeout,
 	}
-	if in.MaxResends == 0 {
-		in.MaxResends = -1 // REPLY_MAX_RESENDS=0: no resends (the workflow reads 0 as the default)
-	}
-	return in
 }
 
 // onInboundEvent forwards a contact event to a running conversation; an

@@ -17,3 +17,9 @@ func DiagnosticsWorkflowID(at time.Time) string {
 func ConversationWorkflowID(accountID uint64, channel, identity string) string {
 	return fmt.Sprintf("conversation/%d/%s/%s", accountID, channel, identity)
 }
+
+// ReconcileWorkflowID names one reconciliation of an account; id is the
+// reconciliation's own id (its start time in Unix nanoseconds).
+func ReconcileWorkflowID(accountID uint64, id string) string {
+	return fmt.Sprintf("reconcile/%d/%s", accountID, id)
+}

@@ -13,6 +13,8 @@ const (
 	DiagnosticsWorkflowName = "DiagnosticsWorkflow"
 	// ConversationWorkflowName is the entity workflow of one conversation.
 	ConversationWorkflowName = "ConversationWorkflow"
+	// ReconcileWorkflowName recovers inbound messages Sinch gave up on.
+	ReconcileWorkflowName = "ReconcileWorkflow"
 )
 
 // Signal, update and query names of ConversationWorkflow.

@@ -27,6 +27,7 @@ import (
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // OpenDB opens DATABASE_URL and applies pending migrations.
@@ -171,4 +172,30 @@ func (h *httpServer) shutdown(timeout time.Duration) error {
 		return err
 	}
 	return <-h.done
+}
+
+// inboundSink hands reconciled messages to their conversations exactly as
+// the webhook does, with the same settings.
+type inboundSink struct {
+	client    client.Client
+	taskQueue string
+	settings  workflows.ConversationSettings
+}
+
+func newInboundSink(cfg *config.Config, c client.Client) *inboundSink {
+	return &inboundSink{client: c, taskQueue: cfg.TemporalTaskQueue, settings: conversationSettings(cfg)}
+}
+
+// DeliverInbound signals (starting it if needed) the message's conversation.
+func (s *inboundSink) DeliverInbound(ctx context.Context, accountID uint64, m sinch.InboundMessage, raw string) error {
+	sig := workflows.InboundSignalOf(m, raw, time.Now().UTC())
+	return workflows.SignalInbound(ctx, s.client, s.taskQueue, s.settings, accountID, m, sig)
+}
+
+// conversationSettings are the settings new conversations start with.
+func conversationSettings(cfg *config.Config) workflows.ConversationSettings {
+	return workflows.ConversationSettings{
+		InactivityTimeout: cfg.InactivityTimeout, RoutingRecheck: cfg.RoutingRecheck,
+		MaxResends: cfg.ReplyMaxResends, ResendBackoff: cfg.ReplyResendBackoff, SendTimeout: cfg.ReplySendTimeout,
+	}
 }

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -122,7 +123,11 @@ func saveHistory(t *testing.T, d *app.Dev, workflowID, file string) {
 		require.NoError(t, err)
 		hist.Events = append(hist.Events, ev)
 	}
-	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	raw, err := protojson.Marshal(hist)
 	require.NoError(t, err)
+	// protojson varies its spacing on purpose; re-indent for stable files.
+	var buf bytes.Buffer
+	require.NoError(t, json.Indent(&buf, raw, "", "  "))
+	b := buf.Bytes()
 	require.NoError(t, os.WriteFile(filepath.Join("..", "..", "workflows", "testdata", file), b, 0o644))
 }
