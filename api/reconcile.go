@@ -31,9 +31,9 @@ type ReconcileRequest struct {
 
 // ReconcileResponse is a reconciliation and, once done, its counts.
 type ReconcileResponse struct {
-	ID         string    `json:"id"`
-	AccountID  uint64    `json:"accountId"`
-	WorkflowID string    `json:"workflowId"`
+	ID         string `json:"id"`
+	AccountID  uint64 `json:"accountId"`
+	WorkflowID string `json:"workflowId"`
 	// From and To are returned by POST.
 	From *time.Time `json:"from,omitempty"`
 	To   *time.Time `json:"to,omitempty"`
