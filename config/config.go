@@ -84,6 +84,9 @@ type Config struct {
 	// PolicyWarningStreak is how many consecutive Meta policy failures make
 	// an account show "may be blocked by Meta".
 	PolicyWarningStreak int
+	// ReconcileAfterOutage: when the API starts after being down longer
+	// than this, every account is reconciled over the gap (0: never).
+	ReconcileAfterOutage time.Duration
 
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
@@ -125,6 +128,7 @@ const (
 	DefaultReplySendTimeout  = 10 * time.Minute
 	DefaultSinchSendRate     = 20.0
 	DefaultPolicyStreak      = 3
+	DefaultReconcileOutage   = 10 * time.Minute
 	minAdminTokenLen         = 16
 )
 
@@ -193,6 +197,14 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{n.name, fmt.Sprintf("want an integer from %d to 1000, got %q", n.min, raw)}
 		}
 		*n.dst = v
+	}
+	switch raw := get("RECONCILE_AFTER_OUTAGE", DefaultReconcileOutage.String()); raw {
+	case "off", "0":
+		c.ReconcileAfterOutage = 0
+	default:
+		if c.ReconcileAfterOutage, err = time.ParseDuration(raw); err != nil || c.ReconcileAfterOutage < time.Minute {
+			return nil, &Error{"RECONCILE_AFTER_OUTAGE", fmt.Sprintf("want a duration of at least 1m (the API's heartbeat is 30s), or off, got %q", raw)}
+		}
 	}
 	rate := get("SINCH_SEND_RATE", strconv.FormatFloat(DefaultSinchSendRate, 'f', -1, 64))
 	if c.SinchSendRate, err = strconv.ParseFloat(rate, 64); err != nil || c.SinchSendRate <= 0 || c.SinchSendRate > 10000 {

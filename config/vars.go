@@ -33,6 +33,7 @@ var Vars = []Var{
 	{"REPLY_SEND_TIMEOUT", DefaultReplySendTimeout.String(), "api, dev", "how long one send is retried on 429, 5xx or network errors (honouring Retry-After) before the reply fails"},
 	{"SINCH_SEND_RATE", "20", "worker, dev", "messages:send calls per second per Sinch app, shared by every worker; an account's sendRatePerSecond overrides it"},
 	{"POLICY_WARNING_STREAK", "3", "api, dev", "consecutive Meta policy failures after which an account shows the warning \"account may be blocked by Meta\""},
+	{"RECONCILE_AFTER_OUTAGE", DefaultReconcileOutage.String(), "api, dev", "when the API starts after being down longer than this (its heartbeat stopped), every account is reconciled with Sinch over the gap; off disables it"},
 	{"ADMIN_TOKEN", "generated in dev", "api, dev", "bearer token of admin routes, at least 16 characters; dev generates $DATA_DIR/admin.token"},
 	{"SECRET_KEY", "generated in dev", "api, worker, dev", "32-byte AES-256-GCM key (64 hex chars or base64) encrypting secrets at rest; dev generates $DATA_DIR/secret.key"},
 	{"LOG_LEVEL", "info", "all", "debug, info, warn or error"},

@@ -13,7 +13,7 @@ func All() []any {
 		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
 		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
 		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
-		&AgentEvent{}, &WebhookNonce{}, &SendRateSlot{},
+		&AgentEvent{}, &WebhookNonce{}, &SendRateSlot{}, &Heartbeat{},
 	}
 }
 
@@ -102,6 +102,16 @@ var migrations = []*gormigrate.Migration{
 			}
 			return nil
 		},
+	},
+	{
+		ID: "2026120102_heartbeats",
+		Migrate: func(tx *gorm.DB) error {
+			if tx.Migrator().HasTable(&Heartbeat{}) {
+				return nil
+			}
+			return tx.Migrator().CreateTable(&Heartbeat{})
+		},
+		Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable(&Heartbeat{}) },
 	},
 }
 

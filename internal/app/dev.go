@@ -31,8 +31,11 @@ type Dev struct {
 	Emulator    *emulator.Server
 	EmulatorURL string
 	http        *httpServer
-	cfg         *config.Config
-	log         *slog.Logger
+	// stopHeartbeat ends the webhook heartbeat; heartbeatDone closes after.
+	stopHeartbeat func()
+	heartbeatDone chan struct{}
+	cfg           *config.Config
+	log           *slog.Logger
 }
 
 // APIURL is the base URL of the HTTP API.
@@ -90,6 +93,13 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if d.http, err = listenHTTP(cfg.HTTPAddr, e, log); err != nil {
 		return nil, err
 	}
+	hbCtx, stop := context.WithCancel(context.Background())
+	d.stopHeartbeat = stop
+	d.heartbeatDone = make(chan struct{})
+	go func() {
+		defer close(d.heartbeatDone)
+		runHeartbeat(hbCtx, d.DB, d.Client, cfg, log)
+	}()
 	return d, nil
 }
 
@@ -122,6 +132,11 @@ func (d *Dev) StopWorker() {
 
 // Stop shuts everything down in reverse order of start.
 func (d *Dev) Stop() {
+	if d.stopHeartbeat != nil {
+		d.stopHeartbeat()
+		<-d.heartbeatDone
+		d.stopHeartbeat = nil
+	}
 	if d.http != nil {
 		if err := d.http.shutdown(d.cfg.ShutdownTimeout); err != nil {
 			d.log.Warn("http shutdown", "err", err)

@@ -35,6 +35,9 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("api listening", "addr", srv.addr, "public_url", cfg.PublicURL, "temporal", cfg.TemporalAddress)
+	hbCtx, stopHeartbeat := context.WithCancel(ctx)
+	defer stopHeartbeat()
+	go runHeartbeat(hbCtx, db, tc, cfg, log)
 	select {
 	case <-ctx.Done():
 	case err := <-srv.done:
