@@ -294,6 +294,12 @@ func (s *Server) postMessage(c echo.Context) error {
 	if err := s.deps.DB.WithContext(c.Request().Context()).Take(&m, res.MessageID).Error; err != nil {
 		return err
 	}
+	if res.Status == string(models.StatusPending) {
+		// The answer is the reply as the workflow stored it; the sender may
+		// already have moved it on (GET and the event stream show that).
+		m.Status, m.ProviderMessageID, m.SentAt, m.SendAttempt = models.StatusPending, nil, nil, 0
+		m.ReasonCode, m.ReasonDescription, m.ErrorClass, m.ErrorMessage = "", "", "", ""
+	}
 	return c.JSON(http.StatusAccepted, toMessageResponse(m))
 }
 
