@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/xcally-connector/connector/config"
@@ -37,13 +38,45 @@ type InboundOptions struct {
 	// Rate paces the loop to this many webhooks per second; 0 sends the next
 	// one as soon as the previous one is answered.
 	Rate float64
+	// Concurrency is how many webhooks are in flight at once (default 1);
+	// the engine baseline uses the same.
+	Concurrency int
 }
 
 // InboundResult holds the measured distributions.
 type InboundResult struct {
 	Ack        []time.Duration
 	Assignment []time.Duration
+	// AckElapsed is how long sending every webhook took; Elapsed until
+	// every interaction was assigned.
+	AckElapsed time.Duration
 	Elapsed    time.Duration
+	// Engine is the engine alone on the same server, same count and
+	// concurrency.
+	Engine *EngineResult
+}
+
+// postInbound posts one signed MESSAGE_INBOUND callback from identity and
+// returns when it was sent and how long the 200 took.
+func postInbound(ctx context.Context, hc *http.Client, base string, accountID uint64, i int, identity string) (time.Time, time.Duration, error) {
+	body := inbound(fmt.Sprintf("01BENCH%08d", i), identity)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", base, accountID), bytes.NewReader(body))
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	sinch.SetSignatureHeaders(req.Header, benchSecret, body, fmt.Sprintf("bench-nonce-%d", i), t0)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return t0, 0, fmt.Errorf("webhook %d: %w", i, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return t0, 0, fmt.Errorf("webhook %d answered %d", i, resp.StatusCode)
+	}
+	return t0, time.Since(t0), nil
 }
 
 const benchSecret = "bench-webhook-secret"
@@ -68,34 +101,45 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 
 	res := &InboundResult{}
 	sent := make(map[string]time.Time, opts.Messages)
-	start := time.Now()
 	hc := &http.Client{Timeout: 30 * time.Second}
+	conc := max(opts.Concurrency, 1)
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				identity := fmt.Sprintf("3933%08d", i)
+				t0, ack, err := postInbound(ctx, hc, c.BaseURL, accountID, i, identity)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					res.Ack = append(res.Ack, ack)
+					sent[identity] = t0
+				}
+				mu.Unlock()
+			}
+		}()
+	}
 	for i := 0; i < opts.Messages; i++ {
 		if opts.Rate > 0 {
 			if wait := time.Until(start.Add(time.Duration(float64(i) / opts.Rate * float64(time.Second)))); wait > 0 {
 				time.Sleep(wait)
 			}
 		}
-		identity := fmt.Sprintf("3933%08d", i)
-		body := inbound(fmt.Sprintf("01BENCH%08d", i), identity)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", c.BaseURL, accountID), bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		t0 := time.Now()
-		sinch.SetSignatureHeaders(req.Header, benchSecret, body, fmt.Sprintf("bench-nonce-%d", i), t0)
-		resp, err := hc.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %d: %w", i, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("webhook %d answered %d", i, resp.StatusCode)
-		}
-		res.Ack = append(res.Ack, time.Since(t0))
-		sent[identity] = t0
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	res.AckElapsed = time.Since(start)
+	if firstErr != nil {
+		return nil, firstErr
 	}
 	deadline := time.Now().Add(opts.Timeout)
 	for {
@@ -124,6 +168,9 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		if t0, ok := sent[r.Identity]; ok {
 			res.Assignment = append(res.Assignment, r.AssignedAt.Sub(t0))
 		}
+	}
+	if res.Engine, err = RunEngine(ctx, d.Client, opts.Messages, max(opts.Concurrency, 1)); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -177,10 +224,18 @@ func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 	if opts.Rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
 	}
-	_, _ = fmt.Fprintf(w, "inbound bench: %d signed webhooks, one per contact, sequential, %s; app database %s; %d agents\n", opts.Messages, pace, engine, opts.Agents)
+	_, _ = fmt.Fprintf(w, "inbound bench: %d signed webhooks, one per contact, %d in flight, %s; app database %s; %d agents\n",
+		opts.Messages, max(opts.Concurrency, 1), pace, engine, opts.Agents)
 	p("webhook ack", r.Ack)
 	p("webhook -> assigned", r.Assignment)
-	_, _ = fmt.Fprintf(w, "all assigned after %s (%.0f interactions/s end to end)\n", r.Elapsed.Round(time.Millisecond), float64(len(r.Assignment))/r.Elapsed.Seconds())
+	acked := float64(len(r.Ack)) / r.AckElapsed.Seconds()
+	assigned := float64(len(r.Assignment)) / r.Elapsed.Seconds()
+	_, _ = fmt.Fprintf(w, "webhooks acked %.0f/s; all assigned after %s (%.0f interactions/s end to end)\n", acked, r.Elapsed.Round(time.Millisecond), assigned)
+	if e := r.Engine; e != nil {
+		e.Print(w)
+		_, _ = fmt.Fprintf(w, "ratio to the engine: acked %.2f (webhook vs SignalWithStart), new conversations to assignment %.2f (vs workflows completed)\n",
+			acked/e.Accepted, assigned/e.Completed)
+	}
 }
 
 func inbound(id, identity string) []byte {
@@ -247,14 +302,15 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		n := fs.Int("n", 500, "signed webhooks to send, one per contact")
 		agents := fs.Int("agents", 10, "available agents sharing the interactions")
 		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
-		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as the previous is answered)")
+		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as one is answered)")
+		conc := fs.Int("concurrency", 1, "webhooks in flight at once (and SignalWithStart calls in the engine baseline)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if *n < 1 || *agents < 1 {
-			return fmt.Errorf("-n and -agents must be positive")
+		if *n < 1 || *agents < 1 || *conc < 1 {
+			return fmt.Errorf("-n, -agents and -concurrency must be positive")
 		}
-		opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate, DatabaseURL: dsn}
+		opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate, Concurrency: *conc, DatabaseURL: dsn}
 		res, err := RunInbound(ctx, opts, log)
 		if err != nil {
 			return err
