@@ -304,6 +304,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
 		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as one is answered)")
 		conc := fs.Int("concurrency", 1, "webhooks in flight at once (and SignalWithStart calls in the engine baseline)")
+		asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -315,6 +316,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		if err != nil {
 			return err
 		}
+		if *asJSON {
+			return writeJSON(stdout, res.Summary(opts, engine))
+		}
 		res.Print(stdout, opts, engine)
 		return nil
 	case "outbound":
@@ -323,6 +327,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		replies := fs.Int("replies", 10, "replies per conversation")
 		rate := fs.Float64("rate", 0, "replies per second (0: next one as soon as the previous is answered)")
 		sendRate := fs.Float64("send-rate", 0, "the account's sendRatePerSecond (0: SINCH_SEND_RATE, 20/s)")
+		asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for assignments and accepts")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
@@ -334,6 +339,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		res, err := RunOutbound(ctx, opts, log)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, res.Summary(opts, engine))
 		}
 		res.Print(stdout, opts, engine)
 		return nil
@@ -365,4 +373,61 @@ func freshSchema(dsn string) (string, func(), error) {
 		_ = admin.Exec(fmt.Sprintf(`DROP SCHEMA IF EXISTS %q CASCADE`, schema)).Error
 		_ = models.Close(admin)
 	}, nil
+}
+
+// Dist is a latency distribution in milliseconds.
+type Dist struct {
+	N   int     `json:"n"`
+	P50 float64 `json:"p50Ms"`
+	P95 float64 `json:"p95Ms"`
+	P99 float64 `json:"p99Ms"`
+	Max float64 `json:"maxMs"`
+}
+
+func distOf(ds []time.Duration) Dist {
+	if len(ds) == 0 {
+		return Dist{}
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	ms := func(f float64) float64 { return float64(s[int(f*float64(len(s)-1))].Microseconds()) / 1000 }
+	return Dist{N: len(s), P50: ms(0.5), P95: ms(0.95), P99: ms(0.99), Max: float64(s[len(s)-1].Microseconds()) / 1000}
+}
+
+// InboundSummary is the JSON form of an inbound bench run.
+type InboundSummary struct {
+	Database    string  `json:"database"`
+	Messages    int     `json:"messages"`
+	Concurrency int     `json:"concurrency"`
+	Rate        float64 `json:"rate"`
+	Ack         Dist    `json:"webhookAck"`
+	Assignment  Dist    `json:"webhookToAssigned"`
+	AckedPerSec float64 `json:"webhooksAckedPerSec"`
+	// AssignedPerSec is new conversations to assignment per second.
+	AssignedPerSec float64 `json:"assignedPerSec"`
+	Engine         struct {
+		Ack          Dist    `json:"signalWithStartAck"`
+		AcceptedPerS float64 `json:"acceptedPerSec"`
+		CompletedPer float64 `json:"completedPerSec"`
+	} `json:"engine"`
+	AckRatio        float64 `json:"ackRatio"`
+	AssignmentRatio float64 `json:"assignmentRatio"`
+}
+
+// Summary is the run as InboundSummary.
+func (r *InboundResult) Summary(opts InboundOptions, engine string) InboundSummary {
+	out := InboundSummary{Database: engine, Messages: opts.Messages, Concurrency: max(opts.Concurrency, 1), Rate: opts.Rate,
+		Ack: distOf(r.Ack), Assignment: distOf(r.Assignment),
+		AckedPerSec: float64(len(r.Ack)) / r.AckElapsed.Seconds(), AssignedPerSec: float64(len(r.Assignment)) / r.Elapsed.Seconds()}
+	if e := r.Engine; e != nil {
+		out.Engine.Ack, out.Engine.AcceptedPerS, out.Engine.CompletedPer = distOf(e.Ack), e.Accepted, e.Completed
+		out.AckRatio, out.AssignmentRatio = out.AckedPerSec/e.Accepted, out.AssignedPerSec/e.Completed
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -190,3 +190,20 @@ func (r *OutboundResult) Print(w io.Writer, opts OutboundOptions, engine string)
 	printDist(w, "reply -> Sinch accepted", r.Accepted)
 	_, _ = fmt.Fprintf(w, "all accepted after %s (%.1f replies/s end to end)\n", r.Elapsed.Round(time.Millisecond), float64(len(r.Accepted))/r.Elapsed.Seconds())
 }
+
+// OutboundSummary is the JSON form of an outbound bench run.
+type OutboundSummary struct {
+	Database      string  `json:"database"`
+	Replies       int     `json:"replies"`
+	Rate          float64 `json:"rate"`
+	SendRate      float64 `json:"sendRatePerSec"`
+	API           Dist    `json:"replyApi"`
+	Accepted      Dist    `json:"replyToAccepted"`
+	RepliesPerSec float64 `json:"repliesPerSec"`
+}
+
+// Summary is the run as OutboundSummary.
+func (r *OutboundResult) Summary(opts OutboundOptions, engine string) OutboundSummary {
+	return OutboundSummary{Database: engine, Replies: len(r.API), Rate: opts.Rate, SendRate: r.SendRate,
+		API: distOf(r.API), Accepted: distOf(r.Accepted), RepliesPerSec: float64(len(r.Accepted)) / r.Elapsed.Seconds()}
+}
