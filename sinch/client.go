@@ -2,6 +2,7 @@ package sinch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,9 @@ type ClientConfig struct {
 	AuthURL string
 	// ProjectID, AppID and the project access key (KeyID, KeySecret).
 	ProjectID, AppID, KeyID, KeySecret string
+	// MaxListPageBytes bounds one page of ListMessages
+	// (DefaultMaxListPageBytes when 0).
+	MaxListPageBytes int64
 }
 
 // Client sends and lists messages through the Sinch Conversation API of one
@@ -37,11 +41,13 @@ type ClientConfig struct {
 // failure is returned as an *APIError classified for the caller's retry
 // policy. It is safe for concurrent use.
 type Client struct {
-	cfg        ClientConfig
-	sendURL    string
-	listURL    string
-	tokens     *TokenCache
-	httpClient *http.Client
+	cfg     ClientConfig
+	sendURL string
+	listURL string
+	// maxPageBytes bounds a ListMessages answer.
+	maxPageBytes int64
+	tokens       *TokenCache
+	httpClient   *http.Client
 }
 
 // NewClient checks cfg and builds a client that takes its tokens from the
@@ -89,11 +95,12 @@ func NewClient(cfg ClientConfig, tokens *TokenCache, httpClient *http.Client) (*
 	}
 	messages := base + "/v1/projects/" + url.PathEscape(cfg.ProjectID) + "/messages"
 	return &Client{
-		cfg:        cfg,
-		sendURL:    messages + ":send",
-		listURL:    messages,
-		tokens:     tokens,
-		httpClient: httpClient,
+		cfg:          cfg,
+		sendURL:      messages + ":send",
+		listURL:      messages,
+		maxPageBytes: cmp.Or(cfg.MaxListPageBytes, DefaultMaxListPageBytes),
+		tokens:       tokens,
+		httpClient:   httpClient,
 	}, nil
 }
 

@@ -33,10 +33,9 @@ const (
 	MaxListPages = 10_000
 )
 
-// maxListBodySize bounds one page: a full page of long messages
-// (4096-character texts, 1024-character metadata) stays below it. Tests
-// lower it.
-var maxListBodySize int64 = 64 << 20
+// DefaultMaxListPageBytes bounds one listed page: a full page of long
+// messages (4096-character texts, 1024-character metadata) stays below it.
+const DefaultMaxListPageBytes int64 = 64 << 20
 
 // ListMessagesRequest filters GET /v1/projects/{project}/messages. Zero
 // fields are left out of the query.
@@ -123,11 +122,11 @@ func (c *Client) ListMessages(ctx context.Context, req ListMessagesRequest) (Lis
 	}
 	target := c.listURL + "?" + listQuery(req).Encode()
 	var out ListMessagesResponse
-	err := c.call(ctx, OpList, http.MethodGet, target, nil, maxListBodySize, func(code int, body []byte, readErr error) *APIError {
+	err := c.call(ctx, OpList, http.MethodGet, target, nil, c.maxPageBytes, func(code int, body []byte, readErr error) *APIError {
 		switch {
 		case errors.Is(readErr, errBodyTooLarge):
 			return &APIError{Op: OpList, HTTPStatus: code, Class: ErrorClassPermanent,
-				Message: fmt.Sprintf("page is larger than %d bytes; ask for a smaller page_size", maxListBodySize)}
+				Message: fmt.Sprintf("page is larger than %d bytes; ask for a smaller page_size", c.maxPageBytes)}
 		case readErr != nil:
 			e := networkError(OpList, readErr)
 			e.HTTPStatus = code

@@ -233,7 +233,6 @@ func TestConversationMessageRoundTrip(t *testing.T) {
 }
 
 func TestListMessagesErrors(t *testing.T) {
-	defer sinch.SetMaxListBodySize(1 << 10)()
 	tooLarge := reply(200, `{"messages":[]}`+strings.Repeat(" ", 1<<10))
 	for _, tc := range []struct {
 		name       string
@@ -253,8 +252,11 @@ func TestListMessagesErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			auth := newAuthServer(t)
 			srv := newListServer(t, replyN(tc.reply))
-			c, _ := newTestClient(t, auth, srv.URL)
-			_, err := c.ListMessages(context.Background(), sinch.ListMessagesRequest{})
+			cfg := testConfig(auth, srv.URL)
+			cfg.MaxListPageBytes = 1 << 10
+			c, err := sinch.NewClient(cfg, sinch.NewTokenCache(nil, nil), nil)
+			require.NoError(t, err)
+			_, err = c.ListMessages(context.Background(), sinch.ListMessagesRequest{})
 			apiErr, ok := sinch.AsAPIError(err)
 			require.True(t, ok, "%v", err)
 			assert.Equal(t, sinch.OpList, apiErr.Op)
