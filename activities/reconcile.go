@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/xcally-connector/connector/models"
@@ -75,13 +74,15 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 		return ReconcilePageResult{}, fmt.Errorf("list inbound messages of account %d: %w", acc.ID, err)
 	}
 	res := ReconcilePageResult{NextPageToken: page.NextPageToken}
+	var inbound []sinch.InboundMessage
 	var ids []string
-	for _, m := range page.Messages {
-		if m.Direction == sinch.DirectionToApp && m.ID != "" && m.ContactMessage != nil {
+	for _, cm := range page.Messages {
+		if m, ok := cm.Inbound(); ok {
+			inbound = append(inbound, m)
 			ids = append(ids, m.ID)
 		}
 	}
-	res.Listed = len(ids)
+	res.Listed = len(inbound)
 	known := map[string]bool{}
 	if len(ids) > 0 {
 		var stored []string
@@ -93,11 +94,11 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 			known[id] = true
 		}
 	}
-	for _, m := range page.Messages {
-		if m.Direction != sinch.DirectionToApp || m.ID == "" || m.ContactMessage == nil || known[m.ID] {
+	for _, m := range inbound {
+		if known[m.ID] {
 			continue
 		}
-		if m.ChannelIdentity.Identity == "" || !servesChannel(acc.Channels, m.ChannelIdentity.Channel) {
+		if m.ChannelIdentity.Identity == "" || !acc.ServesChannel(m.ChannelIdentity.Channel) {
 			res.Skipped++
 			continue
 		}
@@ -105,24 +106,10 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 		if err != nil {
 			return ReconcilePageResult{}, fmt.Errorf("encode contact message %s: %w", m.ID, err)
 		}
-		im := sinch.InboundMessage{
-			ID: m.ID, Direction: m.Direction, ChannelIdentity: m.ChannelIdentity, ConversationID: m.ConversationID,
-			ContactID: m.ContactID, Metadata: m.Metadata, AcceptTime: m.AcceptTime, SenderID: m.SenderID,
-			ProcessingMode: m.ProcessingMode, Injected: m.Injected, ContactMessage: *m.ContactMessage,
-		}
-		if err := a.Inbound.DeliverInbound(ctx, acc.ID, im, string(raw)); err != nil {
+		if err := a.Inbound.DeliverInbound(ctx, acc.ID, m, string(raw)); err != nil {
 			return ReconcilePageResult{}, fmt.Errorf("hand message %s to its conversation: %w", m.ID, err)
 		}
 		res.Missing++
 	}
 	return res, nil
-}
-
-func servesChannel(channels, channel string) bool {
-	for _, c := range strings.Split(channels, ",") {
-		if strings.EqualFold(strings.TrimSpace(c), channel) {
-			return true
-		}
-	}
-	return false
 }

@@ -204,7 +204,7 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	if m.ID == "" || identity == "" || channel == "" {
 		return resp, errBadRequest("malformed_callback", "message.id and message.channel_identity {channel, identity} are required")
 	}
-	if !hasChannel(acc.Channels, channel) {
+	if !acc.ServesChannel(channel) {
 		// The Sinch app has a channel the account does not serve: a retry
 		// would not change that, so answer 200 and say why.
 		resp.Status, resp.Reason = "ignored", fmt.Sprintf("channel %s is not enabled on account %d (channels: %s)", channel, acc.ID, acc.Channels)
@@ -372,15 +372,6 @@ func (s *Server) recordProcessingMode(ctx context.Context, acc models.Account, m
 	if err := s.deps.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ?", acc.ID).Update("last_processing_mode", mode).Error; err != nil {
 		s.log.Warn("record processing mode", "account_id", acc.ID, "err", err)
 	}
-}
-
-func hasChannel(channels, channel string) bool {
-	for _, c := range strings.Split(channels, ",") {
-		if strings.EqualFold(strings.TrimSpace(c), channel) {
-			return true
-		}
-	}
-	return false
 }
 
 // rawField returns the raw JSON of one field of a JSON object, or "".

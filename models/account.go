@@ -1,6 +1,7 @@
 package models
 
 import (
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -96,4 +97,15 @@ type CannedAnswer struct {
 	Text      string `gorm:"type:text;not null"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// ServesChannel reports whether the account serves a Sinch channel
+// (WHATSAPP, INSTAGRAM), case-insensitively.
+func (a Account) ServesChannel(channel string) bool {
+	for _, c := range strings.Split(a.Channels, ",") {
+		if strings.EqualFold(strings.TrimSpace(c), channel) {
+			return true
+		}
+	}
+	return false
 }

@@ -102,6 +102,19 @@ func (m *ConversationMessage) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Inbound is a listed contact message in the form of a MESSAGE_INBOUND
+// callback's message; ok is false for an app message or one without content.
+func (m ConversationMessage) Inbound() (msg InboundMessage, ok bool) {
+	if m.Direction != DirectionToApp || m.ID == "" || m.ContactMessage == nil {
+		return InboundMessage{}, false
+	}
+	return InboundMessage{
+		ID: m.ID, Direction: m.Direction, ChannelIdentity: m.ChannelIdentity, ConversationID: m.ConversationID,
+		ContactID: m.ContactID, Metadata: m.Metadata, AcceptTime: m.AcceptTime, SenderID: m.SenderID,
+		ProcessingMode: m.ProcessingMode, Injected: m.Injected, ContactMessage: *m.ContactMessage,
+	}, true
+}
+
 // ListMessagesResponse is one page of a listing, newest accept_time first.
 // An empty NextPageToken means it is the last page.
 type ListMessagesResponse struct {
