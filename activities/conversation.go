@@ -44,6 +44,19 @@ type IngestInboundInput struct {
 	ProcessingMode      string
 	SinchConversationID string
 	Messages            []InboundMessage
+	// Reclaim lists messages of Messages that the API stored straight into
+	// an interaction (StoreInOpenInteraction) which the workflow had closed
+	// by the time it learnt of them: they move to the open (or a new)
+	// interaction, so a message that raced a close is never left unanswered
+	// in a closed one.
+	Reclaim []string
+}
+
+// knownMessage is a stored message found by IngestInbound.
+type knownMessage struct {
+	ProviderMessageID string
+	InteractionID     uint64
+	Status            models.InteractionStatus
 }
 
 // IngestInboundResult tells the workflow what was stored.
@@ -64,12 +77,7 @@ type IngestInboundResult struct {
 func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (IngestInboundResult, error) {
 	var res IngestInboundResult
 	msgs := append([]InboundMessage(nil), in.Messages...)
-	sort.SliceStable(msgs, func(i, j int) bool {
-		if !msgs[i].AcceptTime.Equal(msgs[j].AcceptTime) {
-			return msgs[i].AcceptTime.Before(msgs[j].AcceptTime)
-		}
-		return msgs[i].MessageID < msgs[j].MessageID
-	})
+	sortInbound(msgs)
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		contactID, err := upsertContact(tx, in)
 		if err != nil {
@@ -81,24 +89,41 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 		for i, m := range msgs {
 			ids[i] = m.MessageID
 		}
-		var known []string
-		if err := tx.Model(&models.Message{}).Where("account_id = ? AND provider_message_id IN ?", in.AccountID, ids).
-			Pluck("provider_message_id", &known).Error; err != nil {
+		var rows []knownMessage
+		if err := tx.Model(&models.Message{}).Select("messages.provider_message_id, messages.interaction_id, interactions.status").
+			Joins("JOIN interactions ON interactions.id = messages.interaction_id").
+			Where("messages.account_id = ? AND messages.provider_message_id IN ?", in.AccountID, ids).
+			Scan(&rows).Error; err != nil {
 			return err
 		}
-		seen := map[string]bool{}
-		for _, k := range known {
-			seen[k] = true
+		toReclaim := map[string]bool{}
+		for _, id := range in.Reclaim {
+			toReclaim[id] = true
 		}
-		var fresh []InboundMessage
+		seen := map[string]bool{}
+		var known []string
+		reclaimable := map[string]bool{}
+		for _, k := range rows {
+			seen[k.ProviderMessageID] = true
+			if toReclaim[k.ProviderMessageID] && k.Status == models.InteractionClosed && k.InteractionID != in.InteractionID {
+				reclaimable[k.ProviderMessageID] = true
+				continue
+			}
+			known = append(known, k.ProviderMessageID)
+		}
+		var fresh, reclaimed []InboundMessage
 		for _, m := range msgs {
-			if !seen[m.MessageID] {
+			switch {
+			case reclaimable[m.MessageID]:
+				delete(reclaimable, m.MessageID)
+				reclaimed = append(reclaimed, m)
+			case !seen[m.MessageID]:
 				seen[m.MessageID] = true
 				fresh = append(fresh, m)
 			}
 		}
 		res.InteractionID = in.InteractionID
-		if len(fresh) == 0 {
+		if len(fresh) == 0 && len(reclaimed) == 0 {
 			if in.InteractionID == 0 && len(known) > 0 {
 				// A retry of an attempt that committed but whose result was
 				// lost: hand back the interaction those messages opened, if
@@ -117,7 +142,9 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 			return nil
 		}
 		if res.InteractionID == 0 {
-			if res.InteractionID, err = openInteraction(tx, in, contactID, fresh[0]); err != nil {
+			first := append(append([]InboundMessage(nil), reclaimed...), fresh...)
+			sortInbound(first)
+			if res.InteractionID, err = openInteraction(tx, in, contactID, first[0]); err != nil {
 				return err
 			}
 			res.Opened = true
@@ -126,32 +153,146 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 		if err := tx.First(&inter, res.InteractionID).Error; err != nil {
 			return fmt.Errorf("load interaction %d: %w", res.InteractionID, err)
 		}
-		for _, m := range fresh {
-			row := models.Message{
-				AccountID: in.AccountID, InteractionID: inter.ID, ContactID: contactID,
-				Direction: models.DirectionInbound, Kind: m.Kind, Text: m.Text,
-				ProviderMessageID: ptr(m.MessageID), Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(),
-				ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr(m.AcceptTime.UTC()),
-			}
-			if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-				return fmt.Errorf("store message %s: %w", m.MessageID, err)
-			}
-			res.Stored = append(res.Stored, m.MessageID)
-			if row.ID != 0 && inter.AgentID != nil && inter.Status == models.InteractionAssigned {
-				if err := insertAgentEvent(tx, *inter.AgentID, "message.inbound", inter.ID,
-					fmt.Sprintf("inbound:%d", row.ID), messageEventData(inter, row)); err != nil {
-					return err
-				}
-			}
+		if err := reclaim(tx, inter, reclaimed); err != nil {
+			return err
 		}
-		last := fresh[len(fresh)-1].AcceptTime.UTC()
-		return tx.Model(&models.Interaction{}).Where("id = ? AND (last_message_at IS NULL OR last_message_at < ?)", inter.ID, last).
-			Update("last_message_at", last).Error
+		if err := storeMessages(tx, inter, fresh); err != nil {
+			return err
+		}
+		for _, m := range append(reclaimed, fresh...) {
+			res.Stored = append(res.Stored, m.MessageID)
+		}
+		return nil
 	})
 	if err != nil {
 		return IngestInboundResult{}, fmt.Errorf("ingest inbound: %w", err)
 	}
 	return res, nil
+}
+
+// storeMessages adds fresh contact messages to an interaction, tells its
+// agent, and moves its last_message_at forward.
+func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	for _, m := range fresh {
+		row := models.Message{
+			AccountID: inter.AccountID, InteractionID: inter.ID, ContactID: inter.ContactID,
+			Direction: models.DirectionInbound, Kind: m.Kind, Text: m.Text,
+			ProviderMessageID: ptr(m.MessageID), Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(),
+			ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr(m.AcceptTime.UTC()),
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return fmt.Errorf("store message %s: %w", m.MessageID, err)
+		}
+		if row.ID != 0 {
+			if err := announceInbound(tx, inter, row); err != nil {
+				return err
+			}
+		}
+	}
+	return touchInteraction(tx, inter.ID, fresh)
+}
+
+// reclaim moves messages stored in a closed interaction into inter.
+func reclaim(tx *gorm.DB, inter models.Interaction, msgs []InboundMessage) error {
+	for _, m := range msgs {
+		var row models.Message
+		if err := tx.Where("account_id = ? AND provider_message_id = ?", inter.AccountID, m.MessageID).First(&row).Error; err != nil {
+			return fmt.Errorf("reclaim message %s: %w", m.MessageID, err)
+		}
+		if err := tx.Model(&row).Update("interaction_id", inter.ID).Error; err != nil {
+			return fmt.Errorf("reclaim message %s: %w", m.MessageID, err)
+		}
+		row.InteractionID = inter.ID
+		if err := announceInbound(tx, inter, row); err != nil {
+			return err
+		}
+	}
+	return touchInteraction(tx, inter.ID, msgs)
+}
+
+// announceInbound puts message.inbound on the stream of the interaction's
+// agent, when it is assigned.
+func announceInbound(tx *gorm.DB, inter models.Interaction, row models.Message) error {
+	if inter.AgentID == nil || inter.Status != models.InteractionAssigned {
+		return nil
+	}
+	return insertAgentEvent(tx, *inter.AgentID, "message.inbound", inter.ID,
+		fmt.Sprintf("inbound:%d", row.ID), messageEventData(inter, row))
+}
+
+// touchInteraction moves an interaction's last_message_at to the newest
+// accept_time of msgs (never back).
+func touchInteraction(tx *gorm.DB, interactionID uint64, msgs []InboundMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	var last time.Time
+	for _, m := range msgs {
+		if m.AcceptTime.After(last) {
+			last = m.AcceptTime
+		}
+	}
+	last = last.UTC()
+	return tx.Model(&models.Interaction{}).Where("id = ? AND (last_message_at IS NULL OR last_message_at < ?)", interactionID, last).
+		Update("last_message_at", last).Error
+}
+
+// sortInbound orders messages by accept_time, then Sinch id.
+func sortInbound(msgs []InboundMessage) {
+	sort.SliceStable(msgs, func(i, j int) bool {
+		if !msgs[i].AcceptTime.Equal(msgs[j].AcceptTime) {
+			return msgs[i].AcceptTime.Before(msgs[j].AcceptTime)
+		}
+		return msgs[i].MessageID < msgs[j].MessageID
+	})
+}
+
+// StoreInOpenInteraction is the API's fast path for a contact message whose
+// conversation already has an open interaction: it stores the message there
+// (and tells the assigned agent) before the workflow is signalled, so the
+// workflow only takes note of it and writes nothing to its history but the
+// signal. It returns the interaction that holds the message: the open one,
+// or for a message stored before (a redelivery) the one it is in; 0 when
+// the conversation has no open interaction, in which case nothing is
+// written and the workflow stores the message and opens one. The open
+// interaction is locked (Postgres) so a concurrent close either waits for
+// the message or is seen.
+func StoreInOpenInteraction(ctx context.Context, db *gorm.DB, workflowID string, accountID uint64, m InboundMessage) (uint64, error) {
+	var holder uint64
+	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var existing []uint64
+		if err := tx.Model(&models.Message{}).Where("account_id = ? AND provider_message_id = ?", accountID, m.MessageID).
+			Limit(1).Pluck("interaction_id", &existing).Error; err != nil {
+			return err
+		}
+		if len(existing) > 0 {
+			holder = existing[0]
+			return nil
+		}
+		q := tx.Where("workflow_id = ? AND status <> ?", workflowID, models.InteractionClosed).Order("id DESC").Limit(1)
+		if tx.Dialector.Name() == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var inter models.Interaction
+		if err := q.Find(&inter).Error; err != nil {
+			return err
+		}
+		if inter.ID == 0 || inter.AccountID != accountID {
+			return nil
+		}
+		if err := storeMessages(tx, inter, []InboundMessage{m}); err != nil {
+			return err
+		}
+		holder = inter.ID
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store inbound %s: %w", m.MessageID, err)
+	}
+	return holder, nil
 }
 
 func upsertContact(tx *gorm.DB, in IngestInboundInput) (uint64, error) {
@@ -219,25 +360,75 @@ type CloseInteractionInput struct {
 // a closed interaction is a no-op.
 func (a *Activities) CloseInteraction(ctx context.Context, in CloseInteractionInput) error {
 	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx
+		if tx.Dialector.Name() == "postgres" {
+			// Wait for (or be seen by) a message the API is storing in it.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
 		var inter models.Interaction
-		if err := tx.First(&inter, in.InteractionID).Error; err != nil {
+		if err := q.First(&inter, in.InteractionID).Error; err != nil {
 			return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
 		}
-		if inter.Status == models.InteractionClosed {
-			return nil
-		}
-		now := time.Now().UTC()
-		if err := tx.Model(&inter).Updates(map[string]any{
-			"status": models.InteractionClosed, "closed_at": now, "disposition": in.Disposition, "close_reason": in.Reason,
-		}).Error; err != nil {
-			return err
-		}
-		if inter.AgentID == nil {
-			return nil
-		}
-		return insertAgentEvent(tx, *inter.AgentID, "interaction.closed", inter.ID, fmt.Sprintf("closed:%d", inter.ID),
-			map[string]any{"interactionId": inter.ID, "reason": in.Reason, "disposition": in.Disposition})
+		return closeInteraction(tx, inter, in.Disposition, in.Reason)
 	})
+}
+
+func closeInteraction(tx *gorm.DB, inter models.Interaction, disposition, reason string) error {
+	if inter.Status == models.InteractionClosed {
+		return nil
+	}
+	now := time.Now().UTC()
+	if err := tx.Model(&inter).Updates(map[string]any{
+		"status": models.InteractionClosed, "closed_at": now, "disposition": disposition, "close_reason": reason,
+	}).Error; err != nil {
+		return err
+	}
+	if inter.AgentID == nil {
+		return nil
+	}
+	return insertAgentEvent(tx, *inter.AgentID, "interaction.closed", inter.ID, fmt.Sprintf("closed:%d", inter.ID),
+		map[string]any{"interactionId": inter.ID, "reason": reason, "disposition": disposition})
+}
+
+// CloseIdleInput closes an interaction for inactivity.
+type CloseIdleInput struct {
+	InteractionID uint64
+	// IdleFor is the inactivity timeout: the interaction is closed only if
+	// its last stored message is at least that old.
+	IdleFor time.Duration
+}
+
+// CloseIdleResult tells whether the interaction was closed.
+type CloseIdleResult struct {
+	Closed bool
+	// LastMessageAt is the interaction's last message time when a newer
+	// message kept it open.
+	LastMessageAt time.Time
+}
+
+// CloseIdleInteraction closes an interaction for inactivity unless the
+// database holds a message newer than the timeout (stored by the API for a
+// signal the workflow has not seen yet). Closing a closed interaction is a
+// no-op that reports it closed.
+func (a *Activities) CloseIdleInteraction(ctx context.Context, in CloseIdleInput) (CloseIdleResult, error) {
+	var res CloseIdleResult
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx
+		if tx.Dialector.Name() == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		var inter models.Interaction
+		if err := q.First(&inter, in.InteractionID).Error; err != nil {
+			return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
+		}
+		if inter.Status != models.InteractionClosed && inter.LastMessageAt != nil && time.Since(*inter.LastMessageAt) < in.IdleFor {
+			res.LastMessageAt = *inter.LastMessageAt
+			return nil
+		}
+		res.Closed = true
+		return closeInteraction(tx, inter, "", "inactivity")
+	})
+	return res, err
 }
 
 // PublishContactEventInput forwards a contact event to the assigned agent.

@@ -196,8 +196,8 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	return resp, nil
 }
 
-// onInboundMessage signals (starting it if needed) the conversation's
-// workflow with the message.
+// onInboundMessage hands the message to its conversation (workflows.Inbox:
+// stored in the open interaction if there is one, then signalled).
 func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
 	m := cb.Message
 	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
@@ -214,11 +214,17 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	sig := workflows.InboundSignalOf(*m, rawField(cb.Payload, "contact_message"), cb.AcceptedTime)
 	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
-	err := workflows.SignalInbound(ctx, s.deps.Temporal, s.deps.TaskQueue, s.conversationSettings(), acc.ID, *m, sig)
-	if err != nil {
+	inbox := workflows.Inbox{DB: s.deps.DB, Temporal: s.deps.Temporal, TaskQueue: s.deps.TaskQueue, Settings: s.conversationSettings()}
+	err := inbox.Deliver(ctx, acc.ID, *m, sig)
+	var de *workflows.DeliverError
+	switch {
+	case err == nil:
+		return resp, nil
+	case errors.As(err, &de) && de.Step == "store":
+		return resp, errUnavailable("database_unavailable", "cannot store the message; Sinch will retry", err)
+	default:
 		return resp, errUnavailable("engine_unavailable", "the workflow engine did not accept the message; Sinch will retry", err)
 	}
-	return resp, nil
 }
 
 // conversationSettings are the settings new conversations start with.

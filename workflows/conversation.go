@@ -157,7 +157,16 @@ type conversation struct {
 	// inFlight counts running send activities.
 	pauseSends bool
 	inFlight   int
+	// cheap is the version of the run's command order (cheapInboundVersion):
+	// database activities run as local activities and the inactivity timer
+	// is re-armed lazily. Runs started before it keep the old order.
+	cheap bool
 }
+
+// cheapInboundChange names the workflow.GetVersion change that made an
+// inbound message into an open conversation cost only its signal and one
+// workflow task in history.
+const cheapInboundChange = "cheap-inbound"
 
 func newConversation(ctx workflow.Context, in ConversationInput) *conversation {
 	if in.InactivityTimeout <= 0 {
@@ -288,6 +297,7 @@ func (c *conversation) submit(ctx workflow.Context, cmd command) (InteractionVie
 }
 
 func (c *conversation) run(ctx workflow.Context) error {
+	c.cheap = workflow.GetVersion(ctx, cheapInboundChange, workflow.DefaultVersion, 1) >= 1
 	if c.st.LastActivity.IsZero() {
 		c.st.LastActivity = workflow.Now(ctx)
 	}
@@ -437,26 +447,38 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	if c.st.Interaction != nil {
 		in.InteractionID = c.st.Interaction.ID
 	}
+	noted := 0
 	for _, m := range fresh {
+		switch {
+		case m.StoredIn != 0 && m.StoredIn == in.InteractionID:
+			// Already in the open interaction: nothing to write.
+			noted++
+			continue
+		case m.StoredIn != 0:
+			// Stored in an interaction this workflow closed since.
+			in.Reclaim = append(in.Reclaim, m.MessageID)
+		}
 		in.Messages = append(in.Messages, m.InboundMessage)
 	}
-	var a *activities.Activities
 	var res activities.IngestInboundResult
-	if err := workflow.ExecuteActivity(dbCtx(ctx), a.IngestInbound, in).Get(ctx, &res); err != nil {
-		// Storage retries without limit; reaching here means the workflow
-		// is being cancelled. Keep the messages for the next run.
-		c.logger.Warn("storing inbound messages failed", "err", err)
-		for _, m := range fresh {
-			delete(c.seen, m.MessageID)
+	if len(in.Messages) > 0 {
+		var a *activities.Activities
+		if err := c.db(ctx, "IngestInbound", a.IngestInbound, in).Get(ctx, &res); err != nil {
+			// Storage retries without limit; reaching here means the workflow
+			// is being cancelled. Keep the messages for the next run.
+			c.logger.Warn("storing inbound messages failed", "err", err)
+			for _, m := range fresh {
+				delete(c.seen, m.MessageID)
+			}
+			c.st.Pending = append(c.st.Pending, fresh...)
+			return
 		}
-		c.st.Pending = append(c.st.Pending, fresh...)
-		return
+		c.st.ContactID = res.ContactID
 	}
 	for _, m := range fresh {
 		c.remember(m.MessageID)
 	}
-	c.st.MessagesTotal += len(res.Stored)
-	c.st.ContactID = res.ContactID
+	c.st.MessagesTotal += len(res.Stored) + noted
 	if last.AcceptTime.After(c.st.LastInboundAt) {
 		c.st.LastInboundAt = last.AcceptTime
 	}
@@ -493,7 +515,7 @@ func (c *conversation) route(ctx workflow.Context) {
 	it.RoutingAttempts++
 	var a *activities.Activities
 	var res activities.RouteResult
-	err := workflow.ExecuteActivity(dbCtx(ctx), a.RouteInteraction, activities.RouteInput{
+	err := c.db(ctx, "RouteInteraction", a.RouteInteraction, activities.RouteInput{
 		InteractionID: it.ID, AccountID: c.st.AccountID, QueueID: it.QueueID,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -531,7 +553,7 @@ func (c *conversation) route(ctx workflow.Context) {
 
 func (c *conversation) notify(ctx workflow.Context, offered []uint64, withdrawn ...uint64) {
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(dbCtx(ctx), a.NotifyAgents, activities.NotifyInput{
+	err := c.db(ctx, "NotifyAgents", a.NotifyAgents, activities.NotifyInput{
 		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts, Withdrawn: withdrawn,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -558,7 +580,7 @@ func (c *conversation) overflow(ctx workflow.Context) {
 	}
 	var a *activities.Activities
 	var info activities.QueueInfo
-	if err := workflow.ExecuteActivity(dbCtx(ctx), a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
+	if err := c.db(ctx, "MoveToQueue", a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
 		c.handleActivityError(ctx, "overflow", err)
 		if c.st.Interaction != nil {
 			c.st.Interaction.TimedOut = true
@@ -570,15 +592,48 @@ func (c *conversation) overflow(ctx workflow.Context) {
 }
 
 func (c *conversation) autoClose(ctx workflow.Context) {
-	if c.st.Interaction == nil {
+	it := c.st.Interaction
+	if it == nil {
 		return
 	}
-	c.closeInteraction(ctx, "", "inactivity")
+	if !c.cheap {
+		c.closeInteraction(ctx, "", "inactivity")
+		return
+	}
+	// The timer is armed lazily: it may fire before the real deadline.
+	if workflow.Now(ctx).Before(it.LastMessageAt.Add(c.in.InactivityTimeout)) {
+		return // the loop re-arms it at LastMessageAt + timeout
+	}
+	// The database has the last word: the API may have stored a message
+	// whose signal has not arrived (or never will, past Sinch's retries).
+	var a *activities.Activities
+	var res activities.CloseIdleResult
+	err := c.db(ctx, "CloseIdleInteraction", a.CloseIdleInteraction, activities.CloseIdleInput{
+		InteractionID: it.ID, IdleFor: c.in.InactivityTimeout,
+	}).Get(ctx, &res)
+	if err != nil {
+		// Only a permanent error reaches here: try again one timeout later
+		// rather than at once.
+		c.handleActivityError(ctx, "inactivity close", err)
+		if c.st.Interaction != nil {
+			c.st.Interaction.LastMessageAt = workflow.Now(ctx)
+		}
+		return
+	}
+	if !res.Closed {
+		if res.LastMessageAt.After(it.LastMessageAt) {
+			it.LastMessageAt = res.LastMessageAt
+		}
+		return
+	}
+	c.st.Interaction = nil
+	c.st.LastActivity = workflow.Now(ctx)
+	c.upsertSearchAttributes(ctx)
 }
 
 func (c *conversation) closeInteraction(ctx workflow.Context, disposition, reason string) error {
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(dbCtx(ctx), a.CloseInteraction, activities.CloseInteractionInput{
+	err := c.db(ctx, "CloseInteraction", a.CloseInteraction, activities.CloseInteractionInput{
 		InteractionID: c.st.Interaction.ID, Disposition: disposition, Reason: reason,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -628,7 +683,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		}
 		return view, nil
 	case cmd.transfer != nil && cmd.transfer.AgentID != 0:
-		err := workflow.ExecuteActivity(dbCtx(ctx), a.AssignToAgent, activities.AssignToAgentInput{
+		err := c.db(ctx, "AssignToAgent", a.AssignToAgent, activities.AssignToAgentInput{
 			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID,
 		}).Get(ctx, nil)
 		if err != nil {
@@ -639,7 +694,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		c.notify(ctx, nil)
 	case cmd.transfer != nil:
 		var info activities.QueueInfo
-		err := workflow.ExecuteActivity(dbCtx(ctx), a.MoveToQueue, activities.MoveToQueueInput{
+		err := c.db(ctx, "MoveToQueue", a.MoveToQueue, activities.MoveToQueueInput{
 			InteractionID: it.ID, QueueID: cmd.transfer.QueueID,
 		}).Get(ctx, &info)
 		if err != nil {
@@ -649,7 +704,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
 		c.route(ctx)
 	case cmd.accept != nil:
-		err := workflow.ExecuteActivity(dbCtx(ctx), a.AssignToAgent, activities.AssignToAgentInput{
+		err := c.db(ctx, "AssignToAgent", a.AssignToAgent, activities.AssignToAgentInput{
 			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.accept.AgentID, QueueID: it.QueueID,
 		}).Get(ctx, nil)
 		if err != nil {
@@ -676,7 +731,7 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 	// A composing or reacting contact is active: push the auto-close back.
 	c.st.Interaction.LastMessageAt = workflow.Now(ctx)
 	var a *activities.Activities
-	err := workflow.ExecuteActivity(dbCtx(ctx), a.PublishContactEvent, activities.PublishContactEventInput{
+	err := c.db(ctx, "PublishContactEvent", a.PublishContactEvent, activities.PublishContactEventInput{
 		InteractionID: c.st.Interaction.ID, EventID: ev.EventID, Kind: ev.Kind, Payload: ev.Payload,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -687,7 +742,7 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
 	var a *activities.Activities
 	var res activities.ApplyDeliveryResult
-	err := workflow.ExecuteActivity(dbCtx(ctx), a.ApplyDelivery, activities.ApplyDeliveryInput{
+	err := c.db(ctx, "ApplyDelivery", a.ApplyDelivery, activities.ApplyDeliveryInput{
 		AccountID: c.st.AccountID, DeliveryReport: d.DeliveryReport,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -733,6 +788,11 @@ func (c *conversation) armTimers(ctx workflow.Context) {
 	} else {
 		idleAt = c.st.LastActivity.Add(c.in.IdleTimeout)
 	}
+	if c.cheap && c.inactivity.fut != nil && !c.inactivity.fired && !inactivityAt.IsZero() && c.inactivity.at.Before(inactivityAt) {
+		// Lazy re-arm: a newer message does not replace the running timer
+		// (two history events per message); autoClose re-checks when it fires.
+		inactivityAt = c.inactivity.at
+	}
 	c.inactivity.set(ctx, inactivityAt)
 	c.queueLimit.set(ctx, queueAt)
 	c.recheck.set(ctx, recheckAt)
@@ -768,14 +828,38 @@ func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
 func dbCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    200 * time.Millisecond,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			NonRetryableErrorTypes: []string{
-				activities.ErrTypeBadInput, activities.ErrTypeNotOpen, activities.ErrTypeNotEligible,
-			},
+		RetryPolicy:         dbRetryPolicy(),
+	})
+}
+
+// dbRetryPolicy retries database activities until they succeed, except on
+// errors a retry cannot fix.
+func dbRetryPolicy() *temporal.RetryPolicy {
+	return &temporal.RetryPolicy{
+		InitialInterval:    200 * time.Millisecond,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+		NonRetryableErrorTypes: []string{
+			activities.ErrTypeBadInput, activities.ErrTypeNotOpen, activities.ErrTypeNotEligible,
 		},
+	}
+}
+
+// db runs a short database activity: a local activity in cheap runs (one
+// marker in history instead of three events and a second workflow task),
+// a regular one before. name is fn's registered name.
+func (c *conversation) db(ctx workflow.Context, name string, fn, arg any) workflow.Future {
+	if c.cheap {
+		return workflow.ExecuteLocalActivity(localDBCtx(ctx), name, arg)
+	}
+	return workflow.ExecuteActivity(dbCtx(ctx), fn, arg)
+}
+
+// localDBCtx is dbCtx for local activities.
+func localDBCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         dbRetryPolicy(),
 	})
 }
 

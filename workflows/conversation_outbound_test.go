@@ -130,6 +130,7 @@ func (s *OutboundSuite) setup(sendAfter time.Duration) {
 	s.env.OnActivity(a.IngestInbound, mock.Anything, mock.Anything).Maybe().Return(s.db.ingest)
 	s.env.OnActivity(a.RouteInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.route)
 	s.env.OnActivity(a.CloseInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.close)
+	s.env.OnActivity(a.CloseIdleInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.closeIdle)
 	s.env.OnActivity(a.NotifyAgents, mock.Anything, mock.Anything).Maybe().Return(s.db.notify)
 	s.env.OnActivity(a.CreateOutbound, mock.Anything, mock.Anything).Maybe().Return(s.out.create)
 	s.env.OnActivity(a.SendOutbound, mock.Anything, mock.Anything).After(sendAfter).Maybe().Return(s.out.send)

@@ -29,6 +29,9 @@ type fakeDB struct {
 	// routeResults are returned in order; the last one repeats.
 	routeResults []activities.RouteResult
 	closed       []activities.CloseInteractionInput
+	// storedAt is the last_message_at of a message the API stored without
+	// the workflow's knowledge (zero: none); see closeIdle.
+	storedAt time.Time
 	moved        []activities.MoveToQueueInput
 	assigned     []activities.AssignToAgentInput
 	notified     []activities.NotifyInput
@@ -73,6 +76,20 @@ func (f *fakeDB) close(_ context.Context, in activities.CloseInteractionInput) e
 	defer f.mu.Unlock()
 	f.closed = append(f.closed, in)
 	return nil
+}
+
+// closeIdle closes for inactivity, unless storedAt is set: then it answers
+// once, as the database would for a message the API stored without the
+// workflow's knowledge, that the interaction had a message at storedAt.
+func (f *fakeDB) closeIdle(_ context.Context, in activities.CloseIdleInput) (activities.CloseIdleResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if at := f.storedAt; !at.IsZero() {
+		f.storedAt = time.Time{}
+		return activities.CloseIdleResult{LastMessageAt: at}, nil
+	}
+	f.closed = append(f.closed, activities.CloseInteractionInput{InteractionID: in.InteractionID, Reason: "inactivity"})
+	return activities.CloseIdleResult{Closed: true}, nil
 }
 
 func (f *fakeDB) move(_ context.Context, in activities.MoveToQueueInput) (activities.QueueInfo, error) {
@@ -122,6 +139,7 @@ func (s *ConversationSuite) SetupTest() {
 	s.env.OnActivity(a.IngestInbound, mock.Anything, mock.Anything).Maybe().Return(s.db.ingest)
 	s.env.OnActivity(a.RouteInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.route)
 	s.env.OnActivity(a.CloseInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.close)
+	s.env.OnActivity(a.CloseIdleInteraction, mock.Anything, mock.Anything).Maybe().Return(s.db.closeIdle)
 	s.env.OnActivity(a.MoveToQueue, mock.Anything, mock.Anything).Maybe().Return(s.db.move)
 	s.env.OnActivity(a.AssignToAgent, mock.Anything, mock.Anything).Maybe().Return(s.db.assign)
 	s.env.OnActivity(a.NotifyAgents, mock.Anything, mock.Anything).Maybe().Return(s.db.notify)

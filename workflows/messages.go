@@ -54,6 +54,9 @@ type InboundSignal struct {
 	SinchContactID      string
 	SinchConversationID string
 	ProcessingMode      string
+	// StoredIn is the interaction the API already stored the message in
+	// (activities.StoreInOpenInteraction); 0 when the workflow stores it.
+	StoredIn uint64 `json:",omitempty"`
 }
 
 // ContactEventSignal is a contact event (composing, reaction, …).

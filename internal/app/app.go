@@ -177,19 +177,16 @@ func (h *httpServer) shutdown(timeout time.Duration) error {
 // inboundSink hands reconciled messages to their conversations exactly as
 // the webhook does, with the same settings.
 type inboundSink struct {
-	client    client.Client
-	taskQueue string
-	settings  workflows.ConversationSettings
+	inbox workflows.Inbox
 }
 
-func newInboundSink(cfg *config.Config, c client.Client) *inboundSink {
-	return &inboundSink{client: c, taskQueue: cfg.TemporalTaskQueue, settings: conversationSettings(cfg)}
+func newInboundSink(cfg *config.Config, db *gorm.DB, c client.Client) *inboundSink {
+	return &inboundSink{inbox: workflows.Inbox{DB: db, Temporal: c, TaskQueue: cfg.TemporalTaskQueue, Settings: conversationSettings(cfg)}}
 }
 
-// DeliverInbound signals (starting it if needed) the message's conversation.
+// DeliverInbound hands the message to its conversation.
 func (s *inboundSink) DeliverInbound(ctx context.Context, accountID uint64, m sinch.InboundMessage, raw string) error {
-	sig := workflows.InboundSignalOf(m, raw, time.Now().UTC())
-	return workflows.SignalInbound(ctx, s.client, s.taskQueue, s.settings, accountID, m, sig)
+	return s.inbox.Deliver(ctx, accountID, m, workflows.InboundSignalOf(m, raw, time.Now().UTC()))
 }
 
 // conversationSettings are the settings new conversations start with.
