@@ -31,12 +31,12 @@ type fakeDB struct {
 	closed       []activities.CloseInteractionInput
 	// storedAt is the last_message_at of a message the API stored without
 	// the workflow's knowledge (zero: none); see closeIdle.
-	storedAt time.Time
-	moved        []activities.MoveToQueueInput
-	assigned     []activities.AssignToAgentInput
-	notified     []activities.NotifyInput
-	deliveries   []activities.ApplyDeliveryInput
-	assignErr    error
+	storedAt   time.Time
+	moved      []activities.MoveToQueueInput
+	assigned   []activities.AssignToAgentInput
+	notified   []activities.NotifyInput
+	deliveries []activities.ApplyDeliveryInput
+	assignErr  error
 }
 
 func (f *fakeDB) ingest(_ context.Context, in activities.IngestInboundInput) (activities.IngestInboundResult, error) {
