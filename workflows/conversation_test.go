@@ -32,6 +32,7 @@ type fakeDB struct {
 	// storedAt is the last_message_at of a message the API stored without
 	// the workflow's knowledge (zero: none); see closeIdle.
 	storedAt   time.Time
+	reclaims   [][]string
 	moved      []activities.MoveToQueueInput
 	assigned   []activities.AssignToAgentInput
 	notified   []activities.NotifyInput
@@ -50,6 +51,9 @@ func (f *fakeDB) ingest(_ context.Context, in activities.IngestInboundInput) (ac
 		res.Stored = append(res.Stored, m.MessageID)
 	}
 	f.batches = append(f.batches, batch)
+	if len(in.Reclaim) > 0 {
+		f.reclaims = append(f.reclaims, in.Reclaim)
+	}
 	if in.InteractionID == 0 && len(in.Messages) > 0 {
 		f.interactions++
 		res.InteractionID, res.Opened = uint64(100+f.interactions), true
@@ -209,6 +213,75 @@ func (s *ConversationSuite) TestDedupesRedeliveriesAndOpensOneInteraction() {
 	s.Empty(s.db.notified[0].AgentIDs, "interaction.assigned to the assigned agent")
 	s.Require().Len(s.db.closed, 1, "auto-closed after inactivity")
 	s.Equal("inactivity", s.db.closed[0].Reason)
+}
+
+// storedIn is a message the API already stored in interaction id.
+func storedIn(id string, offset time.Duration, interaction uint64) workflows.InboundSignal {
+	m := msg(id, offset)
+	m.StoredIn = interaction
+	return m
+}
+
+// TestMessagesStoredByTheAPICostNoActivity: a message the API stored in the
+// open interaction is only taken note of, and the inactivity timer armed at
+// the first message is not replaced per message but re-checked when it
+// fires.
+func (s *ConversationSuite) TestMessagesStoredByTheAPICostNoActivity() {
+	s.db.routeResults = []activities.RouteResult{assignedTo(5, 2)}
+	s.signalAt(time.Second, workflows.InboundSignalName, msg("m1", 0))
+	s.signalAt(10*time.Minute, workflows.InboundSignalName, storedIn("m2", 10*time.Minute, 101))
+	s.signalAt(20*time.Minute, workflows.InboundSignalName, storedIn("m3", 20*time.Minute, 101))
+	s.signalAt(21*time.Minute, workflows.InboundSignalName, storedIn("m3", 20*time.Minute, 101))
+	s.env.RegisterDelayedCallback(func() {
+		st := s.state()
+		s.Require().NotNil(st.Interaction, "open 59 min after the last message, past the first message's deadline")
+		s.Equal(3, st.MessagesTotal)
+		s.Equal(1, st.Duplicates)
+		s.Equal(t0.Add(20*time.Minute), st.LastInboundAt, "the reply window follows noted messages")
+	}, 79*time.Minute)
+	s.env.RegisterDelayedCallback(func() {
+		s.Nil(s.state().Interaction, "closed an hour after the last message")
+	}, 81*time.Minute)
+	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
+	s.NoError(s.env.GetWorkflowError())
+	s.Equal([][]string{{"m1"}}, s.db.batches, "only the opening message goes through IngestInbound")
+	s.Require().Len(s.db.closed, 1)
+	s.Equal("inactivity", s.db.closed[0].Reason)
+}
+
+// TestTheDatabaseHasTheLastWordOnInactivity: a message stored by the API
+// whose signal never came keeps the interaction open.
+func (s *ConversationSuite) TestTheDatabaseHasTheLastWordOnInactivity() {
+	s.db.routeResults = []activities.RouteResult{assignedTo(5, 2)}
+	s.db.storedAt = s.env.Now().Add(90 * time.Minute)
+	s.signalAt(time.Second, workflows.InboundSignalName, msg("m1", 0))
+	s.env.RegisterDelayedCallback(func() {
+		s.NotNil(s.state().Interaction, "the database reported a message at 90 min")
+	}, 149*time.Minute)
+	s.env.RegisterDelayedCallback(func() {
+		s.Nil(s.state().Interaction, "closed an hour after the database's last message")
+	}, 151*time.Minute)
+	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
+	s.NoError(s.env.GetWorkflowError())
+	s.Len(s.db.closed, 1)
+}
+
+// TestReclaimsAMessageStoredInAClosedInteraction: the API stored a message
+// in the interaction just before the workflow closed it; the workflow learns
+// of it after the close and opens a new interaction with it.
+func (s *ConversationSuite) TestReclaimsAMessageStoredInAClosedInteraction() {
+	s.db.routeResults = []activities.RouteResult{assignedTo(5, 2)}
+	s.signalAt(time.Second, workflows.InboundSignalName, msg("m1", 0))
+	s.signalAt(90*time.Minute, workflows.InboundSignalName, storedIn("m2", time.Hour, 101))
+	s.env.RegisterDelayedCallback(func() {
+		st := s.state()
+		s.Require().NotNil(st.Interaction)
+		s.EqualValues(102, st.Interaction.ID)
+	}, 91*time.Minute)
+	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
+	s.NoError(s.env.GetWorkflowError())
+	s.Equal([][]string{{"m2"}}, s.db.reclaims)
+	s.Equal(2, s.db.interactions)
 }
 
 func (s *ConversationSuite) TestWaitsForAnAgentThenAssignsOnNudge() {
