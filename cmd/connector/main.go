@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/internal/bench"
+	"github.com/xcally-connector/connector/internal/faults"
 )
 
 const usage = `usage: connector <command>
@@ -27,6 +29,7 @@ commands:
   migrate   apply the database schema and exit
   emulator  only the Sinch emulator, on EMULATOR_ADDR
   bench     measure on this machine: bench inbound [-n 500] [-agents 10] | bench outbound [-conversations 20] [-replies 10]
+  faults    zero-loss fault suite on Postgres (DATABASE_URL): faults [-cases a,b] [-messages 2000] [-outage 30s] [-json]
 `
 
 func main() {
@@ -40,6 +43,22 @@ func main() {
 		defer stop()
 		if err := bench.Main(ctx, os.Args[2:], os.Stdout, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))); err != nil {
 			fmt.Fprintln(os.Stderr, "connector bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if role == "faults" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		// The suite runs this same binary as the api and worker processes.
+		bin, err := os.Executable()
+		if err == nil {
+			err = faults.Main(ctx, os.Args[2:], bin, os.Getenv, os.Stdout, os.Stderr)
+		}
+		if err != nil {
+			if !errors.Is(err, faults.ErrFailed) {
+				fmt.Fprintln(os.Stderr, "connector faults:", err)
+			}
 			os.Exit(1)
 		}
 		return

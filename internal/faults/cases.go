@@ -19,6 +19,8 @@ type faultCase struct {
 	// unit says what sent and stored count.
 	unit string
 	run  func(ctx context.Context, s *stack, r *Result) error
+	// emulator configures the case's Sinch emulator.
+	emulator emulator.Options
 }
 
 const (
@@ -28,12 +30,20 @@ const (
 
 // cases is every case, in the order Run runs them.
 var cases = []faultCase{
-	{"duplicates", unitInbound, runDuplicates},
-	{"worker-kill", unitInbound, runWorkerKill},
-	{"engine-stop", unitInbound, runEngineStop},
-	{"db-cut", unitInbound, runDBCut},
-	{"reply-kill", unitReplies, runReplyKill},
+	{name: "duplicates", unit: unitInbound, run: runDuplicates},
+	{name: "worker-kill", unit: unitInbound, run: runWorkerKill},
+	{name: "engine-stop", unit: unitInbound, run: runEngineStop},
+	{name: "db-cut", unit: unitInbound, run: runDBCut},
+	// Delivery reports bring a message's Sinch id too: held back past the
+	// send's retry, they leave Sinch's message list as the only way the
+	// retried send can learn that the message was taken.
+	{name: "reply-kill", unit: unitReplies, run: runReplyKill, emulator: emulator.Options{
+		DeliveryDelays: [3]time.Duration{reportDelay, reportDelay + 100*time.Millisecond, reportDelay + 200*time.Millisecond}}},
 }
+
+// reportDelay holds reply-kill's delivery reports back: longer than the
+// send activity's StartToCloseTimeout (45 s) plus its first retry.
+const reportDelay = 2 * time.Minute
 
 // Load shape of the inbound cases.
 const (
@@ -159,9 +169,9 @@ func runOutage(ctx context.Context, s *stack, r *Result, name, what string, inje
 	if err := l.waitSent(ctx, n/3); err != nil {
 		return err
 	}
+	sentAt := len(l.messages())
 	down := time.Now()
 	inject()
-	sentAt := len(l.messages())
 	s.progress("%s with %d messages sent", what, sentAt)
 	if !sleepCtx(ctx, s.opts.Outage) {
 		return ctx.Err()
@@ -265,7 +275,7 @@ func runReplyKill(ctx context.Context, s *stack, r *Result) error {
 	if err := s.waitOutbox(ctx, replies); err != nil {
 		return fmt.Errorf("the first replies at the emulator: %w", err)
 	}
-	held, err := s.unrecorded(ctx, replies)
+	held, withID, err := s.hanging(ctx, replies)
 	if err != nil {
 		return err
 	}
@@ -275,7 +285,10 @@ func runReplyKill(ctx context.Context, s *stack, r *Result) error {
 	if err := s.worker.kill(); err != nil {
 		return err
 	}
-	r.note("worker process killed with SIGKILL while %d sends hung after Sinch accepted them (none had its Sinch id recorded)", k)
+	if withID > 0 {
+		return fmt.Errorf("%d of %d hanging sends already have a Sinch id: delivery reports were not held back", withID, k)
+	}
+	r.note("worker process killed with SIGKILL while %d sends hung after Sinch accepted them (no Sinch id recorded; delivery reports held back %s)", k, reportDelay)
 	s.progress("worker killed during %d hanging sends", k)
 	if !sleepCtx(ctx, replyKillDowntime) {
 		return ctx.Err()
@@ -338,7 +351,7 @@ func (s *stack) postReply(ctx context.Context, agent *apiclient.Client, interact
 	return reply{interaction: interaction, customer: customer, text: text, id: m.ID}, nil
 }
 
-// outboxTexts counts the emulator's accepted messages by text.
+// outbox is every message the emulator accepted for the app.
 func (s *stack) outbox() ([]emulator.OutboxItem, error) { return s.em.Outbox(appID, "") }
 
 // waitOutbox returns once every reply was accepted by the emulator.
@@ -392,19 +405,23 @@ func (s *stack) replyRows(ctx context.Context, replies []reply) (map[uint64]mode
 	return out, nil
 }
 
-// unrecorded counts the replies whose Sinch id is not stored yet.
-func (s *stack) unrecorded(ctx context.Context, replies []reply) (int, error) {
+// hanging counts the replies whose send is marked as started and not
+// answered (send_started_at set: the activity waits for Sinch), and how many
+// of them already have a Sinch id (from a delivery report).
+func (s *stack) hanging(ctx context.Context, replies []reply) (held, withID int, err error) {
 	rows, err := s.replyRows(ctx, replies)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, rp := range replies {
-		if m, ok := rows[rp.id]; ok && m.ProviderMessageID == nil {
-			n++
+		if m, ok := rows[rp.id]; ok && m.SendStartedAt != nil {
+			held++
+			if m.ProviderMessageID != nil {
+				withID++
+			}
 		}
 	}
-	return n, nil
+	return held, withID, nil
 }
 
 // recordedProblems lists the replies whose row does not (yet) hold the

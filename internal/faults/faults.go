@@ -210,7 +210,7 @@ func runCase(ctx context.Context, opts Options, c faultCase) Result {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	progress("starting a fresh stack")
-	s, err := startStack(ctx, opts, c.name)
+	s, err := startStack(ctx, opts, c.name, c.emulator)
 	if err != nil {
 		r.Error = "start the stack: " + err.Error()
 		r.Logs = s.dir

@@ -80,7 +80,7 @@ type stack struct {
 // startStack brings a case's stack up and waits until the API is ready and
 // a worker answers. On error whatever started is torn down, and the
 // returned stack only names the directory kept with the logs.
-func startStack(ctx context.Context, opts Options, name string) (s *stack, err error) {
+func startStack(ctx context.Context, opts Options, name string, emOpts emulator.Options) (s *stack, err error) {
 	s = &stack{opts: opts, hc: &http.Client{Timeout: requestBound}}
 	defer func() {
 		if err != nil {
@@ -109,7 +109,8 @@ func startStack(ctx context.Context, opts Options, name string) (s *stack, err e
 		return s, err
 	}
 	s.engineAddr = s.engine.FrontendAddr()
-	s.em = emulator.New(emulator.Options{Logger: s.log.With("component", "sinch-emulator")})
+	emOpts.Logger = s.log.With("component", "sinch-emulator")
+	s.em = emulator.New(emOpts)
 	if s.emURL, err = s.em.Start("127.0.0.1:0"); err != nil {
 		return s, err
 	}
