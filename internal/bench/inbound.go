@@ -14,26 +14,39 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/apiclient"
 	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // InboundOptions configures RunInbound.
 type InboundOptions struct {
-	// Messages is how many signed webhooks to send, each from a new contact.
+	// Messages is how many new conversations to open: one signed webhook
+	// each, from a new contact.
 	Messages int
+	// FollowUps is how many more messages each open conversation then gets,
+	// in rounds (every conversation one message per round), so that the
+	// messages of one conversation arrive seconds apart.
+	FollowUps int
 	// Agents share the load; each has capacity Messages/Agents+1.
 	Agents int
 	// DatabaseURL is the app database; empty uses SQLite in a temp dir.
 	DatabaseURL string
-	// Timeout bounds the wait for every interaction to be assigned.
+	// Timeout bounds the wait for every interaction to be assigned (and
+	// every follow-up stored).
 	Timeout time.Duration
 	// Rate paces the loop to this many webhooks per second; 0 sends the next
 	// one as soon as the previous one is answered.
@@ -41,6 +54,9 @@ type InboundOptions struct {
 	// Concurrency is how many webhooks are in flight at once (default 1);
 	// the engine baseline uses the same.
 	Concurrency int
+	// HistorySample is how many conversations' histories are read to count
+	// history events per follow-up message.
+	HistorySample int
 }
 
 // InboundResult holds the measured distributions.
@@ -51,9 +67,53 @@ type InboundResult struct {
 	// every interaction was assigned.
 	AckElapsed time.Duration
 	Elapsed    time.Duration
+	// FollowUpAck is the ack latency of the messages into open
+	// conversations; FollowUpAckElapsed how long sending them took, and
+	// FollowUpElapsed until every one of them was stored.
+	FollowUpAck        []time.Duration
+	FollowUpAckElapsed time.Duration
+	FollowUpElapsed    time.Duration
+	// EventsPerFollowUp is the history events the sampled conversations
+	// gained per follow-up message; Sampled how many were read.
+	EventsPerFollowUp float64
+	Sampled           int
+	// Memory is the process's memory before and after opening the
+	// conversations (all held in the worker's workflow cache).
+	MemoryBefore, MemoryOpen MemSample
 	// Engine is the engine alone on the same server, same count and
-	// concurrency.
-	Engine *EngineResult
+	// concurrency, run before and after the connector (the machine's load
+	// drifts; ratios use the mean).
+	Engine []*EngineResult
+}
+
+// MemSample is the process's memory at one point, after a GC.
+type MemSample struct {
+	RSS  uint64 `json:"rssBytes"`
+	Heap uint64 `json:"heapBytes"`
+}
+
+// sampleMemory collects garbage, then reads the Go heap and the RSS.
+func sampleMemory() MemSample {
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return MemSample{RSS: rss(), Heap: ms.HeapAlloc}
+}
+
+// rss is the resident set size from /proc (0 where there is none).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
 // postInbound posts one signed MESSAGE_INBOUND callback from identity and
@@ -81,12 +141,86 @@ func postInbound(ctx context.Context, hc *http.Client, base string, accountID ui
 
 const benchSecret = "bench-webhook-secret"
 
+// webhook is one callback to post: message number and sender.
+type webhook struct {
+	n        int
+	identity string
+}
+
+// postAll posts the webhooks from concurrency goroutines, paced at rate
+// per second when rate > 0. It returns each webhook's send time (by
+// identity, the last one wins) and ack latency.
+func postAll(ctx context.Context, base string, accountID uint64, hooks []webhook, rate float64, concurrency int) (map[string]time.Time, []time.Duration, time.Duration, error) {
+	sent := make(map[string]time.Time, len(hooks))
+	var acks []time.Duration
+	hc := &http.Client{Timeout: 30 * time.Second}
+	var mu sync.Mutex
+	var firstErr error
+	next := make(chan webhook)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for g := 0; g < max(concurrency, 1); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range next {
+				t0, ack, err := postInbound(ctx, hc, base, accountID, h.n, h.identity)
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					acks = append(acks, ack)
+					sent[h.identity] = t0
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for i, h := range hooks {
+		if rate > 0 {
+			if wait := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
+		next <- h
+	}
+	close(next)
+	wg.Wait()
+	return sent, acks, time.Since(start), firstErr
+}
+
+// waitCount polls a count query until it reaches want.
+func waitCount(d *app.Dev, timeout time.Duration, what string, want int, query func(*gorm.DB) *gorm.DB) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		if err := query(d.DB).Count(&n).Error; err != nil {
+			return err
+		}
+		if int(n) >= want {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d %s after %s", n, want, what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func identityOf(i int) string { return fmt.Sprintf("3933%08d", i) }
+
 // RunInbound starts a dev stack in a temporary directory, configures one
 // account (with a webhook secret), one round-robin queue and Agents
-// available agents, then posts Messages signed MESSAGE_INBOUND callbacks in a
-// simple sequential loop. Ack latency is the HTTP round trip of each
-// webhook; assignment time runs from just before the webhook was sent to the
-// interaction's assigned_at, both on this machine's clock.
+// available agents, and measures in phases:
+//  1. the engine alone (SignalWithStart into do-nothing workflows);
+//  2. Messages signed MESSAGE_INBOUND callbacks, each from a new contact,
+//     until every interaction is assigned (ack latency: the HTTP round
+//     trip; assignment: from just before the webhook to assigned_at);
+//  3. the process memory with those conversations open;
+//  4. FollowUps more messages into each open conversation, in rounds,
+//     until all are stored, and the history events they added;
+//  5. the engine alone again.
 func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*InboundResult, error) {
 	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, false, log)
 	if err != nil {
@@ -98,64 +232,31 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 	if err != nil {
 		return nil, err
 	}
-
-	res := &InboundResult{}
-	sent := make(map[string]time.Time, opts.Messages)
-	hc := &http.Client{Timeout: 30 * time.Second}
 	conc := max(opts.Concurrency, 1)
-	var mu sync.Mutex
-	var firstErr error
-	next := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for g := 0; g < conc; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				identity := fmt.Sprintf("3933%08d", i)
-				t0, ack, err := postInbound(ctx, hc, c.BaseURL, accountID, i, identity)
-				mu.Lock()
-				if err != nil && firstErr == nil {
-					firstErr = err
-				}
-				if err == nil {
-					res.Ack = append(res.Ack, ack)
-					sent[identity] = t0
-				}
-				mu.Unlock()
-			}
-		}()
+	res := &InboundResult{}
+	before, err := RunEngine(ctx, d.Client, opts.Messages, conc)
+	if err != nil {
+		return nil, err
 	}
-	for i := 0; i < opts.Messages; i++ {
-		if opts.Rate > 0 {
-			if wait := time.Until(start.Add(time.Duration(float64(i) / opts.Rate * float64(time.Second)))); wait > 0 {
-				time.Sleep(wait)
-			}
-		}
-		next <- i
+	res.Engine = append(res.Engine, before)
+	res.MemoryBefore = sampleMemory()
+
+	hooks := make([]webhook, opts.Messages)
+	for i := range hooks {
+		hooks[i] = webhook{n: i, identity: identityOf(i)}
 	}
-	close(next)
-	wg.Wait()
-	res.AckElapsed = time.Since(start)
-	if firstErr != nil {
-		return nil, firstErr
+	sent, acks, ackElapsed, err := postAll(ctx, c.BaseURL, accountID, hooks, opts.Rate, conc)
+	if err != nil {
+		return nil, err
 	}
-	deadline := time.Now().Add(opts.Timeout)
-	for {
-		var n int64
-		if err := d.DB.Model(&models.Interaction{}).Where("status = ?", models.InteractionAssigned).Count(&n).Error; err != nil {
-			return nil, err
-		}
-		if int(n) == opts.Messages {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("only %d of %d interactions assigned after %s", n, opts.Messages, opts.Timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
+	res.Ack, res.AckElapsed = acks, ackElapsed
+	err = waitCount(d, opts.Timeout, "interactions assigned", opts.Messages, func(db *gorm.DB) *gorm.DB {
+		return db.Model(&models.Interaction{}).Where("status = ?", models.InteractionAssigned)
+	})
+	if err != nil {
+		return nil, err
 	}
-	res.Elapsed = time.Since(start)
+	res.Elapsed = time.Since(earliest(sent))
 	var rows []struct {
 		Identity   string
 		AssignedAt time.Time
@@ -169,10 +270,104 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 			res.Assignment = append(res.Assignment, r.AssignedAt.Sub(t0))
 		}
 	}
-	if res.Engine, err = RunEngine(ctx, d.Client, opts.Messages, max(opts.Concurrency, 1)); err != nil {
+	time.Sleep(time.Second) // let the last notifications and timers settle
+	res.MemoryOpen = sampleMemory()
+
+	if opts.FollowUps > 0 {
+		if err := followUps(ctx, d, c.BaseURL, accountID, opts, res); err != nil {
+			return nil, err
+		}
+	}
+	after, err := RunEngine(ctx, d.Client, opts.Messages, conc)
+	if err != nil {
 		return nil, err
 	}
+	res.Engine = append(res.Engine, after)
 	return res, nil
+}
+
+// followUps sends opts.FollowUps messages into every open conversation and
+// reads the history events they cost from a sample of the histories.
+func followUps(ctx context.Context, d *app.Dev, base string, accountID uint64, opts InboundOptions, res *InboundResult) error {
+	sample := min(max(opts.HistorySample, 1), opts.Messages)
+	lengths := make([]int64, sample)
+	for i := range lengths {
+		n, err := historyLength(ctx, d, accountID, identityOf(i))
+		if err != nil {
+			return err
+		}
+		lengths[i] = n
+	}
+	hooks := make([]webhook, 0, opts.Messages*opts.FollowUps)
+	for r := 1; r <= opts.FollowUps; r++ {
+		for i := 0; i < opts.Messages; i++ {
+			hooks = append(hooks, webhook{n: r*opts.Messages + i, identity: identityOf(i)})
+		}
+	}
+	start := time.Now()
+	_, acks, ackElapsed, err := postAll(ctx, base, accountID, hooks, opts.Rate, max(opts.Concurrency, 1))
+	if err != nil {
+		return err
+	}
+	res.FollowUpAck, res.FollowUpAckElapsed = acks, ackElapsed
+	err = waitCount(d, opts.Timeout, "messages stored", opts.Messages*(opts.FollowUps+1), func(db *gorm.DB) *gorm.DB {
+		return db.Model(&models.Message{}).Where("direction = ?", models.DirectionInbound)
+	})
+	if err != nil {
+		return err
+	}
+	res.FollowUpElapsed = time.Since(start)
+	// Every follow-up's signal must have reached its workflow before its
+	// history is read: wait until the sampled ones have taken note of all.
+	var added int64
+	for i := range lengths {
+		wfID := workflows.ConversationWorkflowID(accountID, "WHATSAPP", identityOf(i))
+		deadline := time.Now().Add(opts.Timeout)
+		for {
+			v, err := d.Client.QueryWorkflow(ctx, wfID, "", workflows.StateQueryName)
+			if err != nil {
+				return err
+			}
+			var st workflows.ConversationState
+			if err := v.Get(&st); err != nil {
+				return err
+			}
+			if st.MessagesTotal >= opts.FollowUps+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s noted %d of %d messages after %s", wfID, st.MessagesTotal, opts.FollowUps+1, opts.Timeout)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		n, err := historyLength(ctx, d, accountID, identityOf(i))
+		if err != nil {
+			return err
+		}
+		added += n - lengths[i]
+	}
+	res.Sampled = sample
+	res.EventsPerFollowUp = float64(added) / float64(sample*opts.FollowUps)
+	return nil
+}
+
+// historyLength is the event count of a conversation's current run.
+func historyLength(ctx context.Context, d *app.Dev, accountID uint64, identity string) (int64, error) {
+	desc, err := d.Client.DescribeWorkflowExecution(ctx, workflows.ConversationWorkflowID(accountID, "WHATSAPP", identity), "")
+	if err != nil {
+		return 0, fmt.Errorf("describe conversation of %s: %w", identity, err)
+	}
+	return desc.GetWorkflowExecutionInfo().GetHistoryLength(), nil
+}
+
+func earliest(sent map[string]time.Time) time.Time {
+	var first time.Time
+	for _, t := range sent {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+	}
+	return first
 }
 
 // startStack starts a dev stack in a temporary directory on databaseURL
@@ -217,26 +412,77 @@ func printDist(w io.Writer, name string, ds []time.Duration) {
 		q(0.5).Round(10*time.Microsecond), q(0.9).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), s[len(s)-1].Round(10*time.Microsecond))
 }
 
-// Print writes the distributions.
+// engineMean is the mean of the engine runs' accepted and completed rates.
+func (r *InboundResult) engineMean() (accepted, completed float64) {
+	for _, e := range r.Engine {
+		accepted += e.Accepted / float64(len(r.Engine))
+		completed += e.Completed / float64(len(r.Engine))
+	}
+	return accepted, completed
+}
+
+// rates are the connector's measured rates.
+func (r *InboundResult) rates() (acked, assigned, followAcked, followStored float64) {
+	acked = float64(len(r.Ack)) / r.AckElapsed.Seconds()
+	assigned = float64(len(r.Assignment)) / r.Elapsed.Seconds()
+	if n := len(r.FollowUpAck); n > 0 {
+		followAcked = float64(n) / r.FollowUpAckElapsed.Seconds()
+		followStored = float64(n) / r.FollowUpElapsed.Seconds()
+	}
+	return acked, assigned, followAcked, followStored
+}
+
+// perConversation is the memory the open conversations added, per
+// conversation.
+func (r *InboundResult) perConversation(n int) (rssPer, heapPer float64) {
+	d := func(a, b uint64) float64 {
+		if b < a {
+			return 0
+		}
+		return float64(b-a) / float64(n)
+	}
+	return d(r.MemoryBefore.RSS, r.MemoryOpen.RSS), d(r.MemoryBefore.Heap, r.MemoryOpen.Heap)
+}
+
+// Print writes the distributions, the rates and their ratios to the engine.
 func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 	p := func(name string, ds []time.Duration) { printDist(w, name, ds) }
 	pace := "as fast as answered"
 	if opts.Rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
 	}
-	_, _ = fmt.Fprintf(w, "inbound bench: %d signed webhooks, one per contact, %d in flight, %s; app database %s; %d agents\n",
-		opts.Messages, max(opts.Concurrency, 1), pace, engine, opts.Agents)
-	p("webhook ack", r.Ack)
+	_, _ = fmt.Fprintf(w, "inbound bench: %d new conversations then %d follow-ups each, %d webhooks in flight, %s; app database %s; %d agents\n",
+		opts.Messages, opts.FollowUps, max(opts.Concurrency, 1), pace, engine, opts.Agents)
+	acked, assigned, followAcked, followStored := r.rates()
+	p("webhook ack (new)", r.Ack)
 	p("webhook -> assigned", r.Assignment)
-	acked := float64(len(r.Ack)) / r.AckElapsed.Seconds()
-	assigned := float64(len(r.Assignment)) / r.Elapsed.Seconds()
-	_, _ = fmt.Fprintf(w, "webhooks acked %.0f/s; all assigned after %s (%.0f interactions/s end to end)\n", acked, r.Elapsed.Round(time.Millisecond), assigned)
-	if e := r.Engine; e != nil {
+	_, _ = fmt.Fprintf(w, "new conversations: webhooks acked %.0f/s; all assigned after %s (%.0f/s end to end)\n", acked, r.Elapsed.Round(time.Millisecond), assigned)
+	if len(r.FollowUpAck) > 0 {
+		p("webhook ack (open)", r.FollowUpAck)
+		_, _ = fmt.Fprintf(w, "messages into open conversations: acked %.0f/s, all stored after %s (%.0f/s sustained)\n",
+			followAcked, r.FollowUpElapsed.Round(time.Millisecond), followStored)
+		_, _ = fmt.Fprintf(w, "history events per message into an open conversation: %.2f (%d histories read)\n", r.EventsPerFollowUp, r.Sampled)
+	}
+	rssPer, heapPer := r.perConversation(opts.Messages)
+	_, _ = fmt.Fprintf(w, "memory with %d open conversations: RSS %s -> %s, Go heap %s -> %s: %.1f KiB RSS (%.1f KiB heap) per conversation, whole process incl. the engine; 10,000 would add %.0f MiB\n",
+		opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), mib(r.MemoryBefore.Heap), mib(r.MemoryOpen.Heap),
+		rssPer/1024, heapPer/1024, 10000*max(rssPer, heapPer)/(1<<20))
+	for i, e := range r.Engine {
+		_, _ = fmt.Fprintf(w, "[run %d of %d] ", i+1, len(r.Engine))
 		e.Print(w)
-		_, _ = fmt.Fprintf(w, "ratio to the engine: acked %.2f (webhook vs SignalWithStart), new conversations to assignment %.2f (vs workflows completed)\n",
-			acked/e.Accepted, assigned/e.Completed)
+	}
+	if len(r.Engine) > 0 {
+		eAcc, eDone := r.engineMean()
+		_, _ = fmt.Fprintf(w, "ratio to the engine (mean of its runs: accepted %.0f/s, completed %.0f/s): new conversations acked %.2f, to assignment %.2f (vs completed)",
+			eAcc, eDone, acked/eAcc, assigned/eDone)
+		if len(r.FollowUpAck) > 0 {
+			_, _ = fmt.Fprintf(w, ", messages into open conversations stored %.2f (vs SignalWithStart accepted)", followStored/eAcc)
+		}
+		_, _ = fmt.Fprintln(w)
 	}
 }
+
+func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 func inbound(id, identity string) []byte {
 	ts := time.Now().UTC().Format(time.RFC3339Nano)
@@ -281,7 +527,7 @@ func setup(ctx context.Context, c *apiclient.Client, opts InboundOptions) (uint6
 // result. DATABASE_URL selects the app database (SQLite in a temp dir when
 // unset or a SQLite path; a postgres DSN uses that database).
 func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	const usage = "usage: connector bench inbound [-n 500] [-agents 10] [-rate 0] | outbound [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]"
+	const usage = "usage: connector bench inbound [-n 500] [-messages 4] [-agents 10] [-rate 0] [-concurrency 1] | outbound [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]"
 	if len(args) == 0 {
 		return fmt.Errorf(usage)
 	}
@@ -299,7 +545,9 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	switch args[0] {
 	case "inbound":
 		fs := flag.NewFlagSet("bench inbound", flag.ContinueOnError)
-		n := fs.Int("n", 500, "signed webhooks to send, one per contact")
+		n := fs.Int("n", 500, "new conversations: one signed webhook each, from a new contact")
+		follow := fs.Int("messages", 4, "follow-up messages into each open conversation, in rounds")
+		sample := fs.Int("history-sample", 50, "conversations whose histories are read to count events per follow-up")
 		agents := fs.Int("agents", 10, "available agents sharing the interactions")
 		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
 		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as one is answered)")
@@ -308,10 +556,11 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if *n < 1 || *agents < 1 || *conc < 1 {
-			return fmt.Errorf("-n, -agents and -concurrency must be positive")
+		if *n < 1 || *agents < 1 || *conc < 1 || *follow < 0 || *sample < 1 {
+			return fmt.Errorf("-n, -agents, -concurrency and -history-sample must be positive, -messages not negative")
 		}
-		opts := InboundOptions{Messages: *n, Agents: *agents, Timeout: *timeout, Rate: *rate, Concurrency: *conc, DatabaseURL: dsn}
+		opts := InboundOptions{Messages: *n, FollowUps: *follow, Agents: *agents, Timeout: *timeout, Rate: *rate, Concurrency: *conc,
+			DatabaseURL: dsn, HistorySample: *sample}
 		res, err := RunInbound(ctx, opts, log)
 		if err != nil {
 			return err
@@ -397,7 +646,8 @@ func distOf(ds []time.Duration) Dist {
 // InboundSummary is the JSON form of an inbound bench run.
 type InboundSummary struct {
 	Database    string  `json:"database"`
-	Messages    int     `json:"messages"`
+	Messages    int     `json:"newConversations"`
+	FollowUps   int     `json:"followUpsPerConversation"`
 	Concurrency int     `json:"concurrency"`
 	Rate        float64 `json:"rate"`
 	Ack         Dist    `json:"webhookAck"`
@@ -405,23 +655,45 @@ type InboundSummary struct {
 	AckedPerSec float64 `json:"webhooksAckedPerSec"`
 	// AssignedPerSec is new conversations to assignment per second.
 	AssignedPerSec float64 `json:"assignedPerSec"`
-	Engine         struct {
+	FollowUpAck    Dist    `json:"openConversationWebhookAck"`
+	// FollowUpStoredPerSec is the sustained rate of messages into open
+	// conversations, acked and stored.
+	FollowUpAckedPerSec  float64   `json:"openConversationAckedPerSec"`
+	FollowUpStoredPerSec float64   `json:"openConversationStoredPerSec"`
+	EventsPerMessage     float64   `json:"historyEventsPerOpenConversationMessage"`
+	HistoriesRead        int       `json:"historiesRead"`
+	MemoryBefore         MemSample `json:"memoryBefore"`
+	MemoryOpen           MemSample `json:"memoryOpen"`
+	RSSPerConversation   float64   `json:"rssBytesPerOpenConversation"`
+	HeapPerConversation  float64   `json:"heapBytesPerOpenConversation"`
+	Engine               []struct {
 		Ack          Dist    `json:"signalWithStartAck"`
 		AcceptedPerS float64 `json:"acceptedPerSec"`
 		CompletedPer float64 `json:"completedPerSec"`
 	} `json:"engine"`
 	AckRatio        float64 `json:"ackRatio"`
 	AssignmentRatio float64 `json:"assignmentRatio"`
+	FollowUpRatio   float64 `json:"openConversationRatio"`
 }
 
 // Summary is the run as InboundSummary.
 func (r *InboundResult) Summary(opts InboundOptions, engine string) InboundSummary {
-	out := InboundSummary{Database: engine, Messages: opts.Messages, Concurrency: max(opts.Concurrency, 1), Rate: opts.Rate,
-		Ack: distOf(r.Ack), Assignment: distOf(r.Assignment),
-		AckedPerSec: float64(len(r.Ack)) / r.AckElapsed.Seconds(), AssignedPerSec: float64(len(r.Assignment)) / r.Elapsed.Seconds()}
-	if e := r.Engine; e != nil {
-		out.Engine.Ack, out.Engine.AcceptedPerS, out.Engine.CompletedPer = distOf(e.Ack), e.Accepted, e.Completed
-		out.AckRatio, out.AssignmentRatio = out.AckedPerSec/e.Accepted, out.AssignedPerSec/e.Completed
+	acked, assigned, followAcked, followStored := r.rates()
+	out := InboundSummary{Database: engine, Messages: opts.Messages, FollowUps: opts.FollowUps, Concurrency: max(opts.Concurrency, 1), Rate: opts.Rate,
+		Ack: distOf(r.Ack), Assignment: distOf(r.Assignment), AckedPerSec: acked, AssignedPerSec: assigned,
+		FollowUpAck: distOf(r.FollowUpAck), FollowUpAckedPerSec: followAcked, FollowUpStoredPerSec: followStored,
+		EventsPerMessage: r.EventsPerFollowUp, HistoriesRead: r.Sampled, MemoryBefore: r.MemoryBefore, MemoryOpen: r.MemoryOpen}
+	out.RSSPerConversation, out.HeapPerConversation = r.perConversation(opts.Messages)
+	for _, e := range r.Engine {
+		out.Engine = append(out.Engine, struct {
+			Ack          Dist    `json:"signalWithStartAck"`
+			AcceptedPerS float64 `json:"acceptedPerSec"`
+			CompletedPer float64 `json:"completedPerSec"`
+		}{distOf(e.Ack), e.Accepted, e.Completed})
+	}
+	if len(r.Engine) > 0 {
+		eAcc, eDone := r.engineMean()
+		out.AckRatio, out.AssignmentRatio, out.FollowUpRatio = acked/eAcc, assigned/eDone, followStored/eAcc
 	}
 	return out
 }
