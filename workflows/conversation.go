@@ -161,6 +161,8 @@ type conversation struct {
 	// database activities run as local activities and the inactivity timer
 	// is re-armed lazily. Runs started before it keep the old order.
 	cheap bool
+	// senderStarted is set once the sender coroutine runs.
+	senderStarted bool
 }
 
 // cheapInboundChange names the workflow.GetVersion change that made an
@@ -302,7 +304,9 @@ func (c *conversation) run(ctx workflow.Context) error {
 		c.st.LastActivity = workflow.Now(ctx)
 	}
 	c.upsertSearchAttributes(ctx)
-	workflow.Go(ctx, c.sendLoop)
+	if !c.cheap || len(c.st.Outbox) > 0 {
+		c.startSender(ctx)
+	}
 	if len(c.st.Pending) > 0 {
 		pending := c.st.Pending
 		c.st.Pending = nil

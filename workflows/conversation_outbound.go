@@ -107,14 +107,15 @@ func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyRe
 		return ReplyResult{}, err
 	}
 	if res.Created {
-		c.enqueue(OutboundState{MessageID: res.MessageID, Text: cmd.req.Text, Phase: phaseQueued})
+		c.enqueue(ctx, OutboundState{MessageID: res.MessageID, Text: cmd.req.Text, Phase: phaseQueued})
 	}
 	it.LastMessageAt = workflow.Now(ctx)
 	return ReplyResult{MessageID: res.MessageID, Status: res.Status}, nil
 }
 
-func (c *conversation) enqueue(o OutboundState) {
+func (c *conversation) enqueue(ctx workflow.Context, o OutboundState) {
 	c.st.Outbox = append(c.st.Outbox, o)
+	c.startSender(ctx)
 	if over := len(c.st.Outbox) - maxOutbox; over > 0 {
 		kept := c.st.Outbox[:0]
 		for _, x := range c.st.Outbox {
@@ -177,6 +178,17 @@ func (c *conversation) pendingSends() bool {
 		}
 	}
 	return false
+}
+
+// startSender starts the sender coroutine once. Cheap runs start it with
+// the first reply (a coroutine per cached conversation costs memory);
+// older runs started it with the run.
+func (c *conversation) startSender(ctx workflow.Context) {
+	if c.senderStarted {
+		return
+	}
+	c.senderStarted = true
+	workflow.Go(ctx, c.sendLoop)
 }
 
 // sendLoop is the conversation's sender coroutine: it sends queued replies

@@ -17,8 +17,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +55,10 @@ type InboundOptions struct {
 	// HistorySample is how many conversations' histories are read to count
 	// history events per follow-up message.
 	HistorySample int
+	// WorkerBinary, when set, is the connector binary run as the worker
+	// process (instead of the in-process worker), whose memory is then
+	// measured alone.
+	WorkerBinary string
 }
 
 // InboundResult holds the measured distributions.
@@ -78,8 +80,11 @@ type InboundResult struct {
 	EventsPerFollowUp float64
 	Sampled           int
 	// Memory is the process's memory before and after opening the
-	// conversations (all held in the worker's workflow cache).
+	// conversations (all held in the worker's workflow cache): the worker
+	// process's RSS with WorkerBinary, else the whole bench process's
+	// (engine included) RSS and Go heap.
 	MemoryBefore, MemoryOpen MemSample
+	WorkerProcess            bool
 	// Engine is the engine alone on the same server, same count and
 	// concurrency, run before and after the connector (the machine's load
 	// drifts; ratios use the mean).
@@ -107,13 +112,7 @@ func rss() uint64 {
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseUint(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	return parseVmRSS(string(b))
 }
 
 // postInbound posts one signed MESSAGE_INBOUND callback from identity and
@@ -239,7 +238,23 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		return nil, err
 	}
 	res.Engine = append(res.Engine, before)
-	res.MemoryBefore = sampleMemory()
+	memory := func() (MemSample, error) { return sampleMemory(), nil }
+	if opts.WorkerBinary != "" {
+		wp, err := startWorkerProcess(opts.WorkerBinary, d, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer wp.stop()
+		res.WorkerProcess = true
+		memory = func() (MemSample, error) {
+			r, err := wp.rss()
+			return MemSample{RSS: r}, err
+		}
+		time.Sleep(2 * time.Second) // let it connect and start polling
+	}
+	if res.MemoryBefore, err = memory(); err != nil {
+		return nil, err
+	}
 
 	hooks := make([]webhook, opts.Messages)
 	for i := range hooks {
@@ -271,7 +286,9 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 		}
 	}
 	time.Sleep(time.Second) // let the last notifications and timers settle
-	res.MemoryOpen = sampleMemory()
+	if res.MemoryOpen, err = memory(); err != nil {
+		return nil, err
+	}
 
 	if opts.FollowUps > 0 {
 		if err := followUps(ctx, d, c.BaseURL, accountID, opts, res); err != nil {
@@ -464,9 +481,13 @@ func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 		_, _ = fmt.Fprintf(w, "history events per message into an open conversation: %.2f (%d histories read)\n", r.EventsPerFollowUp, r.Sampled)
 	}
 	rssPer, heapPer := r.perConversation(opts.Messages)
-	_, _ = fmt.Fprintf(w, "memory with %d open conversations: RSS %s -> %s, Go heap %s -> %s: %.1f KiB RSS (%.1f KiB heap) per conversation, whole process incl. the engine; 10,000 would add %.0f MiB\n",
-		opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), mib(r.MemoryBefore.Heap), mib(r.MemoryOpen.Heap),
-		rssPer/1024, heapPer/1024, 10000*max(rssPer, heapPer)/(1<<20))
+	if r.WorkerProcess {
+		_, _ = fmt.Fprintf(w, "worker process memory with %d open conversations: RSS %s -> %s: %.1f KiB per conversation; 10,000 would take %.0f MiB\n",
+			opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), rssPer/1024, (float64(r.MemoryBefore.RSS)+10000*rssPer)/(1<<20))
+	} else {
+		_, _ = fmt.Fprintf(w, "process memory (API, worker and engine in one) with %d open conversations: RSS %s -> %s, Go heap %s -> %s: %.1f KiB RSS (%.1f KiB heap) per conversation\n",
+			opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), mib(r.MemoryBefore.Heap), mib(r.MemoryOpen.Heap), rssPer/1024, heapPer/1024)
+	}
 	for i, e := range r.Engine {
 		_, _ = fmt.Fprintf(w, "[run %d of %d] ", i+1, len(r.Engine))
 		e.Print(w)
@@ -553,6 +574,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as one is answered)")
 		conc := fs.Int("concurrency", 1, "webhooks in flight at once (and SignalWithStart calls in the engine baseline)")
 		asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+		inProcess := fs.Bool("in-process-worker", false, "keep the worker in the bench process (memory is then the whole process's)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -561,6 +583,13 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 		}
 		opts := InboundOptions{Messages: *n, FollowUps: *follow, Agents: *agents, Timeout: *timeout, Rate: *rate, Concurrency: *conc,
 			DatabaseURL: dsn, HistorySample: *sample}
+		if !*inProcess {
+			bin, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("find the connector binary for the worker process: %w", err)
+			}
+			opts.WorkerBinary = bin
+		}
 		res, err := RunInbound(ctx, opts, log)
 		if err != nil {
 			return err
@@ -664,6 +693,7 @@ type InboundSummary struct {
 	HistoriesRead        int       `json:"historiesRead"`
 	MemoryBefore         MemSample `json:"memoryBefore"`
 	MemoryOpen           MemSample `json:"memoryOpen"`
+	WorkerProcess        bool      `json:"workerProcess"`
 	RSSPerConversation   float64   `json:"rssBytesPerOpenConversation"`
 	HeapPerConversation  float64   `json:"heapBytesPerOpenConversation"`
 	Engine               []struct {
@@ -682,7 +712,8 @@ func (r *InboundResult) Summary(opts InboundOptions, engine string) InboundSumma
 	out := InboundSummary{Database: engine, Messages: opts.Messages, FollowUps: opts.FollowUps, Concurrency: max(opts.Concurrency, 1), Rate: opts.Rate,
 		Ack: distOf(r.Ack), Assignment: distOf(r.Assignment), AckedPerSec: acked, AssignedPerSec: assigned,
 		FollowUpAck: distOf(r.FollowUpAck), FollowUpAckedPerSec: followAcked, FollowUpStoredPerSec: followStored,
-		EventsPerMessage: r.EventsPerFollowUp, HistoriesRead: r.Sampled, MemoryBefore: r.MemoryBefore, MemoryOpen: r.MemoryOpen}
+		EventsPerMessage: r.EventsPerFollowUp, HistoriesRead: r.Sampled, MemoryBefore: r.MemoryBefore, MemoryOpen: r.MemoryOpen,
+		WorkerProcess: r.WorkerProcess}
 	out.RSSPerConversation, out.HeapPerConversation = r.perConversation(opts.Messages)
 	for _, e := range r.Engine {
 		out.Engine = append(out.Engine, struct {

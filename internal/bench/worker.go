@@ -1,0 +1,73 @@
+package bench
+
+import (
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/app"
+)
+
+// workerProcess is `connector worker` run as its own OS process against the
+// bench's stack, so that its memory is the worker's alone.
+type workerProcess struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startWorkerProcess stops the stack's in-process worker and starts bin
+// (the connector binary) as the worker, on the same engine, task queue and
+// database.
+func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProcess, error) {
+	d.StopWorker()
+	cmd := exec.Command(bin, "worker")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+cfg.DatabaseURL, "DATA_DIR="+cfg.DataDir,
+		"TEMPORAL_ADDRESS="+d.Temporal.FrontendAddr(), "TEMPORAL_NAMESPACE="+cfg.TemporalNamespace,
+		"TEMPORAL_TASK_QUEUE="+cfg.TemporalTaskQueue, "SECRET_KEY="+hex.EncodeToString(cfg.SecretKey), "LOG_LEVEL=error",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker process %s: %w", bin, err)
+	}
+	w := &workerProcess{cmd: cmd, done: make(chan error, 1)}
+	go func() { w.done <- cmd.Wait() }()
+	return w, nil
+}
+
+// rss is the worker process's resident set size.
+func (w *workerProcess) rss() (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("read the worker's memory: %w", err)
+	}
+	return parseVmRSS(string(b)), nil
+}
+
+// stop asks the worker to stop (SIGTERM), then kills it after 15 s.
+func (w *workerProcess) stop() {
+	_ = w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(15 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.done
+	}
+}
+
+// parseVmRSS reads VmRSS (in kB) from a /proc/*/status text, in bytes.
+func parseVmRSS(status string) uint64 {
+	for _, line := range strings.Split(status, "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
