@@ -283,7 +283,7 @@ func testRoutedToAgent(t *testing.T, engine models.Engine) {
 	}, 20*time.Second, 50*time.Millisecond)
 	assert.Len(t, s.interactions(fmt.Sprintf("accountId=%d", s.account)), 2)
 	if engine == models.SQLite {
-		saveHistory(t, s.dev, it.WorkflowID, "conversation.json")
+		saveHistory(t, s.dev, it.WorkflowID, "conversation_cheap.json")
 	}
 }
 

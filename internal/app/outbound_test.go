@@ -149,7 +149,7 @@ func testReplyDeliveredRead(t *testing.T, engine models.Engine) {
 	}
 	assert.Equal(t, []string{"pending", "accepted", "queued", "delivered", "read"}, ticks)
 	if engine == models.SQLite {
-		saveHistory(t, s.dev, it.WorkflowID, "conversation_reply.json")
+		saveHistory(t, s.dev, it.WorkflowID, "conversation_reply_cheap.json")
 	}
 }
 
