@@ -82,13 +82,12 @@ func runDuplicates(ctx context.Context, s *stack, r *Result) error {
 	}
 	s.progress("posting %d signed webhooks: %d messages × %d copies, shuffled, %d in flight", n*duplicateCopies, n, duplicateCopies, duplicateConcurrency)
 	start := time.Now()
+	s.counting(func(ctx context.Context) (tally, error) { return s.countInbound(ctx, sent) })
 	var got answers
 	err := s.deliverCopies(ctx, fmt.Sprintf("dup%d", start.UnixNano()), bodies, duplicateCopies, duplicateConcurrency, &got)
 	r.note("%d messages × %d copies posted in %s (%d in flight); the webhook answered %s",
 		n, duplicateCopies, time.Since(start).Round(100*time.Millisecond), duplicateConcurrency, got.String())
 	if err != nil {
-		t, _ := s.countInbound(context.WithoutCancel(ctx), sent)
-		r.set(t, time.Since(start))
 		return err
 	}
 	s.progress("every copy answered 200; waiting until every message is stored")
@@ -264,6 +263,10 @@ func runReplyKill(ctx context.Context, s *stack, r *Result) error {
 	}
 	start := time.Now()
 	var replies []reply
+	s.counting(func(context.Context) (tally, error) {
+		items, err := s.outbox()
+		return tallyOf(replyMessages(replies), outboxRows(items)), err
+	})
 	for _, c := range customers {
 		rp, err := s.postReply(ctx, agent, its[c], c, "reply-kill: first reply to "+c)
 		if err != nil {

@@ -218,8 +218,18 @@ func runCase(ctx context.Context, opts Options, c faultCase) Result {
 		return r
 	}
 	s.progress = progress
-	if err := c.run(ctx, s, &r); err != nil {
+	err = c.run(ctx, s, &r)
+	cancel() // ends a load still running after a failed step
+	if err != nil {
 		r.Error = err.Error()
+		if r.Sent == 0 && s.count != nil {
+			// Failed before its own count: count what it had sent.
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if t, err := s.count(cctx); err == nil {
+				r.set(t, time.Since(s.started))
+			}
+			cancel()
+		}
 	}
 	r.Passed = r.passed()
 	if !r.Passed {

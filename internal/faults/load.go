@@ -52,6 +52,7 @@ type load struct {
 // rate per second.
 func (s *stack) startLoad(ctx context.Context, name string, n int, rate float64) *load {
 	l := &load{total: n, done: make(chan struct{})}
+	s.counting(func(ctx context.Context) (tally, error) { return s.countInbound(ctx, l.messages()) })
 	contacts := contactsFor(n)
 	go func() {
 		defer close(l.done)

@@ -75,6 +75,16 @@ type stack struct {
 
 	// progress reports a step of the running case.
 	progress func(format string, args ...any)
+	// count tallies what the running case has sent so far, set once it
+	// starts sending, so a case that fails half-way still reports counts.
+	count func(ctx context.Context) (tally, error)
+	// started is when the case started sending.
+	started time.Time
+}
+
+// counting records how the case counts, from now.
+func (s *stack) counting(count func(ctx context.Context) (tally, error)) {
+	s.count, s.started = count, time.Now()
 }
 
 // startStack brings a case's stack up and waits until the API is ready and
