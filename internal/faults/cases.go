@@ -62,10 +62,10 @@ func (s *stack) configureInbound(ctx context.Context, n int) error {
 	return err
 }
 
-// runDuplicates delivers every webhook duplicateCopies times: all copies of
-// all messages shuffled together and posted concurrently, each copy signed
-// on its own (distinct nonces), so copies of one message race each other
-// and the messages of one customer arrive out of order.
+// runDuplicates delivers every webhook duplicateCopies times, shuffled
+// (copyOrder) and posted concurrently, each copy signed on its own
+// (distinct nonces), so copies of one message race each other and the
+// messages of one customer arrive out of order.
 func runDuplicates(ctx context.Context, s *stack, r *Result) error {
 	n := s.opts.Messages
 	if err := s.configureInbound(ctx, n); err != nil {
@@ -84,9 +84,9 @@ func runDuplicates(ctx context.Context, s *stack, r *Result) error {
 	start := time.Now()
 	s.counting(func(ctx context.Context) (tally, error) { return s.countInbound(ctx, sent) })
 	var got answers
-	err := s.deliverCopies(ctx, fmt.Sprintf("dup%d", start.UnixNano()), bodies, duplicateCopies, duplicateConcurrency, &got)
-	r.note("%d messages × %d copies posted in %s (%d in flight); the webhook answered %s",
-		n, duplicateCopies, time.Since(start).Round(100*time.Millisecond), duplicateConcurrency, got.String())
+	racing, err := s.deliverCopies(ctx, fmt.Sprintf("dup%d", start.UnixNano()), bodies, duplicateCopies, duplicateConcurrency, &got)
+	r.note("%d messages × %d copies posted in %s (%d in flight, up to %d copies of one message at once); the webhook answered %s",
+		n, duplicateCopies, time.Since(start).Round(100*time.Millisecond), duplicateConcurrency, racing, got.String())
 	if err != nil {
 		return err
 	}

@@ -98,3 +98,23 @@ func TestOptions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"reply-kill", "duplicates"}, []string{got[0].name, got[1].name})
 }
+
+func TestCopyOrder(t *testing.T) {
+	const n, copies, block = 10, 3, 4
+	order := copyOrder(n, copies, block)
+	require.Len(t, order, n*copies)
+	seen := map[delivery]bool{}
+	for _, d := range order {
+		assert.False(t, seen[d], "copy %+v posted once", d)
+		seen[d] = true
+	}
+	// Every block is contiguous: the copies of messages 0-3, 4-7 and 8-9
+	// each fill one run of the order.
+	runs := 0
+	for i := range order {
+		if i == 0 || order[i].msg/block != order[i-1].msg/block {
+			runs++
+		}
+	}
+	assert.Equal(t, 3, runs)
+}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xcally-connector/connector/sinch"
@@ -76,19 +77,36 @@ func (a *answers) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// deliverCopies posts copies of every body, shuffled, from conc
+// copyOrder is the order copies are posted in: the copies of a block of
+// blockSize messages shuffled together, so that with conc in flight copies
+// of one message race each other, and the blocks in a random order, so
+// that a customer's messages arrive out of order.
+func copyOrder(n, copies, blockSize int) []delivery {
+	var blocks [][]delivery
+	for start := 0; start < n; start += blockSize {
+		var b []delivery
+		for i := start; i < min(start+blockSize, n); i++ {
+			for c := range copies {
+				b = append(b, delivery{msg: i, copy: c})
+			}
+		}
+		rand.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
+		blocks = append(blocks, b)
+	}
+	rand.Shuffle(len(blocks), func(i, j int) { blocks[i], blocks[j] = blocks[j], blocks[i] })
+	return slices.Concat(blocks...)
+}
+
+// deliverCopies posts every copy of every body in copyOrder from conc
 // goroutines, each copy signed on its own with a distinct nonce. A copy
 // answered 503 or not answered is posted again (new nonce, new
 // timestamp) until it is answered 200; any other answer is a refusal of a
 // valid callback and is returned as an error once every copy was tried.
-func (s *stack) deliverCopies(ctx context.Context, run string, bodies [][]byte, copies, conc int, got *answers) error {
-	jobs := make([]delivery, 0, len(bodies)*copies)
-	for i := range bodies {
-		for c := range copies {
-			jobs = append(jobs, delivery{msg: i, copy: c})
-		}
-	}
-	rand.Shuffle(len(jobs), func(i, j int) { jobs[i], jobs[j] = jobs[j], jobs[i] })
+// It returns the most copies of one message that were in flight at once.
+func (s *stack) deliverCopies(ctx context.Context, run string, bodies [][]byte, copies, conc int, got *answers) (int, error) {
+	jobs := copyOrder(len(bodies), copies, max(1, conc/4))
+	inFlight := make([]atomic.Int32, len(bodies))
+	var maxInFlight atomic.Int32
 	hc := &http.Client{Timeout: requestBound, Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
 	defer hc.CloseIdleConnections()
 	next := make(chan delivery)
@@ -100,7 +118,11 @@ func (s *stack) deliverCopies(ctx context.Context, run string, bodies [][]byte, 
 			for d := range next {
 				for attempt := 1; ctx.Err() == nil; attempt++ {
 					nonce := fmt.Sprintf("%s-%d-%d-%d", run, d.msg, d.copy, attempt)
+					now := inFlight[d.msg].Add(1)
+					for m := maxInFlight.Load(); now > m && !maxInFlight.CompareAndSwap(m, now); m = maxInFlight.Load() {
+					}
 					code, body := s.postCallback(ctx, hc, bodies[d.msg], nonce)
+					inFlight[d.msg].Add(-1)
 					got.add(code)
 					if code == http.StatusOK {
 						break
@@ -128,9 +150,9 @@ func (s *stack) deliverCopies(ctx context.Context, run string, bodies [][]byte, 
 	close(next)
 	wg.Wait()
 	if len(refused) > 0 {
-		return fmt.Errorf("the webhook refused %d valid signed copies, e.g. %s", len(refused), refused[0])
+		return int(maxInFlight.Load()), fmt.Errorf("the webhook refused %d valid signed copies, e.g. %s", len(refused), refused[0])
 	}
-	return ctx.Err()
+	return int(maxInFlight.Load()), ctx.Err()
 }
 
 // postCallback posts one signed callback to the account's webhook and
