@@ -57,6 +57,8 @@ type Options struct {
 	// Dir holds each case's directory (logs, engine file); empty is the
 	// system's temporary directory. A failed case keeps its directory.
 	Dir string
+	// Keep keeps every case's directory, passed or not.
+	Keep bool
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
 }
@@ -155,8 +157,8 @@ type Result struct {
 	// answered meanwhile, how long recovery took).
 	Notes []string `json:"notes,omitempty"`
 	Error string   `json:"error,omitempty"`
-	// Logs is the kept directory of a failed case (api.log, worker.log,
-	// harness.log).
+	// Logs is the kept directory of a failed case, or of every case with
+	// Keep (api.log, worker.log, harness.log).
 	Logs string `json:"logs,omitempty"`
 }
 
@@ -232,10 +234,11 @@ func runCase(ctx context.Context, opts Options, c faultCase) Result {
 		}
 	}
 	r.Passed = r.passed()
-	if !r.Passed {
+	keep := !r.Passed || opts.Keep
+	if keep {
 		r.Logs = s.dir
 	}
-	s.close(!r.Passed)
+	s.close(keep)
 	verdict := "PASS"
 	if !r.Passed {
 		verdict = "FAIL"
@@ -351,11 +354,12 @@ func Main(ctx context.Context, args []string, binary string, getenv func(string)
 	rate := fs.Float64("rate", DefaultRate, "load pace in messages per second (the outage cases spread theirs over three outages)")
 	timeout := fs.Duration("timeout", DefaultTimeout, "bound of each case; one that has not converged by then fails")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
+	keep := fs.Bool("keep", false, "keep every case's directory (logs, engine file), not only a failed one's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := Options{Binary: binary, DatabaseURL: getenv("DATABASE_URL"), Messages: *messages, Replies: *replies,
-		Outage: *outage, Rate: *rate, Timeout: *timeout, Progress: stderr}
+		Outage: *outage, Rate: *rate, Timeout: *timeout, Keep: *keep, Progress: stderr}
 	if *caseList != "" {
 		opts.Cases = strings.Split(*caseList, ",")
 	}
