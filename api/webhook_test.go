@@ -236,6 +236,55 @@ func TestInboundMessageStartsTheConversation(t *testing.T) {
 	}
 }
 
+// TestInboundIntoAnOpenInteractionIsStoredFirst: with an open interaction,
+// the webhook stores the message there before it signals, and the signal
+// says so; engine down, the message stays stored, the answer is 503, and
+// Sinch's retry signals again without storing twice.
+func TestInboundIntoAnOpenInteractionIsStoredFirst(t *testing.T) {
+	for _, engine := range testdb.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			w := newWebhookEnv(t, engine, "01HAPP", fixtureSecret)
+			contact := models.Contact{AccountID: w.acc.ID, Channel: models.ChannelWhatsApp, Identity: "393331234567", Mobile: "+393331234567"}
+			require.NoError(t, w.db.Create(&contact).Error)
+			wfID := fmt.Sprintf("conversation/%d/WHATSAPP/393331234567", w.acc.ID)
+			inter := models.Interaction{Key: wfID + "#first", WorkflowID: wfID, AccountID: w.acc.ID, ContactID: contact.ID,
+				Channel: models.ChannelWhatsApp, Status: models.InteractionQueued, OpenedAt: time.Now().UTC()}
+			require.NoError(t, w.db.Create(&inter).Error)
+
+			w.tc.fail = serviceerror.NewUnavailable("connection refused")
+			body := waText("01HMSG", "393331234567", "CONVERSATION")
+			rec := w.post(t, body, "n1")
+			require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			assert.Equal(t, "engine_unavailable", errorBody(t, rec).Code)
+			var rows []models.Message
+			require.NoError(t, w.db.Where("provider_message_id = ?", "01HMSG").Find(&rows).Error)
+			require.Len(t, rows, 1, "stored before the engine was asked")
+			assert.Equal(t, inter.ID, rows[0].InteractionID)
+			assert.Equal(t, "Hi, I need help", rows[0].Text)
+
+			w.tc.fail = nil
+			rec = w.post(t, body, "n1")
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Len(t, w.tc.started, 1)
+			sig := w.tc.started[0].arg.(workflows.InboundSignal)
+			assert.Equal(t, inter.ID, sig.StoredIn, "the workflow only takes note")
+			assert.Equal(t, "01HMSG", sig.MessageID)
+			var n int64
+			require.NoError(t, w.db.Model(&models.Message{}).Where("provider_message_id = ?", "01HMSG").Count(&n).Error)
+			assert.EqualValues(t, 1, n, "the retry stores nothing twice")
+
+			// No open interaction: the workflow stores it.
+			require.NoError(t, w.db.Model(&inter).Update("status", models.InteractionClosed).Error)
+			rec = w.post(t, waText("01HMSG2", "393331234567", "CONVERSATION"), "n2")
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Len(t, w.tc.started, 2)
+			assert.Zero(t, w.tc.started[1].arg.(workflows.InboundSignal).StoredIn)
+			require.NoError(t, w.db.Model(&models.Message{}).Where("provider_message_id = ?", "01HMSG2").Count(&n).Error)
+			assert.Zero(t, n)
+		})
+	}
+}
+
 func TestWebhookRejections(t *testing.T) {
 	w := newWebhookEnv(t, models.SQLite, "01HAPP", fixtureSecret)
 	body := waText("01HMSG", "393331234567", "CONVERSATION")
