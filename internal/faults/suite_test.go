@@ -46,7 +46,6 @@ const (
 	shortMessages = 200
 	shortReplies  = 3
 	shortOutage   = 5 * time.Second
-	shortRate     = 50
 	shortTimeout  = 4 * time.Minute
 )
 
@@ -71,7 +70,7 @@ func TestFaultSuite(t *testing.T) {
 			defer cancel()
 			res, err := faults.Run(ctx, faults.Options{
 				Binary: binary, DatabaseURL: dsn, Cases: []string{name},
-				Messages: shortMessages, Replies: shortReplies, Outage: shortOutage, Rate: shortRate, Timeout: shortTimeout,
+				Messages: shortMessages, Replies: shortReplies, Outage: shortOutage, Timeout: shortTimeout,
 				Progress: logWriter{t},
 			})
 			require.NoError(t, err)
