@@ -482,8 +482,8 @@ func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 	}
 	rssPer, heapPer := r.perConversation(opts.Messages)
 	if r.WorkerProcess {
-		_, _ = fmt.Fprintf(w, "worker process memory with %d open conversations: RSS %s -> %s: %.1f KiB per conversation; 10,000 would take %.0f MiB\n",
-			opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), rssPer/1024, (float64(r.MemoryBefore.RSS)+10000*rssPer)/(1<<20))
+		_, _ = fmt.Fprintf(w, "worker process memory with %d open conversations: RSS %s -> %s: %.1f KiB per conversation\n",
+			opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), rssPer/1024)
 	} else {
 		_, _ = fmt.Fprintf(w, "process memory (API, worker and engine in one) with %d open conversations: RSS %s -> %s, Go heap %s -> %s: %.1f KiB RSS (%.1f KiB heap) per conversation\n",
 			opts.Messages, mib(r.MemoryBefore.RSS), mib(r.MemoryOpen.RSS), mib(r.MemoryBefore.Heap), mib(r.MemoryOpen.Heap), rssPer/1024, heapPer/1024)
@@ -500,6 +500,9 @@ func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 			_, _ = fmt.Fprintf(w, ", messages into open conversations stored %.2f (vs SignalWithStart accepted)", followStored/eAcc)
 		}
 		_, _ = fmt.Fprintln(w)
+		if opts.Rate > 0 {
+			_, _ = fmt.Fprintln(w, "(the connector was paced and the engine was not: the ratios compare rates only in an unpaced run, -rate 0)")
+		}
 	}
 }
 
