@@ -3,9 +3,12 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -157,7 +160,7 @@ type conversation struct {
 	// inFlight counts running send activities.
 	pauseSends bool
 	inFlight   int
-	// cheap is the version of the run's command order (cheapInboundVersion):
+	// cheap is the version of the run's command order (cheapInboundChange):
 	// database activities run as local activities and the inactivity timer
 	// is re-armed lazily. Runs started before it keep the old order.
 	cheap bool
@@ -467,7 +470,7 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	var res activities.IngestInboundResult
 	if len(in.Messages) > 0 {
 		var a *activities.Activities
-		if err := c.db(ctx, "IngestInbound", a.IngestInbound, in).Get(ctx, &res); err != nil {
+		if err := c.db(ctx, a.IngestInbound, in).Get(ctx, &res); err != nil {
 			// Storage retries without limit; reaching here means the workflow
 			// is being cancelled. Keep the messages for the next run.
 			c.logger.Warn("storing inbound messages failed", "err", err)
@@ -519,7 +522,7 @@ func (c *conversation) route(ctx workflow.Context) {
 	it.RoutingAttempts++
 	var a *activities.Activities
 	var res activities.RouteResult
-	err := c.db(ctx, "RouteInteraction", a.RouteInteraction, activities.RouteInput{
+	err := c.db(ctx, a.RouteInteraction, activities.RouteInput{
 		InteractionID: it.ID, AccountID: c.st.AccountID, QueueID: it.QueueID,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -557,7 +560,7 @@ func (c *conversation) route(ctx workflow.Context) {
 
 func (c *conversation) notify(ctx workflow.Context, offered []uint64, withdrawn ...uint64) {
 	var a *activities.Activities
-	err := c.db(ctx, "NotifyAgents", a.NotifyAgents, activities.NotifyInput{
+	err := c.db(ctx, a.NotifyAgents, activities.NotifyInput{
 		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts, Withdrawn: withdrawn,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -584,7 +587,7 @@ func (c *conversation) overflow(ctx workflow.Context) {
 	}
 	var a *activities.Activities
 	var info activities.QueueInfo
-	if err := c.db(ctx, "MoveToQueue", a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
+	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
 		c.handleActivityError(ctx, "overflow", err)
 		if c.st.Interaction != nil {
 			c.st.Interaction.TimedOut = true
@@ -612,7 +615,7 @@ func (c *conversation) autoClose(ctx workflow.Context) {
 	// whose signal has not arrived (or never will, past Sinch's retries).
 	var a *activities.Activities
 	var res activities.CloseIdleResult
-	err := c.db(ctx, "CloseIdleInteraction", a.CloseIdleInteraction, activities.CloseIdleInput{
+	err := c.db(ctx, a.CloseIdleInteraction, activities.CloseIdleInput{
 		InteractionID: it.ID, IdleFor: c.in.InactivityTimeout,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -637,7 +640,7 @@ func (c *conversation) autoClose(ctx workflow.Context) {
 
 func (c *conversation) closeInteraction(ctx workflow.Context, disposition, reason string) error {
 	var a *activities.Activities
-	err := c.db(ctx, "CloseInteraction", a.CloseInteraction, activities.CloseInteractionInput{
+	err := c.db(ctx, a.CloseInteraction, activities.CloseInteractionInput{
 		InteractionID: c.st.Interaction.ID, Disposition: disposition, Reason: reason,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -687,7 +690,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		}
 		return view, nil
 	case cmd.transfer != nil && cmd.transfer.AgentID != 0:
-		err := c.db(ctx, "AssignToAgent", a.AssignToAgent, activities.AssignToAgentInput{
+		err := c.db(ctx, a.AssignToAgent, activities.AssignToAgentInput{
 			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID,
 		}).Get(ctx, nil)
 		if err != nil {
@@ -698,7 +701,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		c.notify(ctx, nil)
 	case cmd.transfer != nil:
 		var info activities.QueueInfo
-		err := c.db(ctx, "MoveToQueue", a.MoveToQueue, activities.MoveToQueueInput{
+		err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{
 			InteractionID: it.ID, QueueID: cmd.transfer.QueueID,
 		}).Get(ctx, &info)
 		if err != nil {
@@ -708,7 +711,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
 		c.route(ctx)
 	case cmd.accept != nil:
-		err := c.db(ctx, "AssignToAgent", a.AssignToAgent, activities.AssignToAgentInput{
+		err := c.db(ctx, a.AssignToAgent, activities.AssignToAgentInput{
 			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.accept.AgentID, QueueID: it.QueueID,
 		}).Get(ctx, nil)
 		if err != nil {
@@ -735,7 +738,7 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 	// A composing or reacting contact is active: push the auto-close back.
 	c.st.Interaction.LastMessageAt = workflow.Now(ctx)
 	var a *activities.Activities
-	err := c.db(ctx, "PublishContactEvent", a.PublishContactEvent, activities.PublishContactEventInput{
+	err := c.db(ctx, a.PublishContactEvent, activities.PublishContactEventInput{
 		InteractionID: c.st.Interaction.ID, EventID: ev.EventID, Kind: ev.Kind, Payload: ev.Payload,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -746,7 +749,7 @@ func (c *conversation) handleEvent(ctx workflow.Context, ev ContactEventSignal) 
 func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
 	var a *activities.Activities
 	var res activities.ApplyDeliveryResult
-	err := c.db(ctx, "ApplyDelivery", a.ApplyDelivery, activities.ApplyDeliveryInput{
+	err := c.db(ctx, a.ApplyDelivery, activities.ApplyDeliveryInput{
 		AccountID: c.st.AccountID, DeliveryReport: d.DeliveryReport,
 	}).Get(ctx, &res)
 	if err != nil {
@@ -849,14 +852,23 @@ func dbRetryPolicy() *temporal.RetryPolicy {
 	}
 }
 
-// db runs a short database activity: a local activity in cheap runs (one
-// marker in history instead of three events and a second workflow task),
-// a regular one before. name is fn's registered name.
-func (c *conversation) db(ctx workflow.Context, name string, fn, arg any) workflow.Future {
+// db runs a short database activity, fn a method of *activities.Activities:
+// a local activity in cheap runs (one marker in history instead of three
+// events and a second workflow task), a regular one before. A local
+// activity runs by its registered name (the method's), since fn's receiver
+// is nil here.
+func (c *conversation) db(ctx workflow.Context, fn, arg any) workflow.Future {
 	if c.cheap {
-		return workflow.ExecuteLocalActivity(localDBCtx(ctx), name, arg)
+		return workflow.ExecuteLocalActivity(localDBCtx(ctx), activityName(fn), arg)
 	}
 	return workflow.ExecuteActivity(dbCtx(ctx), fn, arg)
+}
+
+// activityName is the name a method value is registered under: the
+// method's name, as the SDK derives it.
+func activityName(fn any) string {
+	name := strings.TrimSuffix(runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name(), "-fm")
+	return name[strings.LastIndex(name, ".")+1:]
 }
 
 // localDBCtx is dbCtx for local activities.

@@ -99,7 +99,7 @@ func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyRe
 	}
 	var a *activities.Activities
 	var res activities.CreateOutboundResult
-	err := c.db(ctx, "CreateOutbound", a.CreateOutbound, activities.CreateOutboundInput{
+	err := c.db(ctx, a.CreateOutbound, activities.CreateOutboundInput{
 		AccountID: c.st.AccountID, InteractionID: it.ID, ContactID: c.st.ContactID,
 		AgentID: cmd.req.AgentID, Text: cmd.req.Text, ClientRef: cmd.ref,
 	}).Get(ctx, &res)
@@ -263,7 +263,7 @@ func (c *conversation) sendOne(ctx workflow.Context, id uint64) {
 func (c *conversation) fail(ctx workflow.Context, id uint64, f activities.Failure, attempts int) {
 	c.dropOutbound(id)
 	var a *activities.Activities
-	err := c.db(ctx, "RecordOutboundFailure", a.RecordOutboundFailure, activities.RecordOutboundFailureInput{
+	err := c.db(ctx, a.RecordOutboundFailure, activities.RecordOutboundFailureInput{
 		MessageID: id, Failure: f, Attempts: attempts,
 	}).Get(ctx, nil)
 	if err != nil {
@@ -312,7 +312,7 @@ func (c *conversation) split(ctx workflow.Context, o OutboundState, f activities
 	}
 	var a *activities.Activities
 	var res activities.SplitOutboundResult
-	if err := c.db(ctx, "SplitOutbound", a.SplitOutbound, activities.SplitOutboundInput{MessageID: o.MessageID, Parts: parts}).Get(ctx, &res); err != nil {
+	if err := c.db(ctx, a.SplitOutbound, activities.SplitOutboundInput{MessageID: o.MessageID, Parts: parts}).Get(ctx, &res); err != nil {
 		c.logger.Warn("split outbound", "message", o.MessageID, "err", err)
 		c.fail(ctx, o.MessageID, f, o.Attempt)
 		return
