@@ -107,7 +107,7 @@ func runWorkerKill(ctx context.Context, s *stack, r *Result) error {
 	}
 	s.progress("load of %d messages at %.0f/s through the emulator", n, s.opts.Rate)
 	start := time.Now()
-	l := s.startLoad(ctx, "worker-kill", n, s.opts.Rate)
+	l := s.startLoad(ctx, "worker-kill", n, steady(s.opts.Rate))
 	if err := l.waitSent(ctx, n/2); err != nil {
 		return err
 	}
@@ -151,27 +151,33 @@ func runDBCut(ctx context.Context, s *stack, r *Result) error {
 	return runOutage(ctx, s, r, "db-cut", "database cut at the proxy", s.proxy.Cut, s.proxy.Restore)
 }
 
-// runOutage paces the load so that a third of it comes before the fault,
-// a third during it and a third after, injects the fault, lifts it, checks
-// that the API is ready and a worker answers again, and counts. The
-// webhook must have answered 503 to some callbacks meanwhile, or the fault
-// never reached it.
+// runOutage sends a third of the load at Rate and injects the fault as
+// soon as it is sent, while the worker still has some of it to do (its
+// activities meet the fault too); the other two thirds are spread over
+// twice the outage, so half of them come during it and half after. Then
+// it lifts the fault, checks that the API is ready and a worker answers
+// again, and counts. The webhook must have answered 503 to some callbacks
+// meanwhile, or the fault never reached it.
 func runOutage(ctx context.Context, s *stack, r *Result, name, what string, inject func(), lift func() error) error {
 	n := s.opts.Messages
 	if err := s.configureInbound(ctx, n); err != nil {
 		return err
 	}
-	rate := min(s.opts.Rate, float64(n)/(3*s.opts.Outage.Seconds()))
-	s.progress("load of %d messages at %.1f/s through the emulator", n, rate)
+	head := n / 3
+	s.progress("load of %d messages: %d at %.0f/s, then %d over %s, through the emulator", n, head, s.opts.Rate, n-head, 2*s.opts.Outage)
 	start := time.Now()
-	l := s.startLoad(ctx, name, n, rate)
-	if err := l.waitSent(ctx, n/3); err != nil {
+	l := s.startLoad(ctx, name, n, burstThenSpread(n, head, s.opts.Rate, 2*s.opts.Outage))
+	if err := l.waitSent(ctx, head); err != nil {
+		return err
+	}
+	before, err := s.countInbound(ctx, l.messages())
+	if err != nil {
 		return err
 	}
 	sentAt := len(l.messages())
 	down := time.Now()
 	inject()
-	s.progress("%s with %d messages sent", what, sentAt)
+	s.progress("%s with %d messages sent, %d stored", what, before.Sent, before.Stored)
 	if !sleepCtx(ctx, s.opts.Outage) {
 		return ctx.Err()
 	}
@@ -189,7 +195,8 @@ func runOutage(ctx context.Context, s *stack, r *Result, name, what string, inje
 	if err != nil {
 		return fmt.Errorf("the worker after the outage: %w", err)
 	}
-	r.note("%s for %s when %d messages were sent; %d more were made meanwhile", what, outage.Round(100*time.Millisecond), sentAt, made)
+	r.note("%s for %s when %d messages were sent and %d stored; %d more were made meanwhile",
+		what, outage.Round(100*time.Millisecond), before.Sent, before.Stored, made)
 	r.note("after the outage the API was ready in %s and the worker answered the diagnostics workflow %s later",
 		ready.Round(100*time.Millisecond), worker.Round(100*time.Millisecond))
 	if err := s.finishLoad(ctx, r, l, start, true); err != nil {

@@ -36,7 +36,7 @@ func contactsFor(n int) int { return max(1, n/perContact) }
 func contactIdentity(prefix string, i int) string { return fmt.Sprintf("%s%07d", prefix, i) }
 
 // load makes customers write through the emulator (as POST
-// /emulator/apps/{appId}/inbound does), paced at a rate, in the
+// /emulator/apps/{appId}/inbound does), on a schedule, in the
 // background. Each message is a MESSAGE_INBOUND callback the emulator posts
 // to the webhook and retries, like Sinch, until it is answered 2xx.
 type load struct {
@@ -48,9 +48,29 @@ type load struct {
 	done chan struct{}
 }
 
-// startLoad sends n messages from contactsFor(n) customers, round robin, at
-// rate per second.
-func (s *stack) startLoad(ctx context.Context, name string, n int, rate float64) *load {
+// schedule gives the time of message i from the start of a load.
+type schedule func(i int) time.Duration
+
+// steady sends rate messages per second.
+func steady(rate float64) schedule {
+	return func(i int) time.Duration { return time.Duration(float64(i) / rate * float64(time.Second)) }
+}
+
+// burstThenSpread sends the first head messages at rate, then spreads the
+// rest of n evenly over span.
+func burstThenSpread(n, head int, rate float64, span time.Duration) schedule {
+	burst := steady(rate)
+	return func(i int) time.Duration {
+		if i < head {
+			return burst(i)
+		}
+		return burst(head) + time.Duration(float64(i-head)/float64(n-head)*float64(span))
+	}
+}
+
+// startLoad sends n messages from contactsFor(n) customers, round robin, on
+// schedule at.
+func (s *stack) startLoad(ctx context.Context, name string, n int, at schedule) *load {
 	l := &load{total: n, done: make(chan struct{})}
 	s.counting(func(ctx context.Context) (tally, error) { return s.countInbound(ctx, l.messages()) })
 	contacts := contactsFor(n)
@@ -58,8 +78,7 @@ func (s *stack) startLoad(ctx context.Context, name string, n int, rate float64)
 		defer close(l.done)
 		start := time.Now()
 		for i := range n {
-			at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
-			if !sleepCtx(ctx, time.Until(at)) {
+			if !sleepCtx(ctx, time.Until(start.Add(at(i)))) {
 				l.fail(ctx.Err())
 				return
 			}
