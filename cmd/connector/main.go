@@ -28,7 +28,7 @@ commands:
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
   emulator  only the Sinch emulator, on EMULATOR_ADDR
-  bench     measure on this machine: bench inbound [-n 500] [-agents 10] | bench outbound [-conversations 20] [-replies 10]
+  bench     measure on this machine against the engine alone: bench [inbound|outbound|all] (-h for flags)
   faults    zero-loss fault suite on Postgres (DATABASE_URL): faults [-cases a,b] [-messages 2000] [-outage 30s] [-json]
 `
 

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -545,89 +544,6 @@ func setup(ctx context.Context, c *apiclient.Client, opts InboundOptions) (uint6
 		}
 	}
 	return acc.ID, nil
-}
-
-// Main runs `connector bench inbound|outbound [flags]` and prints the
-// result. DATABASE_URL selects the app database (SQLite in a temp dir when
-// unset or a SQLite path; a postgres DSN uses that database).
-func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
-	const usage = "usage: connector bench inbound [-n 500] [-messages 4] [-agents 10] [-rate 0] [-concurrency 1] | outbound [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]"
-	if len(args) == 0 {
-		return fmt.Errorf(usage)
-	}
-	dsn, engine := "", "sqlite"
-	if v := os.Getenv("DATABASE_URL"); v != "" {
-		if t, err := config.ParseDatabaseURL(v); err == nil && t.Engine == config.Postgres {
-			fresh, cleanup, err := freshSchema(v)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			dsn, engine = fresh, "postgres"
-		}
-	}
-	switch args[0] {
-	case "inbound":
-		fs := flag.NewFlagSet("bench inbound", flag.ContinueOnError)
-		n := fs.Int("n", 500, "new conversations: one signed webhook each, from a new contact")
-		follow := fs.Int("messages", 4, "follow-up messages into each open conversation, in rounds")
-		sample := fs.Int("history-sample", 50, "conversations whose histories are read to count events per follow-up")
-		agents := fs.Int("agents", 10, "available agents sharing the interactions")
-		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for every assignment")
-		rate := fs.Float64("rate", 0, "webhooks per second (0: next one as soon as one is answered)")
-		conc := fs.Int("concurrency", 1, "webhooks in flight at once (and SignalWithStart calls in the engine baseline)")
-		asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
-		inProcess := fs.Bool("in-process-worker", false, "keep the worker in the bench process (memory is then the whole process's)")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		if *n < 1 || *agents < 1 || *conc < 1 || *follow < 0 || *sample < 1 {
-			return fmt.Errorf("-n, -agents, -concurrency and -history-sample must be positive, -messages not negative")
-		}
-		opts := InboundOptions{Messages: *n, FollowUps: *follow, Agents: *agents, Timeout: *timeout, Rate: *rate, Concurrency: *conc,
-			DatabaseURL: dsn, HistorySample: *sample}
-		if !*inProcess {
-			bin, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("find the connector binary for the worker process: %w", err)
-			}
-			opts.WorkerBinary = bin
-		}
-		res, err := RunInbound(ctx, opts, log)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeJSON(stdout, res.Summary(opts, engine))
-		}
-		res.Print(stdout, opts, engine)
-		return nil
-	case "outbound":
-		fs := flag.NewFlagSet("bench outbound", flag.ContinueOnError)
-		convs := fs.Int("conversations", 20, "customers who write first, each assigned to the replying agent")
-		replies := fs.Int("replies", 10, "replies per conversation")
-		rate := fs.Float64("rate", 0, "replies per second (0: next one as soon as the previous is answered)")
-		sendRate := fs.Float64("send-rate", 0, "the account's sendRatePerSecond (0: SINCH_SEND_RATE, 20/s)")
-		asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
-		timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for assignments and accepts")
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		if *convs < 1 || *replies < 1 || *sendRate < 0 {
-			return fmt.Errorf("-conversations and -replies must be positive, -send-rate not negative")
-		}
-		opts := OutboundOptions{Conversations: *convs, Replies: *replies, Rate: *rate, SendRate: *sendRate, Timeout: *timeout, DatabaseURL: dsn}
-		res, err := RunOutbound(ctx, opts, log)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return writeJSON(stdout, res.Summary(opts, engine))
-		}
-		res.Print(stdout, opts, engine)
-		return nil
-	}
-	return fmt.Errorf(usage)
 }
 
 // freshSchema gives the bench its own schema in the Postgres database of

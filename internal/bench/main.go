@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/xcally-connector/connector/config"
+)
+
+const usage = `usage: connector bench [inbound|outbound|all] [flags]   (no command: all)
+  inbound   [-n 500] [-messages 4] [-agents 10] [-rate 0] [-concurrency 1] [-history-sample 50] [-in-process-worker]
+  outbound  [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]
+  all       both, one after the other (the outbound rate is -reply-rate)
+  every one [-database-url URL] [-timeout 5m] [-json]`
+
+// Main runs `connector bench [inbound|outbound|all] [flags]` and prints the
+// result. -database-url (default DATABASE_URL) selects the app database:
+// a postgres:// URL gets a fresh schema per bench, dropped afterwards;
+// anything else is SQLite in a temporary directory.
+func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	cmd := "all"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd != "inbound" && cmd != "outbound" && cmd != "all" {
+		return fmt.Errorf("unknown bench %q\n%s", cmd, usage)
+	}
+	fs := flag.NewFlagSet("bench "+cmd, flag.ContinueOnError)
+	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "app database: a postgres:// URL (a fresh schema there per bench), else SQLite in a temp dir")
+	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+	timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for assignments, stored messages and accepts")
+	var in *InboundOptions
+	var inProcess *bool
+	if cmd != "outbound" {
+		in = &InboundOptions{}
+		fs.IntVar(&in.Messages, "n", 500, "new conversations: one signed webhook each, from a new contact")
+		fs.IntVar(&in.FollowUps, "messages", 4, "follow-up messages into each open conversation, in rounds")
+		fs.IntVar(&in.HistorySample, "history-sample", 50, "conversations whose histories are read to count events per follow-up")
+		fs.IntVar(&in.Agents, "agents", 10, "available agents sharing the interactions")
+		fs.Float64Var(&in.Rate, "rate", 0, "webhooks per second (0: next one as soon as one is answered)")
+		fs.IntVar(&in.Concurrency, "concurrency", 1, "webhooks in flight at once (and SignalWithStart calls in the engine baseline)")
+		inProcess = fs.Bool("in-process-worker", false, "on Postgres, keep the worker in the bench process instead of a `connector worker` process (memory is then the whole process's); on SQLite it always is")
+	}
+	var out *OutboundOptions
+	if cmd != "inbound" {
+		out = &OutboundOptions{}
+		rateFlag := "rate"
+		if cmd == "all" {
+			rateFlag = "reply-rate"
+		}
+		fs.IntVar(&out.Conversations, "conversations", 20, "customers who write first, each assigned to the replying agent")
+		fs.IntVar(&out.Replies, "replies", 10, "replies per conversation")
+		fs.Float64Var(&out.Rate, rateFlag, 0, "replies per second (0: next one as soon as the previous is answered)")
+		fs.Float64Var(&out.SendRate, "send-rate", 0, "the account's sendRatePerSecond (0: SINCH_SEND_RATE, 20/s)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), usage)
+	}
+	if in != nil {
+		if in.Messages < 1 || in.Agents < 1 || in.Concurrency < 1 || in.FollowUps < 0 || in.HistorySample < 1 {
+			return fmt.Errorf("-n, -agents, -concurrency and -history-sample must be positive, -messages not negative")
+		}
+		in.Timeout = *timeout
+	}
+	if out != nil {
+		if out.Conversations < 1 || out.Replies < 1 || out.SendRate < 0 {
+			return fmt.Errorf("-conversations and -replies must be positive, -send-rate not negative")
+		}
+		out.Timeout = *timeout
+	}
+
+	var summary struct {
+		Inbound  *InboundSummary  `json:"inbound,omitempty"`
+		Outbound *OutboundSummary `json:"outbound,omitempty"`
+	}
+	if in != nil {
+		dsn, engine, cleanup, err := benchDatabase(*dbURL)
+		if err != nil {
+			return err
+		}
+		in.DatabaseURL = dsn
+		// SQLite is one process's database (as in dev): two processes
+		// writing it would measure SQLite's file locks, not the connector.
+		if engine == "postgres" && !*inProcess {
+			bin, err := os.Executable()
+			if err != nil {
+				cleanup()
+				return fmt.Errorf("find the connector binary for the worker process: %w", err)
+			}
+			in.WorkerBinary = bin
+		}
+		res, err := RunInbound(ctx, *in, log)
+		cleanup()
+		if err != nil {
+			return fmt.Errorf("inbound: %w", err)
+		}
+		if *asJSON {
+			s := res.Summary(*in, engine)
+			summary.Inbound = &s
+		} else {
+			res.Print(stdout, *in, engine)
+		}
+	}
+	if out != nil {
+		dsn, engine, cleanup, err := benchDatabase(*dbURL)
+		if err != nil {
+			return err
+		}
+		out.DatabaseURL = dsn
+		res, err := RunOutbound(ctx, *out, log)
+		cleanup()
+		if err != nil {
+			return fmt.Errorf("outbound: %w", err)
+		}
+		if *asJSON {
+			s := res.Summary(*out, engine)
+			summary.Outbound = &s
+		} else {
+			if in != nil {
+				_, _ = fmt.Fprintln(stdout)
+			}
+			res.Print(stdout, *out, engine)
+		}
+	}
+	if *asJSON {
+		return writeJSON(stdout, summary)
+	}
+	return nil
+}
+
+// benchDatabase is the app database of one bench: a fresh schema in a
+// Postgres URL's database, else SQLite ("").
+func benchDatabase(url string) (dsn, engine string, cleanup func(), err error) {
+	if url == "" {
+		return "", "sqlite", func() {}, nil
+	}
+	t, err := config.ParseDatabaseURL(url)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("-database-url: %w", err)
+	}
+	if t.Engine != config.Postgres {
+		return "", "sqlite", func() {}, nil
+	}
+	fresh, drop, err := freshSchema(url)
+	if err != nil {
+		return "", "", nil, err
+	}
+	return fresh, "postgres", drop, nil
+}
