@@ -57,7 +57,7 @@ type Options struct {
 	// Dir holds each case's directory (logs, engine file); empty is the
 	// system's temporary directory. A failed case keeps its directory.
 	Dir string
-	// Keep keeps every case's directory, passed or not.
+	// Keep keeps every case's directory and database, passed or not.
 	Keep bool
 	// Progress receives a line per step; nil discards them.
 	Progress io.Writer
@@ -160,6 +160,8 @@ type Result struct {
 	// Logs is the kept directory of a failed case, or of every case with
 	// Keep (api.log, worker.log, harness.log).
 	Logs string `json:"logs,omitempty"`
+	// Database is the case's database, kept with Keep.
+	Database string `json:"database,omitempty"`
 }
 
 func (r *Result) note(format string, args ...any) {
@@ -238,7 +240,10 @@ func runCase(ctx context.Context, opts Options, c faultCase) Result {
 	if keep {
 		r.Logs = s.dir
 	}
-	s.close(keep)
+	if opts.Keep {
+		r.Database = s.dbName
+	}
+	s.close(keep, opts.Keep)
 	verdict := "PASS"
 	if !r.Passed {
 		verdict = "FAIL"
@@ -327,6 +332,9 @@ func PrintTable(w io.Writer, results []Result) {
 		if r.Logs != "" {
 			_, _ = fmt.Fprintf(w, "  logs: %s\n", r.Logs)
 		}
+		if r.Database != "" {
+			_, _ = fmt.Fprintf(w, "  database (kept): %s\n", r.Database)
+		}
 	}
 }
 
@@ -354,7 +362,7 @@ func Main(ctx context.Context, args []string, binary string, getenv func(string)
 	rate := fs.Float64("rate", DefaultRate, "load pace in messages per second (the outage cases spread theirs over three outages)")
 	timeout := fs.Duration("timeout", DefaultTimeout, "bound of each case; one that has not converged by then fails")
 	asJSON := fs.Bool("json", false, "print the results as JSON instead of a table")
-	keep := fs.Bool("keep", false, "keep every case's directory (logs, engine file), not only a failed one's")
+	keep := fs.Bool("keep", false, "keep every case's directory (logs, engine file) and database, not only a failed one's directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

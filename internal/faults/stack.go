@@ -94,7 +94,7 @@ func startStack(ctx context.Context, opts Options, name string, emOpts emulator.
 	s = &stack{opts: opts, hc: &http.Client{Timeout: requestBound}}
 	defer func() {
 		if err != nil {
-			s.close(true)
+			s.close(true, s.opts.Keep)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, startBound)
@@ -338,9 +338,10 @@ func (s *stack) webhookURL() string {
 	return fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", s.apiURL, s.account)
 }
 
-// close stops everything in reverse order, drops the database and removes
-// the directory unless keep (a failed case keeps its logs).
-func (s *stack) close(keep bool) {
+// close stops everything in reverse order, then removes the directory
+// unless keepDir (a failed case keeps its logs) and drops the database
+// unless keepDB.
+func (s *stack) close(keepDir, keepDB bool) {
 	if s.worker != nil {
 		s.worker.stop(processGrace)
 	}
@@ -359,7 +360,7 @@ func (s *stack) close(keep bool) {
 	if s.db != nil {
 		_ = models.Close(s.db)
 	}
-	if s.dbName != "" {
+	if s.dbName != "" && !keepDB {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		if err := adminExec(ctx, s.opts.DatabaseURL, fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, s.dbName)); err != nil {
 			s.log.Warn("drop the case database", "database", s.dbName, "err", err)
@@ -369,7 +370,7 @@ func (s *stack) close(keep bool) {
 	if s.logf != nil {
 		_ = s.logf.Close()
 	}
-	if s.dir != "" && !keep {
+	if s.dir != "" && !keepDir {
 		_ = os.RemoveAll(s.dir)
 	}
 }
