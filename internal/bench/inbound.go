@@ -228,7 +228,7 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 	c := &apiclient.Client{BaseURL: d.APIURL(), Token: cfg.AdminToken}
 	accountID, err := setup(ctx, c, opts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("set up the account, queue and agents: %w", err)
 	}
 	conc := max(opts.Concurrency, 1)
 	res := &InboundResult{}
@@ -291,7 +291,7 @@ func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*In
 
 	if opts.FollowUps > 0 {
 		if err := followUps(ctx, d, c.BaseURL, accountID, opts, res); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("follow-ups: %w", err)
 		}
 	}
 	after, err := RunEngine(ctx, d.Client, opts.Messages, conc)
@@ -340,19 +340,13 @@ func followUps(ctx context.Context, d *app.Dev, base string, accountID uint64, o
 		wfID := workflows.ConversationWorkflowID(accountID, "WHATSAPP", identityOf(i))
 		deadline := time.Now().Add(opts.Timeout)
 		for {
-			v, err := d.Client.QueryWorkflow(ctx, wfID, "", workflows.StateQueryName)
-			if err != nil {
-				return err
-			}
-			var st workflows.ConversationState
-			if err := v.Get(&st); err != nil {
-				return err
-			}
-			if st.MessagesTotal >= opts.FollowUps+1 {
+			// A loaded worker may answer a query late: retry until the deadline.
+			noted, err := notedMessages(ctx, d, wfID)
+			if err == nil && noted >= opts.FollowUps+1 {
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s noted %d of %d messages after %s", wfID, st.MessagesTotal, opts.FollowUps+1, opts.Timeout)
+				return fmt.Errorf("%s noted %d of %d messages after %s (last query error: %v)", wfID, noted, opts.FollowUps+1, opts.Timeout, err)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -365,6 +359,21 @@ func followUps(ctx context.Context, d *app.Dev, base string, accountID uint64, o
 	res.Sampled = sample
 	res.EventsPerFollowUp = float64(added) / float64(sample*opts.FollowUps)
 	return nil
+}
+
+// notedMessages asks a conversation how many messages it has taken note of.
+func notedMessages(ctx context.Context, d *app.Dev, wfID string) (int, error) {
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := d.Client.QueryWorkflow(qctx, wfID, "", workflows.StateQueryName)
+	if err != nil {
+		return 0, fmt.Errorf("query %s: %w", wfID, err)
+	}
+	var st workflows.ConversationState
+	if err := v.Get(&st); err != nil {
+		return 0, fmt.Errorf("query %s: %w", wfID, err)
+	}
+	return st.MessagesTotal, nil
 }
 
 // historyLength is the event count of a conversation's current run.
