@@ -156,6 +156,8 @@ type conversation struct {
 	queueLimit deadline
 	recheck    deadline
 	idle       deadline
+	// pendingRetry retries storing State.Pending (cheap runs).
+	pendingRetry deadline
 	// pauseSends parks the sender coroutine (before continue-as-new);
 	// inFlight counts running send activities.
 	pauseSends bool
@@ -352,11 +354,16 @@ func (c *conversation) run(ctx workflow.Context) error {
 			}
 		})
 		c.idle.addTo(ctx, sel, func() { idleExpired = true })
+		c.pendingRetry.addTo(ctx, sel, func() {
+			// Messages whose storage failed: try again (with the new ones).
+			batch = append(batch, c.st.Pending...)
+			c.st.Pending = nil
+		})
 		sel.Select(ctx)
 		if len(batch) > 0 {
 			c.handleInbound(ctx, batch)
 		}
-		if idleExpired && c.st.Interaction == nil && !c.hasWork() && !c.pendingSends() {
+		if idleExpired && c.st.Interaction == nil && len(c.st.Pending) == 0 && !c.hasWork() && !c.pendingSends() {
 			// Quiet for IdleTimeout after the last interaction closed.
 			c.settleHandlers(ctx)
 			if !c.hasWork() {
@@ -471,8 +478,10 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	if len(in.Messages) > 0 {
 		var a *activities.Activities
 		if err := c.db(ctx, a.IngestInbound, in).Get(ctx, &res); err != nil {
-			// Storage retries without limit; reaching here means the workflow
-			// is being cancelled. Keep the messages for the next run.
+			// Storage retries without limit, so only a permanent error or
+			// the workflow's cancellation gets here. Keep the messages:
+			// cheap runs retry them after RoutingRecheck, every run at its
+			// start.
 			c.logger.Warn("storing inbound messages failed", "err", err)
 			for _, m := range fresh {
 				delete(c.seen, m.MessageID)
@@ -804,6 +813,14 @@ func (c *conversation) armTimers(ctx workflow.Context) {
 	c.queueLimit.set(ctx, queueAt)
 	c.recheck.set(ctx, recheckAt)
 	c.idle.set(ctx, idleAt)
+	var retryAt time.Time
+	if c.cheap && len(c.st.Pending) > 0 {
+		retryAt = c.pendingRetry.at
+		if retryAt.IsZero() {
+			retryAt = workflow.Now(ctx).Add(c.in.RoutingRecheck)
+		}
+	}
+	c.pendingRetry.set(ctx, retryAt)
 }
 
 func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
@@ -871,11 +888,19 @@ func activityName(fn any) string {
 	return name[strings.LastIndex(name, ".")+1:]
 }
 
+// localActivityRetryBudget is how long a local database activity is
+// retried: longer than any outage worth riding out.
+const localActivityRetryBudget = 30 * 24 * time.Hour
+
 // localDBCtx is dbCtx for local activities.
 func localDBCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         dbRetryPolicy(),
+		// Without it the SDK gives up after StartToCloseTimeout: a database
+		// outage longer than 30 s would fail the write (found by the
+		// db-cut fault case). Regular activities have no such bound.
+		ScheduleToCloseTimeout: localActivityRetryBudget,
+		RetryPolicy:            dbRetryPolicy(),
 	})
 }
 
