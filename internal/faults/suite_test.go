@@ -46,6 +46,9 @@ const (
 	shortMessages = 200
 	shortReplies  = 3
 	shortOutage   = 5 * time.Second
+	// dbCutOutage outlasts a database activity's StartToCloseTimeout
+	// (30 s): a shorter cut would not catch writes that give up then.
+	dbCutOutage = 35 * time.Second
 	shortTimeout  = 4 * time.Minute
 )
 
@@ -68,9 +71,13 @@ func TestFaultSuite(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), shortTimeout+time.Minute)
 			defer cancel()
+			outage := shortOutage
+			if name == "db-cut" {
+				outage = dbCutOutage
+			}
 			res, err := faults.Run(ctx, faults.Options{
 				Binary: binary, DatabaseURL: dsn, Cases: []string{name},
-				Messages: shortMessages, Replies: shortReplies, Outage: shortOutage, Timeout: shortTimeout,
+				Messages: shortMessages, Replies: shortReplies, Outage: outage, Timeout: shortTimeout,
 				Progress: logWriter{t},
 			})
 			require.NoError(t, err)
