@@ -48,8 +48,8 @@ const (
 	shortOutage   = 5 * time.Second
 	// dbCutOutage outlasts a database activity's StartToCloseTimeout
 	// (30 s): a shorter cut would not catch writes that give up then.
-	dbCutOutage = 35 * time.Second
-	shortTimeout  = 4 * time.Minute
+	dbCutOutage  = 35 * time.Second
+	shortTimeout = 4 * time.Minute
 )
 
 // TestFaultSuite runs every case in its short version on the Postgres of
