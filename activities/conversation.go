@@ -272,12 +272,9 @@ func StoreInOpenInteraction(ctx context.Context, db *gorm.DB, workflowID string,
 			holder = existing[0]
 			return nil
 		}
-		q := tx.Where("workflow_id = ? AND status <> ?", workflowID, models.InteractionClosed).Order("id DESC").Limit(1)
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
 		var inter models.Interaction
-		if err := q.Find(&inter).Error; err != nil {
+		if err := forUpdate(tx).Where("workflow_id = ? AND status <> ?", workflowID, models.InteractionClosed).
+			Order("id DESC").Limit(1).Find(&inter).Error; err != nil {
 			return err
 		}
 		if inter.ID == 0 || inter.AccountID != accountID {
@@ -360,17 +357,32 @@ type CloseInteractionInput struct {
 // a closed interaction is a no-op.
 func (a *Activities) CloseInteraction(ctx context.Context, in CloseInteractionInput) error {
 	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx
-		if tx.Dialector.Name() == "postgres" {
-			// Wait for (or be seen by) a message the API is storing in it.
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		var inter models.Interaction
-		if err := q.First(&inter, in.InteractionID).Error; err != nil {
-			return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
+		inter, err := lockInteraction(tx, in.InteractionID)
+		if err != nil {
+			return err
 		}
 		return closeInteraction(tx, inter, in.Disposition, in.Reason)
 	})
+}
+
+// lockInteraction loads an interaction under a row lock (Postgres; SQLite's
+// immediate transactions hold the write lock anyway), so a close and the
+// API storing a message into it are serialised.
+func lockInteraction(tx *gorm.DB, id uint64) (models.Interaction, error) {
+	var inter models.Interaction
+	if err := forUpdate(tx).First(&inter, id).Error; err != nil {
+		return inter, fmt.Errorf("load interaction %d: %w", id, err)
+	}
+	return inter, nil
+}
+
+// forUpdate adds FOR UPDATE on Postgres; SQLite has no row locks and its
+// immediate transactions already serialise writers.
+func forUpdate(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() == "postgres" {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
 }
 
 func closeInteraction(tx *gorm.DB, inter models.Interaction, disposition, reason string) error {
@@ -413,13 +425,9 @@ type CloseIdleResult struct {
 func (a *Activities) CloseIdleInteraction(ctx context.Context, in CloseIdleInput) (CloseIdleResult, error) {
 	var res CloseIdleResult
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		var inter models.Interaction
-		if err := q.First(&inter, in.InteractionID).Error; err != nil {
-			return fmt.Errorf("load interaction %d: %w", in.InteractionID, err)
+		inter, err := lockInteraction(tx, in.InteractionID)
+		if err != nil {
+			return err
 		}
 		if inter.Status != models.InteractionClosed && inter.LastMessageAt != nil && time.Since(*inter.LastMessageAt) < in.IdleFor {
 			res.LastMessageAt = *inter.LastMessageAt

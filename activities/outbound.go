@@ -547,12 +547,8 @@ func (a *Activities) reserveSendSlot(ctx context.Context, acc models.Account) er
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.SendRateSlot{AppID: acc.AppID, NextAt: time.Unix(0, 0).UTC()}).Error; err != nil {
 			return err
 		}
-		q := tx.Model(&models.SendRateSlot{})
-		if tx.Dialector.Name() == "postgres" {
-			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
 		var slot models.SendRateSlot
-		if err := q.Where("app_id = ?", acc.AppID).Take(&slot).Error; err != nil {
+		if err := forUpdate(tx).Model(&models.SendRateSlot{}).Where("app_id = ?", acc.AppID).Take(&slot).Error; err != nil {
 			return err
 		}
 		now := time.Now().UTC()

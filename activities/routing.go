@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/xcally-connector/connector/models"
 )
@@ -292,11 +291,7 @@ func order(q models.Queue, cands []candidate) []candidate {
 // database write lock (SQLite's immediate transactions).
 func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
 	var agent models.Agent
-	q := tx.Model(&models.Agent{})
-	if tx.Dialector.Name() == "postgres" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Where("id = ?", agentID).Take(&agent).Error; err != nil {
+	if err := forUpdate(tx).Model(&models.Agent{}).Where("id = ?", agentID).Take(&agent).Error; err != nil {
 		return false, err
 	}
 	var active int64
