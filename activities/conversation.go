@@ -156,7 +156,7 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 		if err := reclaim(tx, inter, reclaimed); err != nil {
 			return err
 		}
-		if err := storeMessages(tx, inter, fresh); err != nil {
+		if _, err := storeMessages(tx, inter, fresh); err != nil {
 			return err
 		}
 		for _, m := range append(reclaimed, fresh...) {
@@ -171,11 +171,10 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 }
 
 // storeMessages adds fresh contact messages to an interaction, tells its
-// agent, and moves its last_message_at forward.
-func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage) error {
-	if len(fresh) == 0 {
-		return nil
-	}
+// agent, and moves its last_message_at forward. It returns how many were
+// new: one already stored (a concurrent delivery) is left where it is.
+func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage) (int, error) {
+	var stored []InboundMessage
 	for _, m := range fresh {
 		row := models.Message{
 			AccountID: inter.AccountID, InteractionID: inter.ID, ContactID: inter.ContactID,
@@ -184,15 +183,17 @@ func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage
 			ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr(m.AcceptTime.UTC()),
 		}
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-			return fmt.Errorf("store message %s: %w", m.MessageID, err)
+			return 0, fmt.Errorf("store message %s: %w", m.MessageID, err)
 		}
-		if row.ID != 0 {
-			if err := announceInbound(tx, inter, row); err != nil {
-				return err
-			}
+		if row.ID == 0 {
+			continue
+		}
+		stored = append(stored, m)
+		if err := announceInbound(tx, inter, row); err != nil {
+			return 0, err
 		}
 	}
-	return touchInteraction(tx, inter.ID, fresh)
+	return len(stored), touchInteraction(tx, inter.ID, stored)
 }
 
 // reclaim moves messages stored in a closed interaction into inter.
@@ -263,6 +264,20 @@ func sortInbound(msgs []InboundMessage) {
 func StoreInOpenInteraction(ctx context.Context, db *gorm.DB, workflowID string, accountID uint64, m InboundMessage) (uint64, error) {
 	var holder uint64
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var inter models.Interaction
+		if err := forUpdate(tx).Where("workflow_id = ? AND status <> ?", workflowID, models.InteractionClosed).
+			Order("id DESC").Limit(1).Find(&inter).Error; err != nil {
+			return err
+		}
+		if inter.ID != 0 && inter.AccountID == accountID {
+			n, err := storeMessages(tx, inter, []InboundMessage{m})
+			if err != nil || n == 1 {
+				holder = inter.ID
+				return err
+			}
+		}
+		// No open interaction, or the message was stored before (a
+		// redelivery): name the interaction that holds it, if any.
 		var existing []uint64
 		if err := tx.Model(&models.Message{}).Where("account_id = ? AND provider_message_id = ?", accountID, m.MessageID).
 			Limit(1).Pluck("interaction_id", &existing).Error; err != nil {
@@ -270,20 +285,7 @@ func StoreInOpenInteraction(ctx context.Context, db *gorm.DB, workflowID string,
 		}
 		if len(existing) > 0 {
 			holder = existing[0]
-			return nil
 		}
-		var inter models.Interaction
-		if err := forUpdate(tx).Where("workflow_id = ? AND status <> ?", workflowID, models.InteractionClosed).
-			Order("id DESC").Limit(1).Find(&inter).Error; err != nil {
-			return err
-		}
-		if inter.ID == 0 || inter.AccountID != accountID {
-			return nil
-		}
-		if err := storeMessages(tx, inter, []InboundMessage{m}); err != nil {
-			return err
-		}
-		holder = inter.ID
 		return nil
 	})
 	if err != nil {
