@@ -615,23 +615,26 @@ type InboundSummary struct {
 	FollowUpAck    Dist    `json:"openConversationWebhookAck"`
 	// FollowUpStoredPerSec is the sustained rate of messages into open
 	// conversations, acked and stored.
-	FollowUpAckedPerSec  float64   `json:"openConversationAckedPerSec"`
-	FollowUpStoredPerSec float64   `json:"openConversationStoredPerSec"`
-	EventsPerMessage     float64   `json:"historyEventsPerOpenConversationMessage"`
-	HistoriesRead        int       `json:"historiesRead"`
-	MemoryBefore         MemSample `json:"memoryBefore"`
-	MemoryOpen           MemSample `json:"memoryOpen"`
-	WorkerProcess        bool      `json:"workerProcess"`
-	RSSPerConversation   float64   `json:"rssBytesPerOpenConversation"`
-	HeapPerConversation  float64   `json:"heapBytesPerOpenConversation"`
-	Engine               []struct {
-		Ack          Dist    `json:"signalWithStartAck"`
-		AcceptedPerS float64 `json:"acceptedPerSec"`
-		CompletedPer float64 `json:"completedPerSec"`
-	} `json:"engine"`
-	AckRatio        float64 `json:"ackRatio"`
-	AssignmentRatio float64 `json:"assignmentRatio"`
-	FollowUpRatio   float64 `json:"openConversationRatio"`
+	FollowUpAckedPerSec  float64         `json:"openConversationAckedPerSec"`
+	FollowUpStoredPerSec float64         `json:"openConversationStoredPerSec"`
+	EventsPerMessage     float64         `json:"historyEventsPerOpenConversationMessage"`
+	HistoriesRead        int             `json:"historiesRead"`
+	MemoryBefore         MemSample       `json:"memoryBefore"`
+	MemoryOpen           MemSample       `json:"memoryOpen"`
+	WorkerProcess        bool            `json:"workerProcess"`
+	RSSPerConversation   float64         `json:"rssBytesPerOpenConversation"`
+	HeapPerConversation  float64         `json:"heapBytesPerOpenConversation"`
+	Engine               []EngineSummary `json:"engine"`
+	AckRatio             float64         `json:"ackRatio"`
+	AssignmentRatio      float64         `json:"assignmentRatio"`
+	FollowUpRatio        float64         `json:"openConversationRatio"`
+}
+
+// EngineSummary is one engine baseline run.
+type EngineSummary struct {
+	Ack          Dist    `json:"signalWithStartAck"`
+	AcceptedPerS float64 `json:"acceptedPerSec"`
+	CompletedPer float64 `json:"completedPerSec"`
 }
 
 // Summary is the run as InboundSummary.
@@ -644,11 +647,7 @@ func (r *InboundResult) Summary(opts InboundOptions, engine string) InboundSumma
 		WorkerProcess: r.WorkerProcess}
 	out.RSSPerConversation, out.HeapPerConversation = r.perConversation(opts.Messages)
 	for _, e := range r.Engine {
-		out.Engine = append(out.Engine, struct {
-			Ack          Dist    `json:"signalWithStartAck"`
-			AcceptedPerS float64 `json:"acceptedPerSec"`
-			CompletedPer float64 `json:"completedPerSec"`
-		}{distOf(e.Ack), e.Accepted, e.Completed})
+		out.Engine = append(out.Engine, EngineSummary{Ack: distOf(e.Ack), AcceptedPerS: e.Accepted, CompletedPer: e.Completed})
 	}
 	if len(r.Engine) > 0 {
 		eAcc, eDone := r.engineMean()
