@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,6 +184,28 @@ func sampleFiles() map[string]sample {
 		}
 	})
 	return samples
+}
+
+// Sample returns one of the generated sample files (sample.jpg,
+// sample.png, sample.gif, sample.pdf, sample.mp3, sample.mp4, sample.csv,
+// sample.wav, sample.exe, sample.dll, sample.doc, sample.docx): a fresh
+// copy of its bytes and the Content-Type the emulator serves it with.
+func Sample(name string) (contentType string, data []byte, ok bool) {
+	f, ok := sampleFiles()[name]
+	if !ok {
+		return "", nil, false
+	}
+	return f.contentType, append([]byte(nil), f.data...), true
+}
+
+// SampleNames lists the generated sample files.
+func SampleNames() []string {
+	names := make([]string, 0, len(sampleFiles()))
+	for n := range sampleFiles() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // samplePDF is a one-page PDF with a correct cross-reference table.
