@@ -33,9 +33,10 @@ var extAliases = map[string][]string{
 
 // SafeFilename makes a display/download file name from an untrusted one:
 //   - the base name only (no directories; both / and \ separate);
-//   - no control or invisible formatting characters (which includes the
-//     right-to-left override that makes "photo\u202Egpj.exe" read as
-//     "photoexe.jpg"), other spaces turned into one plain space;
+//   - no control characters (tabs and newlines included) or invisible
+//     formatting characters (among them the right-to-left override that
+//     makes "photo\u202Egpj.exe" read as "photoexe.jpg"); each run of
+//     other spaces becomes one plain space;
 //   - quotes and characters unsafe in Content-Disposition or in Windows
 //     names (" ' ; % * ? < > | : `) replaced by "_";
 //   - trimmed of spaces and dots at both ends (no hidden files, no "..");
@@ -75,22 +76,22 @@ func SafeFilename(name string, t Type) string {
 	return stem + ext
 }
 
-// cleanRunes drops control and formatting characters, turns every space
-// into one plain space and replaces the characters unsafe in headers and
-// file names.
+// cleanRunes drops control characters (tabs and newlines too) and
+// formatting characters, turns each run of other spaces into one plain
+// space and replaces the characters unsafe in headers and file names.
 func cleanRunes(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
 	for _, r := range s {
 		switch {
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+			continue
 		case unicode.IsSpace(r):
 			if !space {
 				b.WriteByte(' ')
 			}
 			space = true
-			continue
-		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
 			continue
 		case strings.ContainsRune("\"';%*?<>|:`", r):
 			b.WriteByte('_')
