@@ -6,6 +6,7 @@ import "fmt"
 const (
 	KiB = 1 << 10
 	MiB = 1 << 20
+	GiB = 1 << 30
 )
 
 // Who sets a size limit, in the order limits apply (seeds: "Attached
@@ -95,9 +96,11 @@ func (e *SizeError) Error() string {
 	return fmt.Sprintf("file is %s: over %s's limit for %s files (%s); "+order, size, e.Who, e.Kind, limit, connector)
 }
 
-// formatSize writes n bytes in MiB, KiB or bytes, one decimal.
+// formatSize writes n bytes in GiB, MiB, KiB (one decimal) or bytes.
 func formatSize(n int64) string {
 	switch {
+	case n >= GiB:
+		return fmt.Sprintf("%.1f GiB", float64(n)/GiB)
 	case n >= MiB:
 		return fmt.Sprintf("%.1f MiB", float64(n)/MiB)
 	case n >= KiB:

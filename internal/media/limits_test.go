@@ -107,3 +107,17 @@ func TestLimitHelpers(t *testing.T) {
 	assert.Equal(t, int64(16*MiB), l)
 	assert.Equal(t, int64(100*MiB), WhatsAppLimit("hologram"))
 }
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{
+		0:             "0 bytes",
+		1023:          "1023 bytes",
+		KiB:           "1.0 KiB",
+		1536:          "1.5 KiB",
+		5 * MiB:       "5.0 MiB",
+		100 * MiB:     "100.0 MiB",
+		3*GiB + GiB/2: "3.5 GiB",
+	} {
+		assert.Equal(t, want, formatSize(n), "%d", n)
+	}
+}
