@@ -194,6 +194,7 @@ type FetchError struct {
 	Err error
 }
 
+// Error is "media fetch <redacted URL>: <Reason>[: <Err>]".
 func (e *FetchError) Error() string {
 	s := "media fetch " + e.URL + ": " + e.Reason
 	if e.Err != nil {
@@ -202,6 +203,7 @@ func (e *FetchError) Error() string {
 	return s
 }
 
+// Unwrap gives Err, so errors.As finds, e.g., the store's *DiskLowError.
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Fetch downloads rawURL into store: the first SniffLen bytes decide the

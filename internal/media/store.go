@@ -33,6 +33,8 @@ type DiskLowError struct {
 	Free, Min uint64
 }
 
+// Error says the disk is low, how low, and what to do; it always contains
+// "disk space low on the connector".
 func (e *DiskLowError) Error() string {
 	return fmt.Sprintf("disk space low on the connector: %s has %s free, below the %s kept free for media; free some space, then retry",
 		e.Dir, formatSize(int64(min(e.Free, 1<<62))), formatSize(int64(min(e.Min, 1<<62))))
@@ -43,6 +45,7 @@ type TooLargeError struct {
 	Max int64
 }
 
+// Error names the limit that was exceeded.
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("media file too large: over the %s (%d bytes) accepted", formatSize(e.Max), e.Max)
 }
