@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -37,6 +38,16 @@ type Activities struct {
 	MaxRateWait     time.Duration
 	// Inbound hands reconciled inbound messages to their conversations.
 	Inbound InboundSink
+	// Media stores attachments (outside Temporal: only keys travel in
+	// payloads); Fetcher downloads customers' files, SSRF-safe;
+	// MediaSigner signs the URLs Sinch fetches agents' files from, valid
+	// for MediaURLTTL (DefaultMediaURLTTL when 0). MediaMaxBytes is the
+	// connector's own size limit (DefaultMediaMaxBytes when 0).
+	Media         media.Store
+	Fetcher       *media.Fetcher
+	MediaSigner   *media.Signer
+	MediaURLTTL   time.Duration
+	MediaMaxBytes int64
 }
 
 // CheckDatabaseInput asks the worker to check its own database.

@@ -23,8 +23,10 @@ type InboundMessage struct {
 	Kind string
 	// Text is what an agent reads (the text, a caption, a summary).
 	Text string
-	// MediaURL is the media URL of media and media_card messages.
+	// MediaURL is the media URL of media and media_card messages;
+	// Filename is a media message's filename_override.
 	MediaURL string
+	Filename string `json:",omitempty"`
 	// ReplyTo is the Sinch id of the message this one answers.
 	ReplyTo string
 	// Payload is the raw contact_message JSON.
@@ -187,6 +189,9 @@ func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage
 		}
 		if row.ID == 0 {
 			continue
+		}
+		if err := addInboundAttachment(tx, row, m); err != nil {
+			return 0, err
 		}
 		stored = append(stored, m)
 		if err := announceInbound(tx, inter, row); err != nil {

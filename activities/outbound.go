@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -56,6 +57,9 @@ type CreateOutboundInput struct {
 	// ClientRef is the idempotency key (the update id): a retried create
 	// returns the row already stored.
 	ClientRef string
+	// Attachment, when set, is the file to send; Text then follows it as
+	// a separate message when not empty.
+	Attachment *OutboundAttachment `json:",omitempty"`
 }
 
 // CreateOutboundResult is the stored reply.
@@ -65,22 +69,51 @@ type CreateOutboundResult struct {
 	// Created is false when the ClientRef was already stored: the reply
 	// exists (and is being sent) already.
 	Created bool
+	// TextMessageID is the text sent after a file, 0 when none.
+	TextMessageID uint64 `json:",omitempty"`
 }
 
-// CreateOutbound stores an outbound text as pending. Repeating it with the
-// same ClientRef returns the same message.
+// CreateOutbound stores an outbound reply as pending: a text, or a file
+// (Attachment) followed by its text as a message of its own (WhatsApp's
+// media messages have no caption). Repeating it with the same ClientRef
+// returns the same messages.
 func (a *Activities) CreateOutbound(ctx context.Context, in CreateOutboundInput) (CreateOutboundResult, error) {
 	var res CreateOutboundResult
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		m, created, err := createOutbound(tx, in, nil, 0)
+		first := in
+		kind := "text"
+		if in.Attachment != nil {
+			first.Text, kind = in.Attachment.Filename, "media"
+		}
+		m, created, err := createOutbound(tx, first, kind, nil, 0)
 		if err != nil {
 			return err
 		}
 		res = CreateOutboundResult{MessageID: m.ID, Status: string(m.Status), Created: created}
+		if created {
+			if in.Attachment != nil {
+				if err := addOutboundAttachment(tx, m, *in.Attachment); err != nil {
+					return err
+				}
+			}
+			if err := publishStatus(tx, m, models.StatusPending, nil); err != nil {
+				return err
+			}
+		}
+		if in.Attachment == nil || strings.TrimSpace(in.Text) == "" {
+			return nil
+		}
+		text := in
+		text.ClientRef = in.ClientRef + "#text"
+		t, created, err := createOutbound(tx, text, "text", nil, 0)
+		if err != nil {
+			return err
+		}
+		res.TextMessageID = t.ID
 		if !created {
 			return nil
 		}
-		return publishStatus(tx, m, models.StatusPending, nil)
+		return publishStatus(tx, t, models.StatusPending, nil)
 	})
 	if err != nil {
 		return CreateOutboundResult{}, fmt.Errorf("create outbound: %w", err)
@@ -88,14 +121,14 @@ func (a *Activities) CreateOutbound(ctx context.Context, in CreateOutboundInput)
 	return res, nil
 }
 
-func createOutbound(tx *gorm.DB, in CreateOutboundInput, parentID *uint64, part int) (models.Message, bool, error) {
+func createOutbound(tx *gorm.DB, in CreateOutboundInput, kind string, parentID *uint64, part int) (models.Message, bool, error) {
 	if in.ClientRef == "" {
 		return models.Message{}, false, temporal.NewNonRetryableApplicationError("outbound message needs a client ref", ErrTypeBadInput, nil)
 	}
 	now := time.Now().UTC()
 	m := models.Message{
 		AccountID: in.AccountID, InteractionID: in.InteractionID, ContactID: in.ContactID,
-		Direction: models.DirectionOutbound, Kind: "text", Text: in.Text,
+		Direction: models.DirectionOutbound, Kind: kind, Text: in.Text,
 		ClientRef: ptr(in.ClientRef), Status: models.StatusPending, StatusRank: models.StatusPending.Rank(),
 		ProviderTime: &now, ParentID: parentID, Part: part,
 	}
@@ -139,7 +172,7 @@ func (a *Activities) SplitOutbound(ctx context.Context, in SplitOutboundInput) (
 			part, _, err := createOutbound(tx, CreateOutboundInput{
 				AccountID: orig.AccountID, InteractionID: orig.InteractionID, ContactID: orig.ContactID,
 				AgentID: deref0(orig.AgentID), Text: text, ClientRef: fmt.Sprintf("%s#part%d", deref(orig.ClientRef), i+1),
-			}, &orig.ID, i+1)
+			}, "text", &orig.ID, i+1)
 			if err != nil {
 				return err
 			}
@@ -234,6 +267,12 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		a.logger().Info("send outcome unknown and not found at Sinch: sending again", "message_id", m.ID, "attempt", in.Attempt)
 	}
 
+	req := sinch.TextRequest(recipient, m.Text)
+	if m.Kind == "media" {
+		if req, err = a.mediaRequest(ctx, acc, m, recipient); err != nil {
+			return SendOutboundResult{}, err
+		}
+	}
 	if err := a.reserveSendSlot(ctx, acc); err != nil {
 		return SendOutboundResult{}, err
 	}
@@ -249,7 +288,6 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		return SendOutboundResult{}, fmt.Errorf("record send attempt: %w", r.Error)
 	}
 	metaJSON, _ := json.Marshal(meta)
-	req := sinch.TextRequest(recipient, m.Text)
 	req.MessageMetadata = string(metaJSON)
 	if len(in.WorkflowID) <= 128 {
 		req.CorrelationID = in.WorkflowID

@@ -557,6 +557,13 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 		warnings = append(warnings, fmt.Sprintf("%s: %d replies in a row failed with Meta policy codes (last %s%s); review Meta's Business Policy and contact your Meta account manager",
 			WarningMetaBlocked, a.PolicyFailureStreak, a.PolicyFailureLastCode, at))
 	}
+	if a.MediaWarning != "" {
+		at := ""
+		if a.MediaWarningAt != nil {
+			at = " (since " + a.MediaWarningAt.UTC().Format(time.RFC3339) + ")"
+		}
+		warnings = append(warnings, a.MediaWarning+at)
+	}
 	return AccountResponse{
 		ID: a.ID, Name: a.Name, Key: a.Key, List: a.List, PublicURL: a.PublicURL,
 		Type: string(a.Type), Region: string(a.Region), BaseURL: a.BaseURL, AuthURL: a.AuthURL,

@@ -79,6 +79,8 @@ type MessageResponse struct {
 	Attempts  int        `json:"attempts,omitempty"`
 	SentAt    *time.Time `json:"sentAt,omitempty"`
 	UpdatedAt time.Time  `json:"updatedAt"`
+	// Attachments are the message's files (media messages).
+	Attachments []AttachmentView `json:"attachments,omitempty"`
 }
 
 // MessageError is why an outbound message failed: Sinch's code verbatim,
@@ -216,10 +218,20 @@ func (s *Server) getInteraction(c echo.Context) error {
 		Order("COALESCE(provider_time, created_at), id").Find(&msgs).Error; err != nil {
 		return err
 	}
+	ids := make([]uint64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	atts, err := s.attachmentsOf(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
 	resp := toInteractionResponse(inter)
 	resp.Messages = make([]MessageResponse, 0, len(msgs))
 	for _, m := range msgs {
-		resp.Messages = append(resp.Messages, toMessageResponse(m))
+		r := toMessageResponse(m)
+		r.Attachments = atts[m.ID]
+		resp.Messages = append(resp.Messages, r)
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -241,14 +253,26 @@ func toMessageResponse(m models.Message) MessageResponse {
 // maxIdempotencyKey bounds the Idempotency-Key header of a reply.
 const maxIdempotencyKey = 128
 
-// postMessage handles POST /api/interactions/{id}/messages: the reply goes
-// through the conversation workflow as an update (validated there: open,
-// assigned agent, 24 h window), is stored as pending and answered 202; the
-// workflow then sends it in order with retries.
+// postMessage handles POST /api/interactions/{id}/messages: a JSON text
+// reply, or a multipart/form-data file (field file, optional field text).
+// The reply goes through the conversation workflow as an update
+// (validated there: open, assigned agent, 24 h window), is stored as
+// pending and answered 202; the workflow then sends it in order with
+// retries.
 func (s *Server) postMessage(c echo.Context) error {
 	inter, err := s.loadInteraction(c)
 	if err != nil {
 		return err
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > maxIdempotencyKey {
+		return errBadRequest("invalid_idempotency_key", fmt.Sprintf("Idempotency-Key: at most %d characters, got %d", maxIdempotencyKey, len(key)))
+	}
+	if err := requireHandler(c, inter); err != nil {
+		return err
+	}
+	if isMultipart(c) {
+		return s.postAttachment(c, inter, key)
 	}
 	var req ReplyMessageRequest
 	if err := decodeJSON(c, &req); err != nil {
@@ -259,21 +283,23 @@ func (s *Server) postMessage(c echo.Context) error {
 			Message: "message templates are not supported: only replies to customers (WhatsApp Service conversations)"}
 	}
 	if req.Text == nil || strings.TrimSpace(*req.Text) == "" {
-		return errBadRequest("invalid_message", "text: required, the reply to send (1 to 4096 characters)")
+		return errBadRequest("invalid_message", "text: required, the reply to send (1 to 4096 characters); send a file as multipart/form-data (field file)")
 	}
 	if n := utf8.RuneCountInString(*req.Text); n > workflows.MaxReplyLength {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "message_too_long",
 			Message: fmt.Sprintf("text: %d characters, over WhatsApp's limit of %d", n, workflows.MaxReplyLength)}
 	}
-	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
-	if len(key) > maxIdempotencyKey {
-		return errBadRequest("invalid_idempotency_key", fmt.Sprintf("Idempotency-Key: at most %d characters, got %d", maxIdempotencyKey, len(key)))
-	}
-	if err := requireHandler(c, inter); err != nil {
+	res, err := s.sendReply(c, inter, *req.Text, nil, key)
+	if err != nil {
 		return err
 	}
+	return s.replyResponse(c, res)
+}
+
+// sendReply hands a reply to the conversation workflow (the reply update).
+func (s *Server) sendReply(c echo.Context, inter models.Interaction, text string, att *activities.OutboundAttachment, key string) (workflows.ReplyResult, error) {
 	p := principalFrom(c)
-	arg := workflows.ReplyRequest{InteractionID: inter.ID, Text: *req.Text, IdempotencyKey: key}
+	arg := workflows.ReplyRequest{InteractionID: inter.ID, Text: text, IdempotencyKey: key, Attachment: att}
 	if !p.Admin {
 		arg.AgentID = p.AgentID
 	}
@@ -288,19 +314,48 @@ func (s *Server) postMessage(c echo.Context) error {
 		if errors.As(err, &apiErr) && apiErr.Code == "rejected" && strings.Contains(apiErr.Message, workflows.ErrOutsideWindow) {
 			apiErr.Code = "outside_customer_service_window"
 		}
+		return res, err
+	}
+	return res, nil
+}
+
+// replyResponse answers 202 with the stored reply (and the text that
+// follows a file).
+func (s *Server) replyResponse(c echo.Context, res workflows.ReplyResult) error {
+	ctx := c.Request().Context()
+	load := func(id uint64) (MessageResponse, error) {
+		var m models.Message
+		if err := s.deps.DB.WithContext(ctx).Take(&m, id).Error; err != nil {
+			return MessageResponse{}, err
+		}
+		if res.Status == string(models.StatusPending) {
+			// The answer is the reply as the workflow stored it; the sender
+			// may already have moved it on (GET and the event stream show
+			// that).
+			m.Status, m.ProviderMessageID, m.SentAt, m.SendAttempt = models.StatusPending, nil, nil, 0
+			m.ReasonCode, m.ReasonDescription, m.ErrorClass, m.ErrorMessage = "", "", "", ""
+		}
+		r := toMessageResponse(m)
+		atts, err := s.attachmentsOf(ctx, []uint64{m.ID})
+		if err != nil {
+			return r, err
+		}
+		r.Attachments = atts[m.ID]
+		return r, nil
+	}
+	first, err := load(res.MessageID)
+	if err != nil {
 		return err
 	}
-	var m models.Message
-	if err := s.deps.DB.WithContext(c.Request().Context()).Take(&m, res.MessageID).Error; err != nil {
-		return err
+	out := ReplyResponse{MessageResponse: first}
+	if res.TextMessageID != 0 {
+		next, err := load(res.TextMessageID)
+		if err != nil {
+			return err
+		}
+		out.FollowUp = &next
 	}
-	if res.Status == string(models.StatusPending) {
-		// The answer is the reply as the workflow stored it; the sender may
-		// already have moved it on (GET and the event stream show that).
-		m.Status, m.ProviderMessageID, m.SentAt, m.SendAttempt = models.StatusPending, nil, nil, 0
-		m.ReasonCode, m.ReasonDescription, m.ErrorClass, m.ErrorMessage = "", "", "", ""
-	}
-	return c.JSON(http.StatusAccepted, toMessageResponse(m))
+	return c.JSON(http.StatusAccepted, out)
 }
 
 // requireHandler checks that the caller is the admin or the agent holding

@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/secretbox"
 )
 
@@ -50,6 +51,15 @@ type Deps struct {
 	// PolicyWarningStreak is how many consecutive Meta policy failures
 	// make an account warn that it may be blocked (default 3).
 	PolicyWarningStreak int
+	// Media stores attachments; MediaSigner verifies the signed URLs Sinch
+	// fetches agents' files from; MediaMaxBytes is the connector's own
+	// file size limit (MEDIA_MAX_BYTES); MediaFetchRetry and
+	// MediaFetchAttempt configure fetches of customers' files.
+	Media             media.Store
+	MediaSigner       *media.Signer
+	MediaMaxBytes     int64
+	MediaFetchRetry   time.Duration
+	MediaFetchAttempt time.Duration
 }
 
 // Server holds the handlers' dependencies.
@@ -99,6 +109,7 @@ func New(deps Deps) *echo.Echo {
 	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
 	s.registerInteractionRoutes(e)
 	s.registerReconcileRoutes(e)
+	s.registerMediaRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.
@@ -133,11 +144,15 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 }
 
 // bodyLimit rejects bodies larger than BodyLimit with 413, both when the
-// Content-Length says so and when a chunked body grows past it.
+// Content-Length says so and when a chunked body grows past it. A file
+// reply (multipart) may be as large as the connector's media limit.
 func (s *Server) bodyLimit() echo.MiddlewareFunc {
-	limit := s.deps.BodyLimit
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			limit := s.deps.BodyLimit
+			if c.Path() == "/api/interactions/:id/messages" && isMultipart(c) {
+				limit = max(limit, s.mediaMax()+multipartOverhead)
+			}
 			req := c.Request()
 			if req.ContentLength > limit {
 				return errTooLarge(limit)

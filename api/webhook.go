@@ -232,6 +232,7 @@ func (s *Server) conversationSettings() workflows.ConversationSettings {
 	return workflows.ConversationSettings{
 		InactivityTimeout: s.deps.InactivityTimeout, RoutingRecheck: s.deps.RoutingRecheck,
 		MaxResends: s.deps.ReplyMaxResends, ResendBackoff: s.deps.ReplyResendBackoff, SendTimeout: s.deps.ReplySendTimeout,
+		MediaFetchRetry: s.deps.MediaFetchRetry, MediaFetchAttempt: s.deps.MediaFetchAttempt,
 	}
 }
 

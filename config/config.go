@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -88,6 +89,24 @@ type Config struct {
 	// than this, every account is reconciled over the gap (0: never).
 	ReconcileAfterOutage time.Duration
 
+	// MediaDir is where attachments are stored (content-addressed files).
+	MediaDir string
+	// MediaMaxBytes is the connector's own file size limit (the seeds'
+	// "Motion limits"), checked before Sinch's and WhatsApp's.
+	MediaMaxBytes int64
+	// MediaMinFreeBytes is the disk-space guard: below it, files are not
+	// written (uploads get 507, fetches are retried and the account warns).
+	MediaMinFreeBytes int64
+	// MediaURLTTL is how long a signed media URL handed to Sinch is valid.
+	MediaURLTTL time.Duration
+	// MediaFetchTimeout bounds one download of a customer's file;
+	// MediaFetchRetryFor is how long transient failures are retried.
+	MediaFetchTimeout  time.Duration
+	MediaFetchRetryFor time.Duration
+	// MediaFetchAllowLoopback lists loopback host:port addresses exempt
+	// from the fetch address policy (the Sinch emulator in dev and tests).
+	MediaFetchAllowLoopback []netip.AddrPort
+
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
@@ -129,6 +148,11 @@ const (
 	DefaultSinchSendRate     = 20.0
 	DefaultPolicyStreak      = 3
 	DefaultReconcileOutage   = 10 * time.Minute
+	DefaultMediaMaxBytes     = 100 << 20
+	DefaultMediaMinFree      = 512 << 20
+	DefaultMediaURLTTL       = 24 * time.Hour
+	DefaultMediaFetchTimeout = 3 * time.Minute
+	DefaultMediaFetchRetry   = time.Hour
 	minAdminTokenLen         = 16
 )
 
@@ -157,10 +181,22 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.DatabaseURL = get("DATABASE_URL", filepath.Join(c.DataDir, "connector.db"))
 	c.TemporalDBPath = get("TEMPORAL_DB_PATH", filepath.Join(c.DataDir, "temporal.db"))
+	c.MediaDir = get("MEDIA_DIR", filepath.Join(c.DataDir, "media"))
 
 	var err error
 	if c.HTTPBodyLimit, err = parseSize(get("HTTP_BODY_LIMIT", "1M")); err != nil {
 		return nil, &Error{"HTTP_BODY_LIMIT", err.Error()}
+	}
+	if c.MediaMaxBytes, err = parseSize(get("MEDIA_MAX_BYTES", "100M")); err != nil {
+		return nil, &Error{"MEDIA_MAX_BYTES", err.Error()}
+	}
+	if raw := get("MEDIA_MIN_FREE_BYTES", "512M"); raw == "0" {
+		c.MediaMinFreeBytes = 0
+	} else if c.MediaMinFreeBytes, err = parseSize(raw); err != nil {
+		return nil, &Error{"MEDIA_MIN_FREE_BYTES", err.Error() + " (or 0 to disable the guard)"}
+	}
+	if c.MediaFetchAllowLoopback, err = parseLoopbackList(getenv("MEDIA_FETCH_ALLOW_LOOPBACK")); err != nil {
+		return nil, &Error{"MEDIA_FETCH_ALLOW_LOOPBACK", err.Error()}
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(get("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String())); err != nil || c.ShutdownTimeout <= 0 {
 		return nil, &Error{"SHUTDOWN_TIMEOUT", fmt.Sprintf("want a positive duration such as 15s, got %q", getenv("SHUTDOWN_TIMEOUT"))}
@@ -175,6 +211,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"ROUTING_RECHECK_INTERVAL", DefaultRoutingRecheck, &c.RoutingRecheck},
 		{"REPLY_RESEND_BACKOFF", DefaultReplyBackoff, &c.ReplyResendBackoff},
 		{"REPLY_SEND_TIMEOUT", DefaultReplySendTimeout, &c.ReplySendTimeout},
+		{"MEDIA_URL_TTL", DefaultMediaURLTTL, &c.MediaURLTTL},
+		{"MEDIA_FETCH_TIMEOUT", DefaultMediaFetchTimeout, &c.MediaFetchTimeout},
+		{"MEDIA_FETCH_RETRY_FOR", DefaultMediaFetchRetry, &c.MediaFetchRetryFor},
 	} {
 		v, err := time.ParseDuration(get(d.name, d.def.String()))
 		if err != nil || v <= 0 {
@@ -454,4 +493,26 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// parseLoopbackList parses a comma-separated list of loopback ip:port
+// addresses (e.g. 127.0.0.1:8090); any other address is refused: the
+// allowance exists for the Sinch emulator, never for private networks.
+func parseLoopbackList(raw string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(item)
+		if err != nil {
+			return nil, fmt.Errorf("want loopback ip:port addresses such as 127.0.0.1:8090, got %q", item)
+		}
+		if !ap.Addr().IsLoopback() {
+			return nil, fmt.Errorf("%s is not a loopback address: only the Sinch emulator on this machine may be exempt from the media fetch address policy", item)
+		}
+		out = append(out, ap)
+	}
+	return out, nil
 }

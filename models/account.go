@@ -58,7 +58,12 @@ type Account struct {
 	PolicyFailureStreak   int    `gorm:"not null;default:0"`
 	PolicyFailureLastCode string `gorm:"size:64"`
 	PolicyFailureAt       *time.Time
-	CreatedAt             time.Time
+	// MediaWarning is the latest problem saving this account's attachments
+	// on the connector (e.g. disk space low), cleared by the next file
+	// stored; MediaWarningAt is when it was seen.
+	MediaWarning   string `gorm:"type:text"`
+	MediaWarningAt *time.Time
+	CreatedAt      time.Time
 	UpdatedAt             time.Time
 	DeletedAt             gorm.DeletedAt `gorm:"index"`
 }

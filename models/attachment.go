@@ -4,23 +4,38 @@ import "time"
 
 // Attachment is a media file of a message: fetched from Sinch for inbound
 // messages, uploaded by an agent for outbound ones, and served to Sinch
-// through a signed URL.
+// through a signed URL. The bytes live in the media store under
+// StorageKey (content-addressed); only ids and keys travel through
+// Temporal.
 type Attachment struct {
 	ID        uint64 `gorm:"primaryKey"`
 	MessageID uint64 `gorm:"not null;uniqueIndex:ux_attachments_message_url"`
 	Message   Message
-	// SourceURL is where the file came from (Sinch's media URL for inbound).
+	// AccountID is the message's account (authorisation without a join).
+	AccountID uint64 `gorm:"not null;default:0;index"`
+	// SourceURL is where the file came from: Sinch's media URL for inbound,
+	// "upload:<sha256>" for a file an agent sent.
 	SourceURL string `gorm:"size:2048;not null;uniqueIndex:ux_attachments_message_url"`
+	// Direction is inbound (fetched) or outbound (uploaded).
+	Direction Direction `gorm:"size:16;not null;default:inbound"`
 	// Kind is image, video, audio, document or sticker.
-	Kind        string `gorm:"size:16"`
+	Kind string `gorm:"size:16"`
+	// Format is the sniffed file type (jpg, pdf, dll, …); ContentType its
+	// media type, from the bytes, never from a name or a header.
+	Format      string `gorm:"size:16"`
 	ContentType string `gorm:"size:255"`
 	Filename    string `gorm:"size:255"`
 	Size        int64
 	SHA256      string `gorm:"size:64"`
 	// StoragePath is the key of the stored bytes in the media store.
-	StoragePath string           `gorm:"size:1024"`
+	StoragePath string           `gorm:"size:1024;index"`
 	Status      AttachmentStatus `gorm:"size:16;not null"`
-	Error       string           `gorm:"type:text"`
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Error is why the latest fetch failed (kept while it is retried).
+	Error string `gorm:"type:text"`
+	// Attempts counts fetch attempts; FetchedAt is when the file was stored.
+	Attempts  int `gorm:"not null;default:0"`
+	FetchedAt *time.Time
+	DeletedAt *time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }

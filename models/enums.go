@@ -140,6 +140,9 @@ const (
 	AttachmentPending AttachmentStatus = "pending"
 	AttachmentStored  AttachmentStatus = "stored"
 	AttachmentFailed  AttachmentStatus = "failed"
+	// AttachmentDeleted: the file was removed (DELETE /api/attachments/{id});
+	// its signed URLs answer 404, which Sinch reports as MEDIA_NOT_REACHABLE.
+	AttachmentDeleted AttachmentStatus = "deleted"
 )
 
 // MigrationStatus is the state of an account migration.

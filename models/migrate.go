@@ -113,7 +113,50 @@ var migrations = []*gormigrate.Migration{
 		},
 		Rollback: func(tx *gorm.DB) error { return tx.Migrator().DropTable(&Heartbeat{}) },
 	},
+	{
+		// Media both ways: the attachment's account, direction, sniffed
+		// format, fetch attempts and deletion; the account's media warning.
+		ID: "2026120103_media",
+		Migrate: func(tx *gorm.DB) error {
+			for _, f := range attachmentMediaColumns {
+				if err := addColumn(tx, &Attachment{}, f); err != nil {
+					return err
+				}
+			}
+			m := tx.Migrator()
+			for _, f := range []string{"AccountID", "StoragePath"} {
+				if !m.HasIndex(&Attachment{}, f) {
+					if err := m.CreateIndex(&Attachment{}, f); err != nil {
+						return err
+					}
+				}
+			}
+			for _, f := range []string{"MediaWarning", "MediaWarningAt"} {
+				if err := addColumn(tx, &Account{}, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, f := range attachmentMediaColumns {
+				if err := m.DropColumn(&Attachment{}, f); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{"MediaWarning", "MediaWarningAt"} {
+				if err := m.DropColumn(&Account{}, f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	},
 }
+
+// attachmentMediaColumns are the Attachment fields added by 2026120103_media.
+var attachmentMediaColumns = []string{"AccountID", "Direction", "Format", "Attempts", "FetchedAt", "DeletedAt"}
 
 // addColumn adds a model field's column unless the table already has it.
 func addColumn(tx *gorm.DB, model any, field string) error {

@@ -61,6 +61,10 @@ type ConversationInput struct {
 	// SplitLength is the part size of a text resent after
 	// MESSAGE_SPLIT_REQUIRED.
 	SplitLength int
+	// MediaFetchRetry and MediaFetchAttempt configure the fetch of the
+	// customer's files (MediaFetchInput; 0: its defaults).
+	MediaFetchRetry   time.Duration `json:",omitempty"`
+	MediaFetchAttempt time.Duration `json:",omitempty"`
 	// State is carried over by continue-as-new.
 	State *ConversationState
 }
@@ -168,6 +172,8 @@ type conversation struct {
 	cheap bool
 	// senderStarted is set once the sender coroutine runs.
 	senderStarted bool
+	// mediaStarts are the starts of child media fetches not yet confirmed.
+	mediaStarts []workflow.Future
 }
 
 // cheapInboundChange names the workflow.GetVersion change that made an
@@ -366,6 +372,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 		if idleExpired && c.st.Interaction == nil && len(c.st.Pending) == 0 && !c.hasWork() && !c.pendingSends() {
 			// Quiet for IdleTimeout after the last interaction closed.
 			c.settleHandlers(ctx)
+			c.awaitMediaStarts(ctx)
 			if !c.hasWork() {
 				return nil
 			}
@@ -394,6 +401,7 @@ func (c *conversation) continueAsNew(ctx workflow.Context) error {
 	c.pauseSends = true
 	_ = workflow.Await(ctx, func() bool { return !c.sending() })
 	c.settleHandlers(ctx)
+	c.awaitMediaStarts(ctx)
 	c.st.Pending = append(c.st.Pending, drain[InboundSignal](ctx, c.inbound)...)
 	for _, ev := range drain[ContactEventSignal](ctx, c.events) {
 		c.handleEvent(ctx, ev)
@@ -494,6 +502,7 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	for _, m := range fresh {
 		c.remember(m.MessageID)
 	}
+	c.fetchMedia(ctx, fresh)
 	c.st.MessagesTotal += len(res.Stored) + noted
 	if last.AcceptTime.After(c.st.LastInboundAt) {
 		c.st.LastInboundAt = last.AcceptTime

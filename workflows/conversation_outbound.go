@@ -68,7 +68,7 @@ func (c *conversation) validateReply(ctx workflow.Context, req ReplyRequest) err
 	// result, so a prompt agent would be refused.
 	text := strings.TrimSpace(req.Text)
 	switch n := utf8.RuneCountInString(req.Text); {
-	case text == "":
+	case text == "" && req.Attachment == nil:
 		return errors.New("text is empty")
 	case n > MaxReplyLength:
 		return fmt.Errorf("text is %d characters, over WhatsApp's limit of %d", n, MaxReplyLength)
@@ -101,16 +101,23 @@ func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyRe
 	var res activities.CreateOutboundResult
 	err := c.db(ctx, a.CreateOutbound, activities.CreateOutboundInput{
 		AccountID: c.st.AccountID, InteractionID: it.ID, ContactID: c.st.ContactID,
-		AgentID: cmd.req.AgentID, Text: cmd.req.Text, ClientRef: cmd.ref,
+		AgentID: cmd.req.AgentID, Text: cmd.req.Text, ClientRef: cmd.ref, Attachment: cmd.req.Attachment,
 	}).Get(ctx, &res)
 	if err != nil {
 		return ReplyResult{}, err
 	}
 	if res.Created {
-		c.enqueue(ctx, OutboundState{MessageID: res.MessageID, Text: cmd.req.Text, Phase: phaseQueued})
+		first := cmd.req.Text
+		if cmd.req.Attachment != nil {
+			first = ""
+		}
+		c.enqueue(ctx, OutboundState{MessageID: res.MessageID, Text: first, Phase: phaseQueued})
+	}
+	if res.TextMessageID != 0 && c.outbound(res.TextMessageID) == nil && res.Created {
+		c.enqueue(ctx, OutboundState{MessageID: res.TextMessageID, Text: cmd.req.Text, Phase: phaseQueued})
 	}
 	it.LastMessageAt = workflow.Now(ctx)
-	return ReplyResult{MessageID: res.MessageID, Status: res.Status}, nil
+	return ReplyResult{MessageID: res.MessageID, Status: res.Status, TextMessageID: res.TextMessageID}, nil
 }
 
 func (c *conversation) enqueue(ctx workflow.Context, o OutboundState) {

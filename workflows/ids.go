@@ -23,3 +23,9 @@ func ConversationWorkflowID(accountID uint64, channel, identity string) string {
 func ReconcileWorkflowID(accountID uint64, id string) string {
 	return fmt.Sprintf("reconcile/%d/%s", accountID, id)
 }
+
+// MediaFetchWorkflowID names the fetch of the files of one inbound message
+// (Sinch message id) on an account; a retry of a failed fetch reuses it.
+func MediaFetchWorkflowID(accountID uint64, providerMessageID string) string {
+	return fmt.Sprintf("media/%d/%s", accountID, providerMessageID)
+}

@@ -21,6 +21,10 @@ type ConversationSettings struct {
 	MaxResends    int
 	ResendBackoff time.Duration
 	SendTimeout   time.Duration
+	// MediaFetchRetry and MediaFetchAttempt configure the fetch of the
+	// customer's files (MEDIA_FETCH_RETRY_FOR, MEDIA_FETCH_TIMEOUT).
+	MediaFetchRetry   time.Duration
+	MediaFetchAttempt time.Duration
 }
 
 // Input is the start input of the conversation of one channel identity.
@@ -29,6 +33,7 @@ func (s ConversationSettings) Input(accountID uint64, channel, identity string) 
 		AccountID: accountID, Channel: channel, Identity: identity,
 		InactivityTimeout: s.InactivityTimeout, RoutingRecheck: s.RoutingRecheck,
 		MaxResends: s.MaxResends, ResendBackoff: s.ResendBackoff, SendTimeout: s.SendTimeout,
+		MediaFetchRetry: s.MediaFetchRetry, MediaFetchAttempt: s.MediaFetchAttempt,
 	}
 	if in.MaxResends == 0 {
 		in.MaxResends = -1 // the workflow reads 0 as its default
@@ -52,7 +57,7 @@ func InboundSignalOf(m sinch.InboundMessage, rawContactMessage string, fallback 
 		sig.AcceptTime = fallback
 	}
 	if mm := m.ContactMessage.MediaMessage; mm != nil {
-		sig.MediaURL = mm.URL
+		sig.MediaURL, sig.Filename = mm.URL, mm.FilenameOverride
 	} else if mc := m.ContactMessage.MediaCardMessage; mc != nil {
 		sig.MediaURL = mc.URL
 	}

@@ -15,6 +15,8 @@ const (
 	ConversationWorkflowName = "ConversationWorkflow"
 	// ReconcileWorkflowName recovers inbound messages Sinch gave up on.
 	ReconcileWorkflowName = "ReconcileWorkflow"
+	// MediaFetchWorkflowName fetches a customer's files into the media store.
+	MediaFetchWorkflowName = "MediaFetchWorkflow"
 )
 
 // Signal, update and query names of ConversationWorkflow.
@@ -104,13 +106,17 @@ type InteractionView struct {
 	Disposition   string
 }
 
-// ReplyRequest is an agent's (or an admin's) text reply.
+// ReplyRequest is an agent's (or an admin's) reply: a text, or a file with
+// an optional text.
 type ReplyRequest struct {
 	InteractionID uint64
 	// AgentID is the replying agent; 0 for an admin, who may reply to any
 	// open interaction.
 	AgentID uint64
 	Text    string
+	// Attachment is a file already stored and checked by the API; the text,
+	// if any, is sent as its own message right after it.
+	Attachment *activities.OutboundAttachment `json:",omitempty"`
 	// IdempotencyKey, when set, makes a repeated request return the reply
 	// it already created instead of sending a second one.
 	IdempotencyKey string
@@ -120,4 +126,6 @@ type ReplyRequest struct {
 type ReplyResult struct {
 	MessageID uint64
 	Status    string
+	// TextMessageID is the text sent after a file, 0 when none.
+	TextMessageID uint64 `json:",omitempty"`
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -86,23 +87,46 @@ func secretBox(cfg *config.Config) (*secretbox.Box, error) {
 	return box, nil
 }
 
-func newActivities(cfg *config.Config, db *gorm.DB, log *slog.Logger) (*activities.Activities, error) {
+// openMedia opens the media store of MEDIA_DIR with its disk-space guard.
+func openMedia(cfg *config.Config) (*media.FS, error) {
+	fs, err := media.NewFS(cfg.MediaDir, uint64(cfg.MediaMinFreeBytes))
+	if err != nil {
+		return nil, &config.Error{Var: "MEDIA_DIR", Msg: err.Error()}
+	}
+	return fs, nil
+}
+
+func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog.Logger) (*activities.Activities, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
 	}
+	fetcher, err := media.NewFetcher(media.FetcherOptions{
+		Timeout: cfg.MediaFetchTimeout, AllowLoopback: cfg.MediaFetchAllowLoopback, UserAgent: "xcally-whatsapp-connector",
+	})
+	if err != nil {
+		return nil, &config.Error{Var: "MEDIA_FETCH_ALLOW_LOOPBACK", Msg: err.Error()}
+	}
 	return &activities.Activities{
 		DB: db, Secrets: box, Logger: log, Identity: identity(),
 		Tokens: sinch.NewTokenCache(nil, nil), DefaultSendRate: cfg.SinchSendRate,
+		Media: store, Fetcher: fetcher, MediaSigner: media.NewSigner(cfg.SecretKey),
+		MediaURLTTL: cfg.MediaURLTTL, MediaMaxBytes: cfg.MediaMaxBytes,
 	}, nil
 }
 
-func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, log *slog.Logger) (*echo.Echo, error) {
+func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, log *slog.Logger) (*echo.Echo, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return api.New(api.Deps{
+		Media:             store,
+		MediaSigner:       media.NewSigner(cfg.SecretKey),
+		MediaMaxBytes:     cfg.MediaMaxBytes,
+		MediaFetchRetry:   cfg.MediaFetchRetryFor,
+		MediaFetchAttempt: cfg.MediaFetchTimeout,
+
 		DB:         db,
 		Temporal:   tc,
 		Secrets:    box,
@@ -194,5 +218,6 @@ func conversationSettings(cfg *config.Config) workflows.ConversationSettings {
 	return workflows.ConversationSettings{
 		InactivityTimeout: cfg.InactivityTimeout, RoutingRecheck: cfg.RoutingRecheck,
 		MaxResends: cfg.ReplyMaxResends, ResendBackoff: cfg.ReplyResendBackoff, SendTimeout: cfg.ReplySendTimeout,
+		MediaFetchRetry: cfg.MediaFetchRetryFor, MediaFetchAttempt: cfg.MediaFetchTimeout,
 	}
 }

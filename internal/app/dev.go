@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/worker"
@@ -27,6 +31,8 @@ type Dev struct {
 	Client   client.Client
 	DB       *gorm.DB
 	Worker   sdkworker.Worker
+	// Media is the attachment store shared by the API and the worker.
+	Media *media.FS
 	// Emulator is the fake Sinch (nil when EMULATOR_ADDR is off).
 	Emulator    *emulator.Server
 	EmulatorURL string
@@ -77,6 +83,16 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 		if d.Emulator, d.EmulatorURL, err = startEmulator(cfg, log); err != nil {
 			return nil, err
 		}
+		// Customers' files come from the emulator on loopback: exempt its
+		// exact address (and only it) from the fetch address policy.
+		allow, err := loopbackAddrs(d.EmulatorURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.MediaFetchAllowLoopback = append(cfg.MediaFetchAllowLoopback, allow...)
+	}
+	if d.Media, err = openMedia(cfg); err != nil {
+		return nil, err
 	}
 	opts := temporalOptions(cfg, log)
 	opts.HostPort = d.Temporal.FrontendAddr()
@@ -86,7 +102,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err := d.StartWorker(); err != nil {
 		return nil, err
 	}
-	e, err := newAPI(cfg, d.DB, d.Client, log)
+	e, err := newAPI(cfg, d.DB, d.Client, d.Media, log)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +123,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 // dev stack starts one, and tests use it after StopWorker to play a
 // restarted worker process.
 func (d *Dev) StartWorker() error {
-	acts, err := newActivities(d.cfg, d.DB, d.log)
+	acts, err := newActivities(d.cfg, d.DB, d.Media, d.log)
 	if err != nil {
 		return err
 	}
@@ -220,4 +236,34 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	}
 	p("\nTry:  curl -H 'Authorization: Bearer %s' %s/api/diagnostics\n", d.cfg.AdminToken, d.APIURL())
 	p("Stop with Ctrl-C.\n\n")
+}
+
+// loopbackAddrs are the loopback ip:port addresses of a local URL (both
+// families for localhost).
+func loopbackAddrs(rawURL string) ([]netip.AddrPort, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("emulator URL %q: %w", rawURL, err)
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("emulator URL %q has no port", rawURL)
+	}
+	var ips []netip.Addr
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+		ips = append(ips, ip)
+	} else {
+		ips = append(ips, netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback())
+	}
+	var out []netip.AddrPort
+	for _, ip := range ips {
+		if ip.IsUnspecified() {
+			ip = netip.MustParseAddr("127.0.0.1")
+		}
+		if !ip.IsLoopback() {
+			continue
+		}
+		out = append(out, netip.AddrPortFrom(ip, uint16(port)))
+	}
+	return out, nil
 }

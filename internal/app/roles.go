@@ -26,7 +26,11 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return &config.Error{Var: "TEMPORAL_ADDRESS", Msg: err.Error()}
 	}
 	defer tc.Close()
-	e, err := newAPI(cfg, db, tc, log)
+	store, err := openMedia(cfg)
+	if err != nil {
+		return err
+	}
+	e, err := newAPI(cfg, db, tc, store, log)
 	if err != nil {
 		return err
 	}
@@ -55,7 +59,11 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer func() { _ = models.Close(db) }()
-	acts, err := newActivities(cfg, db, log)
+	store, err := openMedia(cfg)
+	if err != nil {
+		return err
+	}
+	acts, err := newActivities(cfg, db, store, log)
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,9 @@ type Verdict struct {
 	// (seeds: "✔️⚠️ PDF → shown as link") rather than with a preview.
 	AsLink bool
 	// SinchCode is what Sinch answers for a refused type (seeds): GIF →
-	// "CHANNEL_FAILURE"; WAV, EXE → "BAD_REQUEST"; DOC, DOCX and every
-	// other type → "MEDIA_TYPE_UNSUPPORTED". Empty when Allowed.
+	// "CHANNEL_FAILURE"; DOC, DOCX → "CHANNEL_FAILURE"; WAV, EXE →
+	// "BAD_REQUEST"; every other type → "MEDIA_TYPE_UNSUPPORTED". Empty
+	// when Allowed.
 	SinchCode string
 	// Reason is the full sentence for the agent when refused, naming the
 	// type and suggesting what to do instead. Empty when Allowed.
@@ -92,7 +93,9 @@ func WhatsAppVerdict(t Type) Verdict {
 	case "gif":
 		return refused(SinchChannelFailure, "GIF files cannot be sent on WhatsApp (Meta does not support them; Sinch answers CHANNEL_FAILURE): convert it to JPG or PNG, or "+otherChannel)
 	case "doc", "docx":
-		return refused(SinchMediaTypeUnsupported, fmt.Sprintf("%s files cannot be sent on WhatsApp (%s; Sinch answers MEDIA_TYPE_UNSUPPORTED): save it as PDF, or %s", label, whatsAppBusinessFewerTypes, otherChannel))
+		// The seeds' matrix: "DOC → Error CHANNEL_FAILURE"; their
+		// MEDIA_TYPE_UNSUPPORTED note names DOC and DOCX as its example.
+		return refused(SinchChannelFailure, fmt.Sprintf("%s files cannot be sent on WhatsApp (%s; Sinch answers CHANNEL_FAILURE or MEDIA_TYPE_UNSUPPORTED): save it as PDF, or %s", label, whatsAppBusinessFewerTypes, otherChannel))
 	case "wav":
 		return refused(SinchBadRequest, "WAV files cannot be sent on WhatsApp (Sinch answers BAD_REQUEST): convert it to MP3, or "+otherChannel)
 	case "exe":

@@ -30,8 +30,8 @@ func TestWhatsAppVerdictMatrix(t *testing.T) {
 		{name: "CSV", t: Detect(sample(t, "sample.csv")), allowed: true, kind: KindDocument, asLink: true},
 		{name: "DLL", t: Detect(sample(t, "sample.dll")), allowed: true, kind: KindDocument, asLink: true},
 		{name: "GIF", t: Detect(sample(t, "sample.gif")), code: "CHANNEL_FAILURE", reason: []string{"GIF files cannot be sent on WhatsApp", "Meta does not support them", "CHANNEL_FAILURE", "JPG or PNG", "email"}},
-		{name: "DOC", t: Detect(sample(t, "sample.doc")), code: "MEDIA_TYPE_UNSUPPORTED", reason: []string{"DOC files cannot be sent on WhatsApp", "WhatsApp Business supports fewer file types than the standard WhatsApp application", "PDF", "email"}},
-		{name: "DOCX", t: Detect(sample(t, "sample.docx")), code: "MEDIA_TYPE_UNSUPPORTED", reason: []string{"DOCX files cannot be sent on WhatsApp", "WhatsApp Business supports fewer file types", "email"}},
+		{name: "DOC", t: Detect(sample(t, "sample.doc")), code: "CHANNEL_FAILURE", reason: []string{"DOC files cannot be sent on WhatsApp", "WhatsApp Business supports fewer file types than the standard WhatsApp application", "PDF", "email"}},
+		{name: "DOCX", t: Detect(sample(t, "sample.docx")), code: "CHANNEL_FAILURE", reason: []string{"DOCX files cannot be sent on WhatsApp", "WhatsApp Business supports fewer file types", "email"}},
 		{name: "WAV", t: Detect(sample(t, "sample.wav")), code: "BAD_REQUEST", reason: []string{"WAV files cannot be sent on WhatsApp", "BAD_REQUEST", "MP3", "email"}},
 		{name: "EXE", t: Detect(sample(t, "sample.exe")), code: "BAD_REQUEST", reason: []string{"EXE files cannot be sent on WhatsApp", "BAD_REQUEST", "email"}},
 		// Doc §6: accepted by Sinch, not in the seeds.
