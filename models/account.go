@@ -64,8 +64,8 @@ type Account struct {
 	MediaWarning   string `gorm:"type:text"`
 	MediaWarningAt *time.Time
 	CreatedAt      time.Time
-	UpdatedAt             time.Time
-	DeletedAt             gorm.DeletedAt `gorm:"index"`
+	UpdatedAt      time.Time
+	DeletedAt      gorm.DeletedAt `gorm:"index"`
 }
 
 // AccountEvent records something Sinch told about an account as a whole
