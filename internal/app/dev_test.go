@@ -37,6 +37,8 @@ func devConfig(t *testing.T, engine models.Engine) *config.Config {
 		"HTTP_ADDR":        "127.0.0.1:0",
 		"SHUTDOWN_TIMEOUT": "5s",
 		"LOG_LEVEL":        "warn",
+		// The disk-space guard is tested on its own (testDiskGuard).
+		"MEDIA_MIN_FREE_BYTES": "1M",
 	}
 	if engine == models.Postgres {
 		vars["DATABASE_URL"] = testdb.PostgresDSN(t)
