@@ -69,16 +69,17 @@ func MediaFetchWorkflow(ctx workflow.Context, in MediaFetchInput) (MediaFetchRes
 	}
 	failed := activities.FailMediaFetchInput{AccountID: in.AccountID, ProviderMessageID: in.ProviderMessageID}
 	var appErr *temporal.ApplicationError
-	var timeout *temporal.TimeoutError
 	switch {
-	case errors.As(err, &timeout):
-		// Transient failures until RetryFor ran out: the last attempt's
-		// error is on the attachment.
-		failed.RetriedFor = in.RetryFor
-	case errors.As(err, &appErr):
+	case errors.As(err, &appErr) && !appErr.NonRetryable() && appErr.Type() != activities.ErrTypeMediaFetch && appErr.Type() != activities.ErrTypeBadInput:
+		// Transient failures until RetryFor ran out (the SDK hands back
+		// the last attempt's error).
+		failed.Reason, failed.RetriedFor = appErr.Message(), in.RetryFor
+	case appErr != nil:
 		failed.Reason = appErr.Message()
 	default:
-		failed.Reason = err.Error()
+		// A timeout without an application error: the attachment keeps
+		// the last attempt's error.
+		failed.RetriedFor = in.RetryFor
 	}
 	if ferr := workflow.ExecuteActivity(dbCtx(ctx), a.FailMediaFetch, failed).Get(ctx, nil); ferr != nil {
 		return MediaFetchResult{}, ferr
