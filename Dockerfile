@@ -23,7 +23,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 connector \
-    && useradd --system --uid 10001 --gid connector --home-dir /var/lib/connector --create-home --shell /usr/sbin/nologin connector
+    && useradd --system --uid 10001 --gid connector --home-dir /var/lib/connector --create-home --shell /usr/sbin/nologin connector \
+    && install -d -o connector -g connector -m 0750 /var/lib/connector/media
 
 COPY --from=build /out/connector /usr/local/bin/connector
 

@@ -405,3 +405,29 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 }
+
+// TestAPIAndWorkerShareTheMediaStore: the api serves and stores files the
+// worker fetches (and the other way round), so both mount one volume at
+// MEDIA_DIR, and the image creates that directory for its user.
+func TestAPIAndWorkerShareTheMediaStore(t *testing.T) {
+	p := project(t)
+	var sources []string
+	for _, name := range []string{"api", "worker"} {
+		s := service(t, p, name)
+		dir := env(t, s)["MEDIA_DIR"]
+		require.NotEmptyf(t, dir, "service %s sets MEDIA_DIR", name)
+		found := ""
+		for _, v := range s.Volumes {
+			if v.Target == dir {
+				found = v.Source
+				assert.Equalf(t, "volume", v.Type, "service %s mounts a named volume at MEDIA_DIR", name)
+			}
+		}
+		require.NotEmptyf(t, found, "service %s mounts a volume at MEDIA_DIR %s", name, dir)
+		sources = append(sources, found)
+	}
+	assert.Equal(t, sources[0], sources[1], "api and worker share one media volume")
+	dockerfile, err := os.ReadFile(filepath.Join(absRepoRoot(t), "Dockerfile"))
+	require.NoError(t, err)
+	assert.Contains(t, string(dockerfile), env(t, service(t, p, "api"))["MEDIA_DIR"], "the image creates MEDIA_DIR owned by its user")
+}
