@@ -145,7 +145,7 @@ func (a *Activities) fetchOne(ctx context.Context, msg models.Message, att model
 			Updates(map[string]any{"media_warning": "", "media_warning_at": nil}).Error; err != nil {
 			return err
 		}
-		return announceAttachment(tx, msg, att.ID, models.AttachmentStored, "")
+		return announceAttachment(tx, msg, att.ID, att.Attempts+1, models.AttachmentStored, "")
 	})
 	if err != nil {
 		return StoredAttachment{}, fmt.Errorf("record stored attachment %d: %w", att.ID, err)
@@ -243,7 +243,7 @@ func (a *Activities) FailMediaFetch(ctx context.Context, in FailMediaFetchInput)
 			if err := addSystemMessage(tx, msg, fmt.Sprintf("attachment-failed:%d:%d", att.ID, att.Attempts), note); err != nil {
 				return err
 			}
-			if err := announceAttachment(tx, msg, att.ID, models.AttachmentFailed, reason); err != nil {
+			if err := announceAttachment(tx, msg, att.ID, att.Attempts, models.AttachmentFailed, reason); err != nil {
 				return err
 			}
 		}
@@ -253,7 +253,7 @@ func (a *Activities) FailMediaFetch(ctx context.Context, in FailMediaFetchInput)
 
 // announceAttachment puts message.attachment on the stream of the agent
 // holding the message's interaction.
-func announceAttachment(tx *gorm.DB, msg models.Message, attachmentID uint64, st models.AttachmentStatus, reason string) error {
+func announceAttachment(tx *gorm.DB, msg models.Message, attachmentID uint64, attempt int, st models.AttachmentStatus, reason string) error {
 	var inter models.Interaction
 	if err := tx.Take(&inter, msg.InteractionID).Error; err != nil {
 		return err
@@ -266,7 +266,7 @@ func announceAttachment(tx *gorm.DB, msg models.Message, attachmentID uint64, st
 		data["error"] = reason
 	}
 	return insertAgentEvent(tx, *inter.AgentID, "message.attachment", inter.ID,
-		fmt.Sprintf("attachment:%d:%s:%d", attachmentID, st, time.Now().UnixNano()), data)
+		fmt.Sprintf("attachment:%d:%s:%d", attachmentID, st, attempt), data)
 }
 
 // OutboundAttachment is a file an agent sends, already in the media store

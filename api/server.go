@@ -133,9 +133,14 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
-			// Only the path is logged: query strings may carry tokens.
+			// Only the path is logged: query strings may carry tokens, and
+			// the token of a media link (a credential) is cut off.
+			path := v.URIPath
+			if strings.HasPrefix(path, "/api/media/") {
+				path = "/api/media/<token>"
+			}
 			s.log.LogAttrs(c.Request().Context(), level, "http request",
-				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.String("method", v.Method), slog.String("path", path),
 				slog.Int("status", v.Status), slog.Duration("latency", v.Latency),
 				slog.String("request_id", v.RequestID), slog.String("remote_ip", v.RemoteIP))
 			return nil

@@ -207,6 +207,12 @@ func testInboundImage(t *testing.T, engine models.Engine) {
 	assert.Equal(t, sample(t, "sample.pdf"), body)
 	assert.Equal(t, "application/pdf", h.Get("Content-Type"))
 
+	// Over WhatsApp's 5 MiB for images: refused, never stored, shown.
+	it3, bigMsg := s.inboundMedia("393331110001", "big.jpg?mb=6", "")
+	big := s.waitAttachment(it3.ID, bigMsg.ID, "failed")
+	assert.Contains(t, big.Error, "larger than the 5.0 MiB accepted for JPG files")
+	assert.True(t, containsAll(s.systemTexts(it3.ID), "could not be saved", "5.0 MiB"), "%q", s.systemTexts(it3.ID))
+
 	// The conversation's history, with its child fetches, replays.
 	saveHistory(t, s.dev, workflows.ConversationWorkflowID(s.account, "WHATSAPP", "393331110001"), "conversation_media.json")
 	saveHistory(t, s.dev, workflows.MediaFetchWorkflowID(s.account, msg.ProviderMessageID), "media_fetch.json")
