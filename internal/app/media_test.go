@@ -431,6 +431,16 @@ func testMediaTokens(t *testing.T, engine models.Engine) {
 	assert.Equal(t, http.StatusGone, code)
 	_, _, err := s.dev.Media.Open(strings.Repeat("0", 64))
 	assert.ErrorIs(t, err, media.ErrNotFound)
+
+	// A wrong proxy URL: Sinch cannot reach the file, the reply fails as
+	// MEDIA_NOT_REACHABLE with the seeds' advice.
+	s.admin(http.MethodPatch, fmt.Sprintf("/api/whatsapp/accounts/%d", s.account), map[string]any{"publicUrl": "http://127.0.0.1:1"}, nil, http.StatusOK)
+	require.Equal(t, http.StatusAccepted, s.postFile(it, "", "menu.pdf", sample(t, "sample.pdf"), "", &r))
+	failed := s.waitStatus(it.ID, r.ID, "failed")
+	require.NotNil(t, failed.Error)
+	assert.Equal(t, "MEDIA_NOT_REACHABLE", failed.Error.Code)
+	assert.Equal(t, "media", failed.Error.Class)
+	assert.Contains(t, failed.Error.Message, "proxy URL and token")
 }
 
 func isBase64URL(b byte) bool {
