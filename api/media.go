@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
@@ -285,11 +287,21 @@ func (s *Server) retryAttachment(c echo.Context) error {
 		return err
 	}
 	wfID := workflows.MediaFetchWorkflowID(att.AccountID, *msg.ProviderMessageID)
-	_, err = s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue},
+	opts := client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue, WorkflowExecutionErrorWhenAlreadyStarted: true}
+	if att.Status == models.AttachmentFailed {
+		// The failed fetch has recorded its failure and is only returning:
+		// a run still open under the id is ending, not fetching.
+		opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
+	}
+	_, err = s.deps.Temporal.ExecuteWorkflow(ctx, opts,
 		workflows.MediaFetchWorkflowName, workflows.MediaFetchInput{
 			AccountID: att.AccountID, ProviderMessageID: *msg.ProviderMessageID,
 			RetryFor: s.deps.MediaFetchRetry, AttemptTimeout: s.deps.MediaFetchAttempt,
 		})
+	var running *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &running) {
+		return &Error{Status: http.StatusConflict, Code: "fetch_running", Message: fmt.Sprintf("attachment %d is being fetched already (workflow %s)", att.ID, wfID)}
+	}
 	if err != nil {
 		// Put it back as it was, so the agent still sees it failed.
 		_ = s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentPending).

@@ -346,6 +346,18 @@ func testDiskGuard(t *testing.T, engine models.Engine) {
 	s.dev.Media.SetMinFree(free + 1<<40)
 
 	it, msg := s.inboundMedia("393331110003", "sample.png", "")
+	// While the fetch is retried, a retry request is refused (one fetch).
+	require.Eventually(t, func() bool {
+		for _, m := range s.interaction(it.ID).Messages {
+			if m.ID == msg.ID && len(m.Attachments) > 0 {
+				return m.Attachments[0].Attempts > 0 && m.Attachments[0].Status == "pending"
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	var busy api.ErrorBody
+	require.Equal(t, http.StatusConflict, s.call(http.MethodPost, fmt.Sprintf("/api/attachments/%d/retry", s.interaction(it.ID).Messages[0].Attachments[0].ID), s.cfg.AdminToken, nil, &busy))
+	assert.Equal(t, "fetch_running", busy.Error.Code)
 	att := s.waitAttachment(it.ID, msg.ID, "failed")
 	assert.Contains(t, att.Error, "disk space low on the connector")
 	assert.True(t, containsAll(s.systemTexts(it.ID), "could not be saved", "disk space low", fmt.Sprintf("/api/attachments/%d/retry", att.ID)), "%q", s.systemTexts(it.ID))
