@@ -130,6 +130,11 @@ func (d *Dev) printDemo(out io.Writer, demo *Demo) {
 	p("Reply to it (ID is the interaction's id), then watch the reply go pending, accepted, queued, delivered, read,\nand see it at the customer in the emulator's outbox:\n\n")
 	p("  curl -s -X POST -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{\"text\":\"Hi, how can I help?\"}' %s/api/interactions/ID/messages\n", d.cfg.AdminToken, d.APIURL())
 	p("  curl -s %s/emulator/apps/%s/outbox\n\n", d.EmulatorURL, demo.AppID)
+	p("Make the customer send a photo (the connector keeps a copy: its message lists attachments[].url to download),\nand send a file back (checked against WhatsApp's attachment matrix; the emulator fetches it):\n\n")
+	p("  curl -s -X POST %s/emulator/apps/%s/inbound -H 'Content-Type: application/json' -d '{\"from\":\"%s\",\"mediaUrl\":\"sample.jpg\"}'\n",
+		d.EmulatorURL, demo.AppID, DemoCustomer)
+	p("  curl -s -H 'Authorization: Bearer %s' %s/api/attachments/ATTACHMENT_ID -o photo.jpg\n", d.cfg.AdminToken, d.APIURL())
+	p("  curl -s -X POST -H 'Authorization: Bearer %s' -F file=@photo.jpg -F text='Here it is' %s/api/interactions/ID/messages\n\n", d.cfg.AdminToken, d.APIURL())
 	if u := d.Temporal.UIURL(); u != "" {
 		p("and its workflow: %s/namespaces/%s/workflows\n\n", u, d.cfg.TemporalNamespace)
 	}
