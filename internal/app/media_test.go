@@ -305,21 +305,42 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 		assert.Contains(t, e.Error.Message, "then Sinch's, then WhatsApp's")
 	})
 	t.Run("bad multipart input", func(t *testing.T) {
-		var e api.ErrorBody
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		require.NoError(t, w.WriteField("text", "no file"))
-		require.NoError(t, w.Close())
-		req, err := http.NewRequest(http.MethodPost, s.url(fmt.Sprintf("/api/interactions/%d/messages", it.ID)), &body)
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		req.Header.Set("Authorization", "Bearer "+s.cfg.AdminToken)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
-		_ = resp.Body.Close()
-		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		post := func(build func(w *multipart.Writer)) (int, api.ErrorBody) {
+			var e api.ErrorBody
+			var body bytes.Buffer
+			w := multipart.NewWriter(&body)
+			build(w)
+			require.NoError(t, w.Close())
+			req, err := http.NewRequest(http.MethodPost, s.url(fmt.Sprintf("/api/interactions/%d/messages", it.ID)), &body)
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", w.FormDataContentType())
+			req.Header.Set("Authorization", "Bearer "+s.cfg.AdminToken)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&e))
+			_ = resp.Body.Close()
+			return resp.StatusCode, e
+		}
+		file := func(w *multipart.Writer, name string) {
+			fw, err := w.CreateFormFile("file", name)
+			require.NoError(t, err)
+			_, _ = fw.Write(sample(t, "sample.png"))
+		}
+		code, e := post(func(w *multipart.Writer) { require.NoError(t, w.WriteField("text", "no file")) })
+		assert.Equal(t, http.StatusBadRequest, code)
 		assert.Contains(t, e.Error.Message, "file: required")
+		code, e = post(func(w *multipart.Writer) { file(w, "a.png"); file(w, "b.png") })
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, e.Error.Message, "one file per message")
+		code, e = post(func(w *multipart.Writer) { file(w, "a.png"); require.NoError(t, w.WriteField("caption", "x")) })
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, e.Error.Message, "caption: unknown field")
+		code, e = post(func(w *multipart.Writer) {
+			file(w, "a.png")
+			require.NoError(t, w.WriteField("text", strings.Repeat("é", 4097)))
+		})
+		assert.Equal(t, http.StatusUnprocessableEntity, code)
+		assert.Equal(t, "message_too_long", e.Error.Code)
 	})
 }
 
