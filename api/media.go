@@ -282,13 +282,23 @@ func (s *Server) retryAttachment(c echo.Context) error {
 	if msg.ProviderMessageID == nil {
 		return &Error{Status: http.StatusConflict, Code: "not_retryable", Message: fmt.Sprintf("attachment %d has no Sinch message", att.ID)}
 	}
-	if err := s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentFailed).
-		Update("status", models.AttachmentPending).Error; err != nil {
-		return err
+	r := s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentFailed).
+		Update("status", models.AttachmentPending)
+	if r.Error != nil {
+		return r.Error
+	}
+	// flipped: the attachment was failed when the update ran, so its
+	// fetch had recorded the failure (it may be reading just then).
+	flipped := r.RowsAffected > 0
+	restore := func() {
+		if flipped {
+			_ = s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentPending).
+				Update("status", models.AttachmentFailed).Error
+		}
 	}
 	wfID := workflows.MediaFetchWorkflowID(att.AccountID, *msg.ProviderMessageID)
 	opts := client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue, WorkflowExecutionErrorWhenAlreadyStarted: true}
-	if att.Status == models.AttachmentFailed {
+	if flipped {
 		// The failed fetch has recorded its failure and is only returning:
 		// a run still open under the id is ending, not fetching.
 		opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING
@@ -300,12 +310,12 @@ func (s *Server) retryAttachment(c echo.Context) error {
 		})
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
+		restore()
 		return &Error{Status: http.StatusConflict, Code: "fetch_running", Message: fmt.Sprintf("attachment %d is being fetched already (workflow %s)", att.ID, wfID)}
 	}
 	if err != nil {
 		// Put it back as it was, so the agent still sees it failed.
-		_ = s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentPending).
-			Update("status", att.Status).Error
+		restore()
 		return errUnavailable("engine_unavailable", "the workflow engine is unreachable; retry later", err)
 	}
 	att.Status = models.AttachmentPending

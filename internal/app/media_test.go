@@ -360,7 +360,7 @@ func containsAll(texts []string, words ...string) bool {
 
 func testDiskGuard(t *testing.T, engine models.Engine) {
 	s := newMediaStack(t, engine, func(cfg *config.Config) {
-		cfg.MediaFetchRetryFor = 4 * time.Second
+		cfg.MediaFetchRetryFor = 6 * time.Second
 	})
 	free, _, err := s.dev.Media.Free()
 	require.NoError(t, err)
