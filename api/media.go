@@ -339,8 +339,13 @@ type upload struct {
 
 // readUpload streams a multipart reply: the file into the media store,
 // the text into memory. Unknown fields, a second file or none are 400s.
-func (s *Server) readUpload(c echo.Context, accountID uint64) (upload, error) {
-	var up upload
+func (s *Server) readUpload(c echo.Context, accountID uint64) (up upload, err error) {
+	defer func() {
+		// Any refusal after the file was stored drops it again.
+		if err != nil && up.obj.Key != "" {
+			_ = s.dropUnusedBlob(c.Request().Context(), up.obj.Key)
+		}
+	}()
 	if s.deps.Media == nil {
 		return up, errUnavailable("media_unavailable", "this API has no media store configured", nil)
 	}
@@ -355,15 +360,11 @@ func (s *Server) readUpload(c echo.Context, accountID uint64) (upload, error) {
 			break
 		}
 		if err != nil {
-			if up.obj.Key != "" {
-				_ = s.dropUnusedBlob(c.Request().Context(), up.obj.Key)
-			}
 			return up, multipartError(err)
 		}
 		switch name := part.FormName(); name {
 		case "file":
 			if gotFile {
-				_ = s.dropUnusedBlob(c.Request().Context(), up.obj.Key)
 				return up, errBadRequest("invalid_multipart", "file: send one file per message")
 			}
 			gotFile = true
@@ -472,7 +473,12 @@ func (s *Server) postAttachment(c echo.Context, inter models.Interaction, key st
 	}
 	res, err := s.sendReply(c, inter, up.text, att, key)
 	if err != nil {
-		_ = s.dropUnusedBlob(ctx, up.obj.Key)
+		// Drop the file only when the reply was refused for sure (4xx):
+		// after a timeout the workflow may still store it.
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 {
+			_ = s.dropUnusedBlob(ctx, up.obj.Key)
+		}
 		return err
 	}
 	return s.replyResponse(c, res)

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -279,6 +281,7 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 		var e api.ErrorBody
 		require.Equal(t, http.StatusUnprocessableEntity, s.postFile(it, "", "invoice.jpg", sample(t, "sample.exe"), "", &e))
 		assert.Contains(t, e.Error.Message, "EXE")
+		assertNotStored(t, s, sample(t, "sample.exe"))
 	})
 	t.Run("a file with its text: the text follows as its own message", func(t *testing.T) {
 		var r api.ReplyResponse
@@ -321,10 +324,12 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 			_ = resp.Body.Close()
 			return resp.StatusCode, e
 		}
+		// A PNG of its own (a trailing byte), so no other test stores it.
+		png := append(sample(t, "sample.png"), 'x')
 		file := func(w *multipart.Writer, name string) {
 			fw, err := w.CreateFormFile("file", name)
 			require.NoError(t, err)
-			_, _ = fw.Write(sample(t, "sample.png"))
+			_, _ = fw.Write(png)
 		}
 		code, e := post(func(w *multipart.Writer) { require.NoError(t, w.WriteField("text", "no file")) })
 		assert.Equal(t, http.StatusBadRequest, code)
@@ -335,6 +340,7 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 		code, e = post(func(w *multipart.Writer) { file(w, "a.png"); require.NoError(t, w.WriteField("caption", "x")) })
 		assert.Equal(t, http.StatusBadRequest, code)
 		assert.Contains(t, e.Error.Message, "caption: unknown field")
+		assertNotStored(t, s, png)
 		code, e = post(func(w *multipart.Writer) {
 			file(w, "a.png")
 			require.NoError(t, w.WriteField("text", strings.Repeat("é", 4097)))
@@ -342,6 +348,14 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 		assert.Equal(t, http.StatusUnprocessableEntity, code)
 		assert.Equal(t, "message_too_long", e.Error.Code)
 	})
+}
+
+// assertNotStored checks that a refused upload left no file behind.
+func assertNotStored(t *testing.T, s *mediaStack, data []byte) {
+	t.Helper()
+	sum := sha256.Sum256(data)
+	_, _, err := s.dev.Media.Open(hex.EncodeToString(sum[:]))
+	assert.ErrorIs(t, err, media.ErrNotFound, "a refused upload is not kept")
 }
 
 // containsAll reports whether some text contains every word.
