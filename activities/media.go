@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/temporal"
 	"gorm.io/gorm"
@@ -52,9 +52,15 @@ func addInboundAttachment(tx *gorm.DB, row models.Message, m InboundMessage) err
 	if !isMediaKind(m.Kind) || m.MediaURL == "" {
 		return nil
 	}
+	name := m.Filename
+	if name == "" {
+		name = sinch.FileName(m.MediaURL)
+	}
+	// The customer's name as given (bounded to the column); FetchMedia
+	// replaces it with the sanitised one once it knows the real type.
 	att := models.Attachment{
 		MessageID: row.ID, AccountID: row.AccountID, SourceURL: m.MediaURL, Direction: models.DirectionInbound,
-		Filename: m.Filename, Status: models.AttachmentPending,
+		Filename: truncateUTF8(name, 255), Status: models.AttachmentPending,
 	}
 	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&att).Error; err != nil {
 		return fmt.Errorf("record attachment of message %s: %w", m.MessageID, err)
@@ -128,16 +134,12 @@ func (a *Activities) fetchOne(ctx context.Context, msg models.Message, att model
 	if err != nil {
 		return StoredAttachment{}, a.fetchFailure(ctx, msg, att, err)
 	}
-	name := att.Filename
-	if name == "" {
-		name = urlFileName(att.SourceURL)
-	}
 	now := time.Now().UTC()
 	err = db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&models.Attachment{}).Where("id = ?", att.ID).Updates(map[string]any{
 			"status": models.AttachmentStored, "storage_path": obj.Key, "sha256": obj.SHA256, "size": obj.Size,
 			"content_type": typ.ContentType, "format": typ.Format, "kind": typ.Kind,
-			"filename": media.SafeFilename(name, typ), "fetched_at": now, "error": "",
+			"filename": media.SafeFilename(att.Filename, typ), "fetched_at": now, "error": "",
 		}).Error; err != nil {
 			return err
 		}
@@ -166,10 +168,8 @@ func (a *Activities) fetchFailure(ctx context.Context, msg models.Message, att m
 	var low *media.DiskLowError
 	if errors.As(err, &low) {
 		reason = low.Error()
-		warning := fmt.Sprintf("%s: attachments cannot be saved (%s); free disk space on the connector, then retry the failed attachments (POST /api/attachments/{id}/retry)", WarningDiskLow, reason)
-		if e := db.Model(&models.Account{}).Where("id = ?", msg.AccountID).
-			Updates(map[string]any{"media_warning": warning, "media_warning_at": time.Now().UTC()}).Error; e != nil {
-			return fmt.Errorf("record media warning: %w (after %v)", e, err)
+		if e := RecordDiskLow(ctx, a.DB, msg.AccountID, low); e != nil {
+			return fmt.Errorf("%w (after %v)", e, err)
 		}
 	}
 	if e := db.Model(&models.Attachment{}).Where("id = ?", att.ID).Update("error", reason).Error; e != nil {
@@ -189,6 +189,17 @@ func (a *Activities) fetchFailure(ctx context.Context, msg models.Message, att m
 
 // WarningDiskLow starts the account warning of a full media disk.
 const WarningDiskLow = "disk space low on the connector"
+
+// RecordDiskLow sets the account warning of a full media disk (a fetch or
+// an upload hit the guard); the next stored file clears it.
+func RecordDiskLow(ctx context.Context, db *gorm.DB, accountID uint64, low *media.DiskLowError) error {
+	warning := fmt.Sprintf("%s: attachments cannot be saved (%s); free disk space on the connector, then retry the failed attachments (POST /api/attachments/{id}/retry)", WarningDiskLow, low.Error())
+	if err := db.WithContext(ctx).Model(&models.Account{}).Where("id = ?", accountID).
+		Updates(map[string]any{"media_warning": warning, "media_warning_at": time.Now().UTC()}).Error; err != nil {
+		return fmt.Errorf("record media warning of account %d: %w", accountID, err)
+	}
+	return nil
+}
 
 // FailMediaFetchInput fails the unstored files of a message for good.
 type FailMediaFetchInput struct {
@@ -234,12 +245,8 @@ func (a *Activities) FailMediaFetch(ctx context.Context, in FailMediaFetchInput)
 				Updates(map[string]any{"status": models.AttachmentFailed, "error": reason}).Error; err != nil {
 				return err
 			}
-			name := att.Filename
-			if name == "" {
-				name = urlFileName(att.SourceURL)
-			}
 			note := fmt.Sprintf("The customer's attachment %q could not be saved on the connector: %s. An admin can retry it (POST /api/attachments/%d/retry); if it keeps failing, check the connector's disk space and the account's proxy URL and token.",
-				name, reason, att.ID)
+				att.Filename, reason, att.ID)
 			if err := addSystemMessage(tx, msg, fmt.Sprintf("attachment-failed:%d:%d", att.ID, att.Attempts), note); err != nil {
 				return err
 			}
@@ -315,17 +322,15 @@ func (a *Activities) mediaMax() int64 {
 	return DefaultMediaMaxBytes
 }
 
-// urlFileName is the last path segment of a URL, "" when it has none.
-func urlFileName(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
+// truncateUTF8 cuts s to at most n bytes on a character boundary.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	base := path.Base(u.Path)
-	if base == "." || base == "/" {
-		return ""
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return base
+	return s[:n]
 }
 
 // NoteRefusedAttachment adds a system message to an interaction for a
@@ -337,13 +342,8 @@ func NoteRefusedAttachment(ctx context.Context, db *gorm.DB, interactionID uint6
 		if err := tx.Take(&inter, interactionID).Error; err != nil {
 			return err
 		}
-		now := time.Now().UTC()
-		sys := models.Message{
-			AccountID: inter.AccountID, InteractionID: inter.ID, ContactID: inter.ContactID,
-			Direction: models.DirectionSystem, Kind: "system", Text: text, ClientRef: ptr("system:refused:" + ref),
-			Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(), ProviderTime: &now,
-		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sys).Error; err != nil {
+		sys, err := insertSystemMessage(tx, inter.AccountID, inter.ID, inter.ContactID, nil, "refused:"+ref, text)
+		if err != nil {
 			return err
 		}
 		if inter.AgentID == nil || sys.ID == 0 {

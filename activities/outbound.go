@@ -513,13 +513,21 @@ func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboun
 // addSystemMessage adds the connector's own note to an interaction, once
 // per ref.
 func addSystemMessage(tx *gorm.DB, about models.Message, ref, text string) error {
+	_, err := insertSystemMessage(tx, about.AccountID, about.InteractionID, about.ContactID, &about.ID, ref, text)
+	return err
+}
+
+// insertSystemMessage stores a system note once per ref; the returned
+// message has ID 0 when the ref was already stored.
+func insertSystemMessage(tx *gorm.DB, accountID, interactionID, contactID uint64, parentID *uint64, ref, text string) (models.Message, error) {
 	now := time.Now().UTC()
 	sys := models.Message{
-		AccountID: about.AccountID, InteractionID: about.InteractionID, ContactID: about.ContactID,
+		AccountID: accountID, InteractionID: interactionID, ContactID: contactID,
 		Direction: models.DirectionSystem, Kind: "system", Text: text, ClientRef: ptr("system:" + ref),
-		Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(), ProviderTime: &now, ParentID: &about.ID,
+		Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(), ProviderTime: &now, ParentID: parentID,
 	}
-	return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sys).Error
+	err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sys).Error
+	return sys, err
 }
 
 // rollUpParent gives a split message the status of its slowest part, or

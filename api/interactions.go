@@ -323,6 +323,10 @@ func (s *Server) sendReply(c echo.Context, inter models.Interaction, text string
 // follows a file).
 func (s *Server) replyResponse(c echo.Context, res workflows.ReplyResult) error {
 	ctx := c.Request().Context()
+	atts, err := s.attachmentsOf(ctx, []uint64{res.MessageID})
+	if err != nil {
+		return err
+	}
 	load := func(id uint64) (MessageResponse, error) {
 		var m models.Message
 		if err := s.deps.DB.WithContext(ctx).Take(&m, id).Error; err != nil {
@@ -336,10 +340,6 @@ func (s *Server) replyResponse(c echo.Context, res workflows.ReplyResult) error 
 			m.ReasonCode, m.ReasonDescription, m.ErrorClass, m.ErrorMessage = "", "", "", ""
 		}
 		r := toMessageResponse(m)
-		atts, err := s.attachmentsOf(ctx, []uint64{m.ID})
-		if err != nil {
-			return r, err
-		}
 		r.Attachments = atts[m.ID]
 		return r, nil
 	}

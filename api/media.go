@@ -306,7 +306,7 @@ func (s *Server) retryAttachment(c echo.Context) error {
 	_, err = s.deps.Temporal.ExecuteWorkflow(ctx, opts,
 		workflows.MediaFetchWorkflowName, workflows.MediaFetchInput{
 			AccountID: att.AccountID, ProviderMessageID: *msg.ProviderMessageID,
-			RetryFor: s.deps.MediaFetchRetry, AttemptTimeout: s.deps.MediaFetchAttempt,
+			RetryFor: s.deps.Conversations.MediaFetchRetry, AttemptTimeout: s.deps.Conversations.MediaFetchAttempt,
 		})
 	var running *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &running) {
@@ -413,11 +413,9 @@ func (s *Server) uploadError(c echo.Context, accountID uint64, err error) error 
 	switch {
 	case errors.As(err, &tooLarge), errors.As(err, &maxBytes):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "attachment_too_large",
-			Message: fmt.Sprintf("file: over the connector's own limit (MEDIA_MAX_BYTES, %s); limits apply in this order: the connector's, then Sinch's, then WhatsApp's", mib(s.mediaMax()))}
+			Message: fmt.Sprintf("file: over the connector's own limit (MEDIA_MAX_BYTES, %s); limits apply in this order: the connector's, then Sinch's, then WhatsApp's", media.FormatSize(s.mediaMax()))}
 	case errors.As(err, &low):
-		warning := fmt.Sprintf("%s: attachments cannot be saved (%s); free disk space on the connector, then retry the failed attachments (POST /api/attachments/{id}/retry)", activities.WarningDiskLow, low.Error())
-		if e := s.deps.DB.WithContext(c.Request().Context()).Model(&models.Account{}).Where("id = ?", accountID).
-			Updates(map[string]any{"media_warning": warning, "media_warning_at": time.Now().UTC()}).Error; e != nil {
+		if e := activities.RecordDiskLow(c.Request().Context(), s.deps.DB, accountID, low); e != nil {
 			s.log.WarnContext(c.Request().Context(), "record media warning", "account_id", accountID, "err", e)
 		}
 		return &Error{Status: http.StatusInsufficientStorage, Code: "disk_space_low",
@@ -425,8 +423,6 @@ func (s *Server) uploadError(c echo.Context, accountID uint64, err error) error 
 	}
 	return fmt.Errorf("store upload: %w", err)
 }
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/media.MiB) }
 
 func (s *Server) mediaMax() int64 {
 	if s.deps.MediaMaxBytes > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // Deps are the API's dependencies.
@@ -39,27 +40,19 @@ type Deps struct {
 	ReadyTimeout time.Duration
 	// WebhookTolerance is the largest accepted age of a callback signature.
 	WebhookTolerance time.Duration
-	// InactivityTimeout and RoutingRecheck configure new conversations.
-	InactivityTimeout time.Duration
-	RoutingRecheck    time.Duration
-	// Reply settings of new conversations (REPLY_*): automatic resends
-	// after network-class failures, their first backoff, and how long one
-	// send is retried.
-	ReplyMaxResends    int
-	ReplyResendBackoff time.Duration
-	ReplySendTimeout   time.Duration
+	// Conversations are the settings new conversations start with
+	// (inactivity, routing recheck, REPLY_*, MEDIA_FETCH_*); media fetch
+	// retries started by the API use its MediaFetch* too.
+	Conversations workflows.ConversationSettings
 	// PolicyWarningStreak is how many consecutive Meta policy failures
 	// make an account warn that it may be blocked (default 3).
 	PolicyWarningStreak int
 	// Media stores attachments; MediaSigner verifies the signed URLs Sinch
 	// fetches agents' files from; MediaMaxBytes is the connector's own
-	// file size limit (MEDIA_MAX_BYTES); MediaFetchRetry and
-	// MediaFetchAttempt configure fetches of customers' files.
-	Media             media.Store
-	MediaSigner       *media.Signer
-	MediaMaxBytes     int64
-	MediaFetchRetry   time.Duration
-	MediaFetchAttempt time.Duration
+	// file size limit (MEDIA_MAX_BYTES).
+	Media         media.Store
+	MediaSigner   *media.Signer
+	MediaMaxBytes int64
 }
 
 // Server holds the handlers' dependencies.

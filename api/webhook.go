@@ -229,11 +229,7 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 
 // conversationSettings are the settings new conversations start with.
 func (s *Server) conversationSettings() workflows.ConversationSettings {
-	return workflows.ConversationSettings{
-		InactivityTimeout: s.deps.InactivityTimeout, RoutingRecheck: s.deps.RoutingRecheck,
-		MaxResends: s.deps.ReplyMaxResends, ResendBackoff: s.deps.ReplyResendBackoff, SendTimeout: s.deps.ReplySendTimeout,
-		MediaFetchRetry: s.deps.MediaFetchRetry, MediaFetchAttempt: s.deps.MediaFetchAttempt,
-	}
+	return s.deps.Conversations
 }
 
 // onInboundEvent forwards a contact event to a running conversation; an

@@ -99,7 +99,7 @@ func newWebhookEnv(t *testing.T, engine models.Engine, appID, secret string) *we
 	}
 	tc := &recordingTemporal{}
 	e := api.New(api.Deps{DB: db, Temporal: tc, Secrets: box, AdminToken: adminToken, TaskQueue: "q", BodyLimit: 1 << 20,
-		InactivityTimeout: time.Hour, RoutingRecheck: time.Second})
+		Conversations: workflows.ConversationSettings{InactivityTimeout: time.Hour, RoutingRecheck: time.Second}})
 	return &webhookEnv{e: e, db: db, tc: tc, acc: acc, box: box, sign: secret != ""}
 }
 

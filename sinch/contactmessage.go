@@ -47,7 +47,7 @@ func (m ContactMessage) Summary() string {
 		if m.MediaMessage.FilenameOverride != "" {
 			return m.MediaMessage.FilenameOverride
 		}
-		return fileName(m.MediaMessage.URL)
+		return FileName(m.MediaMessage.URL)
 	case "media_card":
 		if m.MediaCardMessage.Caption != "" {
 			return m.MediaCardMessage.Caption
@@ -78,9 +78,9 @@ func (m ContactMessage) Summary() string {
 	return ""
 }
 
-// fileName returns the last path segment of a media URL, or the URL itself
+// FileName returns the last path segment of a media URL, or the URL itself
 // when it has none.
-func fileName(raw string) string {
+func FileName(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Path == "" {
 		return raw

@@ -121,11 +121,9 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		return nil, err
 	}
 	return api.New(api.Deps{
-		Media:             store,
-		MediaSigner:       media.NewSigner(cfg.SecretKey),
-		MediaMaxBytes:     cfg.MediaMaxBytes,
-		MediaFetchRetry:   cfg.MediaFetchRetryFor,
-		MediaFetchAttempt: cfg.MediaFetchTimeout,
+		Media:         store,
+		MediaSigner:   media.NewSigner(cfg.SecretKey),
+		MediaMaxBytes: cfg.MediaMaxBytes,
 
 		DB:         db,
 		Temporal:   tc,
@@ -136,13 +134,9 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		PublicURL:  cfg.PublicURL,
 		BodyLimit:  cfg.HTTPBodyLimit,
 
-		WebhookTolerance:  cfg.WebhookTolerance,
-		InactivityTimeout: cfg.InactivityTimeout,
-		RoutingRecheck:    cfg.RoutingRecheck,
+		WebhookTolerance: cfg.WebhookTolerance,
+		Conversations:    conversationSettings(cfg),
 
-		ReplyMaxResends:     cfg.ReplyMaxResends,
-		ReplyResendBackoff:  cfg.ReplyResendBackoff,
-		ReplySendTimeout:    cfg.ReplySendTimeout,
 		PolicyWarningStreak: cfg.PolicyWarningStreak,
 	}), nil
 }

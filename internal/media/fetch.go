@@ -327,7 +327,7 @@ func statusReason(code int) (permanent bool, reason string) {
 
 // tooLargeReason is the sentence for a file over its cap.
 func tooLargeReason(t Type, limit int64) string {
-	return fmt.Sprintf("the media file is larger than the %s accepted for %s files: refused", formatSize(limit), t.Label)
+	return fmt.Sprintf("the media file is larger than the %s accepted for %s files: refused", FormatSize(limit), t.Label)
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date); 0 when

@@ -76,7 +76,7 @@ type SizeError struct {
 // files (5.0 MiB); limits apply in this order: the connector's
 // (MEDIA_MAX_BYTES, 100.0 MiB), then Sinch's, then WhatsApp's".
 func (e *SizeError) Error() string {
-	size, limit := formatSize(e.Size), formatSize(e.Limit)
+	size, limit := FormatSize(e.Size), FormatSize(e.Limit)
 	if size == limit {
 		// 5 MiB and 5 MiB + 1 byte round alike: show the bytes.
 		size, limit = fmt.Sprintf("%d bytes", e.Size), fmt.Sprintf("%d bytes", e.Limit)
@@ -91,13 +91,13 @@ func (e *SizeError) Error() string {
 	}
 	connector := " (" + SettingMaxBytes + ", not set)"
 	if e.ConnectorLimit > 0 {
-		connector = fmt.Sprintf(" (%s, %s)", SettingMaxBytes, formatSize(e.ConnectorLimit))
+		connector = fmt.Sprintf(" (%s, %s)", SettingMaxBytes, FormatSize(e.ConnectorLimit))
 	}
 	return fmt.Sprintf("file is %s: over %s's limit for %s files (%s); "+order, size, e.Who, e.Kind, limit, connector)
 }
 
-// formatSize writes n bytes in GiB, MiB, KiB (one decimal) or bytes.
-func formatSize(n int64) string {
+// FormatSize writes n bytes in GiB, MiB, KiB (one decimal) or bytes.
+func FormatSize(n int64) string {
 	switch {
 	case n >= GiB:
 		return fmt.Sprintf("%.1f GiB", float64(n)/GiB)

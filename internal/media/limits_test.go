@@ -118,6 +118,6 @@ func TestFormatSize(t *testing.T) {
 		100 * MiB:     "100.0 MiB",
 		3*GiB + GiB/2: "3.5 GiB",
 	} {
-		assert.Equal(t, want, formatSize(n), "%d", n)
+		assert.Equal(t, want, FormatSize(n), "%d", n)
 	}
 }

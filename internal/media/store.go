@@ -37,7 +37,7 @@ type DiskLowError struct {
 // "disk space low on the connector".
 func (e *DiskLowError) Error() string {
 	return fmt.Sprintf("disk space low on the connector: %s has %s free, below the %s kept free for media; free some space, then retry",
-		e.Dir, formatSize(int64(min(e.Free, 1<<62))), formatSize(int64(min(e.Min, 1<<62))))
+		e.Dir, FormatSize(int64(min(e.Free, 1<<62))), FormatSize(int64(min(e.Min, 1<<62))))
 }
 
 // TooLargeError: more than max bytes were offered.
@@ -47,7 +47,7 @@ type TooLargeError struct {
 
 // Error names the limit that was exceeded.
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("media file too large: over the %s (%d bytes) accepted", formatSize(e.Max), e.Max)
+	return fmt.Sprintf("media file too large: over the %s (%d bytes) accepted", FormatSize(e.Max), e.Max)
 }
 
 // Store keeps file contents, outside Temporal: workflows carry only keys.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"testing"
@@ -24,12 +26,24 @@ func BenchmarkFSPut(b *testing.B) {
 	}
 	b.SetBytes(benchFile)
 	b.ReportAllocs()
+	var last Object
 	for b.Loop() {
 		data[0]++ // a new key each time: no dedupe shortcut
-		if _, err := fs.Put(context.Background(), bytes.NewReader(data), benchFile); err != nil {
+		if last, err = fs.Put(context.Background(), bytes.NewReader(data), benchFile); err != nil {
 			b.Fatal(err)
 		}
 	}
+	// What was measured is a real store: the last file is whole, under
+	// its content's key.
+	sum := sha256.Sum256(data)
+	if last.Key != hex.EncodeToString(sum[:]) || last.Size != benchFile {
+		b.Fatalf("stored %s (%d bytes), want %x (%d bytes)", last.Key, last.Size, sum, benchFile)
+	}
+	f, size, err := fs.Open(last.Key)
+	if err != nil || size != benchFile {
+		b.Fatalf("open stored file: %v (size %d)", err, size)
+	}
+	_ = f.Close()
 }
 
 func BenchmarkPlainWrite(b *testing.B) {
@@ -50,6 +64,9 @@ func BenchmarkPlainWrite(b *testing.B) {
 		}
 		if err := f.Sync(); err != nil {
 			b.Fatal(err)
+		}
+		if st, err := f.Stat(); err != nil || st.Size() != benchFile {
+			b.Fatalf("wrote %v bytes (%v), want %d", st, err, benchFile)
 		}
 		_ = f.Close()
 	}
