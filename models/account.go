@@ -39,10 +39,27 @@ type Account struct {
 	// Debug turns on verbose logging of this account's traffic (seeds'
 	// troubleshooting: "set motion to debug and check logs").
 	Debug bool `gorm:"not null;default:false"`
-	// TransferOptions and ActionFlow are account settings copied by the
-	// account migration (JSON documents).
+	// TransferOptions and ActionFlow are account settings (JSON documents
+	// of TransferOptions and []FlowStep; "" when not set), copied by the
+	// account migration with the rest of the settings.
 	TransferOptions string `gorm:"type:text"`
 	ActionFlow      string `gorm:"type:text"`
+	// RoutingStrategy overrides the queues' strategy for this account's
+	// interactions ("" keeps each queue's own); AgentNotifyTimeoutSeconds
+	// is how long an offer waits for an agent to accept before the
+	// interaction moves on (0: until the queue's timeout);
+	// InactivityTimeoutSeconds overrides INTERACTION_INACTIVITY_TIMEOUT
+	// (0: the global default).
+	RoutingStrategy           QueueStrategy `gorm:"size:32;not null;default:''"`
+	AgentNotifyTimeoutSeconds int           `gorm:"not null;default:0"`
+	InactivityTimeoutSeconds  int           `gorm:"not null;default:0"`
+	// Status is active, migrated (moved to MigratedToAccountID: it opens
+	// no new interaction, open ones finish here) or disabled (a cancelled
+	// migration's target: it opens no interaction). StatusReason says why.
+	Status              AccountStatus `gorm:"size:16;not null;default:'active'"`
+	StatusReason        string        `gorm:"type:text"`
+	MigratedToAccountID *uint64
+	MigratedAt          *time.Time
 	// LastProcessingMode is the Sinch processing mode seen on the latest
 	// callback; DISPATCH means agents cannot reply (seeds), so the API warns.
 	LastProcessingMode ProcessingMode `gorm:"size:16"`
@@ -93,15 +110,26 @@ type Disposition struct {
 	CreatedAt time.Time
 }
 
-// CannedAnswer is a prepared reply agents can insert for an account.
+// CannedAnswer is a prepared reply agents can send on an account: Text is
+// a mustache template (contact.name, contact.mobile, agent.name,
+// account.name). Key is the lower-cased title, unique per account.
 type CannedAnswer struct {
 	ID        uint64 `gorm:"primaryKey"`
 	AccountID uint64 `gorm:"not null;uniqueIndex:ux_canned_answers_account_key"`
 	Account   Account
 	Key       string `gorm:"size:100;not null;uniqueIndex:ux_canned_answers_account_key"`
+	Title     string `gorm:"size:100;not null;default:''"`
 	Text      string `gorm:"type:text;not null"`
+	// Position orders the answers as the admin listed them.
+	Position  int `gorm:"not null;default:0"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// OpensInteractions reports whether a new contact message may open an
+// interaction on the account (not migrated, not disabled).
+func (a Account) OpensInteractions() bool {
+	return a.Status == "" || a.Status == AccountActive
 }
 
 // ServesChannel reports whether the account serves a Sinch channel

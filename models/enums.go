@@ -145,13 +145,36 @@ const (
 	AttachmentDeleted AttachmentStatus = "deleted"
 )
 
-// MigrationStatus is the state of an account migration.
-type MigrationStatus string
+// MigrationState is the state of an account migration.
+type MigrationState string
 
-// Migration states.
+// Migration states: running covers steps 1 to 4 (and a step waiting for
+// the admin to fix it); the last four are final.
 const (
-	MigrationRunning   MigrationStatus = "running"
-	MigrationCompleted MigrationStatus = "completed"
-	MigrationFailed    MigrationStatus = "failed"
-	MigrationCancelled MigrationStatus = "cancelled"
+	MigrationRunning              MigrationState = "running"
+	MigrationAwaitingConfirmation MigrationState = "awaiting_confirmation"
+	MigrationAwaitingFirstMessage MigrationState = "awaiting_first_message"
+	MigrationCompleted            MigrationState = "completed"
+	MigrationCancelled            MigrationState = "cancelled"
+	MigrationExpired              MigrationState = "expired"
+	MigrationFailed               MigrationState = "failed"
+)
+
+// Final reports whether the migration has ended.
+func (s MigrationState) Final() bool {
+	switch s {
+	case MigrationCompleted, MigrationCancelled, MigrationExpired, MigrationFailed:
+		return true
+	}
+	return false
+}
+
+// AccountStatus tells whether an account opens new interactions.
+type AccountStatus string
+
+// Account statuses.
+const (
+	AccountActive   AccountStatus = "active"
+	AccountMigrated AccountStatus = "migrated"
+	AccountDisabled AccountStatus = "disabled"
 )

@@ -153,6 +153,56 @@ var migrations = []*gormigrate.Migration{
 			return nil
 		},
 	},
+	{
+		// Account settings (routing parameters, status after a migration,
+		// canned answers' titles) and the migration workflow's table. The
+		// first version of the migrations table was never written to: it
+		// is replaced.
+		ID: "2026120104_settings_migrations",
+		Migrate: func(tx *gorm.DB) error {
+			for _, f := range accountSettingsColumns {
+				if err := addColumn(tx, &Account{}, f); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{"Title", "Position"} {
+				if err := addColumn(tx, &CannedAnswer{}, f); err != nil {
+					return err
+				}
+			}
+			m := tx.Migrator()
+			if m.HasTable(&Migration{}) && m.HasColumn(&Migration{}, "from_account_id") {
+				if err := m.DropTable(&Migration{}); err != nil {
+					return err
+				}
+			}
+			if m.HasTable(&Migration{}) {
+				return nil
+			}
+			return m.CreateTable(&Migration{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, f := range accountSettingsColumns {
+				if err := m.DropColumn(&Account{}, f); err != nil {
+					return err
+				}
+			}
+			for _, f := range []string{"Title", "Position"} {
+				if err := m.DropColumn(&CannedAnswer{}, f); err != nil {
+					return err
+				}
+			}
+			return m.DropTable(&Migration{})
+		},
+	},
+}
+
+// accountSettingsColumns are the Account fields added by
+// 2026120104_settings_migrations.
+var accountSettingsColumns = []string{
+	"RoutingStrategy", "AgentNotifyTimeoutSeconds", "InactivityTimeoutSeconds",
+	"Status", "StatusReason", "MigratedToAccountID", "MigratedAt",
 }
 
 // attachmentMediaColumns are the Attachment fields added by 2026120103_media.

@@ -163,11 +163,16 @@ func TestOtherUniqueKeys(t *testing.T) {
 		att2.ID = 0
 		assert.True(t, models.IsDuplicate(db.Create(&att2).Error), "attachment per message and source")
 
-		mig := models.Migration{FromAccountID: acc.ID, ToAccountID: acc.ID, WorkflowID: "migration/1", Status: models.MigrationRunning, StartedAt: time.Now()}
+		mig := models.Migration{SourceAccountID: acc.ID, ActiveSourceID: &acc.ID, WorkflowID: "migration/1", State: models.MigrationRunning, Target: "{}", StartedAt: time.Now()}
 		require.NoError(t, db.Create(&mig).Error)
 		mig2 := mig
-		mig2.ID = 0
+		mig2.ID, mig2.ActiveSourceID = 0, nil
 		assert.True(t, models.IsDuplicate(db.Create(&mig2).Error), "migration workflow id")
+		mig3 := mig
+		mig3.ID, mig3.WorkflowID = 0, "migration/2"
+		assert.True(t, models.IsDuplicate(db.Create(&mig3).Error), "one active migration per source account")
+		mig3.ActiveSourceID = nil
+		require.NoError(t, db.Create(&mig3).Error, "ended migrations do not count")
 	})
 }
 
