@@ -89,6 +89,10 @@ type TransferRequest struct {
 	AgentID       uint64
 	QueueID       uint64
 	By            string
+	// ReturnAfter, for a transfer to an agent, is how long that agent has
+	// to accept it (POST …/accept, or a reply) before the interaction goes
+	// back to its queue (the account's transfer options); 0: at once.
+	ReturnAfter time.Duration `json:",omitempty"`
 }
 
 // AcceptRequest is an agent taking an offered (ring_all) interaction.
