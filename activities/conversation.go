@@ -69,6 +69,64 @@ type IngestInboundResult struct {
 	Opened bool
 	// Stored lists the Sinch ids that were new; the others were known.
 	Stored []string
+	// Settings are the account's routing settings, given when Opened: the
+	// interaction follows them to its end, whatever changes later.
+	Settings *InteractionSettings `json:",omitempty"`
+	// NotOpened says why no interaction was opened for new messages (the
+	// account was migrated or disabled); they are kept as account events.
+	NotOpened string `json:",omitempty"`
+}
+
+// InteractionSettings are an account's settings an interaction is routed
+// by (the account settings API), taken when it opens.
+type InteractionSettings struct {
+	// Flow is the action flow (nil: the account's queues with overflow).
+	Flow []models.FlowStep `json:",omitempty"`
+	// Strategy overrides the queues' strategies ("": each queue's own).
+	Strategy string `json:",omitempty"`
+	// NotifyTimeout is how long an offer waits for an agent to accept.
+	NotifyTimeout time.Duration `json:",omitempty"`
+	// InactivityTimeout overrides the conversation's (0: unchanged).
+	InactivityTimeout time.Duration `json:",omitempty"`
+}
+
+// interactionSettings snapshots the settings of acc; a flow that does not
+// decode (never written by the API) is ignored with today's routing.
+func interactionSettings(acc models.Account) *InteractionSettings {
+	flow, _ := acc.Flow()
+	return &InteractionSettings{
+		Flow: flow, Strategy: string(acc.RoutingStrategy),
+		NotifyTimeout:     time.Duration(acc.AgentNotifyTimeoutSeconds) * time.Second,
+		InactivityTimeout: time.Duration(acc.InactivityTimeoutSeconds) * time.Second,
+	}
+}
+
+// HeldMessageKind is the AccountEvent kind of a contact message that
+// reached an account which opens no interaction (migrated, disabled).
+const HeldMessageKind = "MESSAGE_NOT_OPENED"
+
+// holdMessage keeps a contact message that opened no interaction as an
+// event of its account, once per Sinch message id.
+func holdMessage(tx *gorm.DB, in IngestInboundInput, m InboundMessage) error {
+	var n int64
+	if err := tx.Model(&models.AccountEvent{}).Where("account_id = ? AND kind = ? AND type = ?", in.AccountID, HeldMessageKind, m.MessageID).
+		Count(&n).Error; err != nil || n > 0 {
+		return err
+	}
+	var raw any = m.Payload
+	if json.Valid([]byte(m.Payload)) {
+		raw = json.RawMessage(m.Payload)
+	}
+	payload, err := json.Marshal(map[string]any{
+		"channel": in.Channel, "identity": in.Identity, "messageId": m.MessageID,
+		"kind": m.Kind, "text": m.Text, "contactMessage": raw,
+	})
+	if err != nil {
+		return err
+	}
+	return tx.Create(&models.AccountEvent{
+		AccountID: in.AccountID, Kind: HeldMessageKind, Type: m.MessageID, Payload: string(payload), OccurredAt: m.AcceptTime.UTC(),
+	}).Error
 }
 
 // IngestInbound upserts the contact, opens an interaction when none is open
@@ -138,18 +196,39 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 					return err
 				}
 				if open.ID != 0 {
-					res.InteractionID, res.Opened = open.ID, true
+					var acc models.Account
+					if err := tx.Unscoped().Take(&acc, in.AccountID).Error; err != nil {
+						return fmt.Errorf("load account %d: %w", in.AccountID, err)
+					}
+					res.InteractionID, res.Opened, res.Settings = open.ID, true, interactionSettings(acc)
 				}
 			}
 			return nil
 		}
 		if res.InteractionID == 0 {
+			var acc models.Account
+			if err := tx.Unscoped().Take(&acc, in.AccountID).Error; err != nil {
+				return fmt.Errorf("load account %d: %w", in.AccountID, err)
+			}
+			if !acc.OpensInteractions() {
+				// A migrated (or disabled) account opens no interaction:
+				// the messages are kept on the account, not lost.
+				res.NotOpened = fmt.Sprintf("account %d is %s: %s", acc.ID, acc.Status, acc.StatusReason)
+				for _, m := range fresh {
+					if err := holdMessage(tx, in, m); err != nil {
+						return err
+					}
+					res.Stored = append(res.Stored, m.MessageID)
+				}
+				return nil
+			}
 			first := append(append([]InboundMessage(nil), reclaimed...), fresh...)
 			sortInbound(first)
 			if res.InteractionID, err = openInteraction(tx, in, contactID, first[0]); err != nil {
 				return err
 			}
 			res.Opened = true
+			res.Settings = interactionSettings(acc)
 		}
 		var inter models.Interaction
 		if err := tx.First(&inter, res.InteractionID).Error; err != nil {

@@ -28,6 +28,9 @@ type RouteInput struct {
 	// QueueID pins routing to one queue (after an overflow or a transfer);
 	// 0 routes through the queues linked to the account.
 	QueueID uint64
+	// Strategy overrides the queues' own (the account's routing
+	// parameters); "" keeps each queue's.
+	Strategy string `json:",omitempty"`
 }
 
 // RouteResult is the outcome of one routing attempt.
@@ -82,6 +85,9 @@ func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (Route
 			return tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("queue_id", nil).Error
 		}
 		for _, q := range queues {
+			if in.Strategy != "" {
+				q.Strategy = models.QueueStrategy(in.Strategy)
+			}
 			cands, err := eligibleAgents(tx, q.ID, in.AccountID)
 			if err != nil {
 				return err
@@ -181,11 +187,13 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 	})
 }
 
-// MoveToQueueInput puts an interaction in a queue, unassigned (overflow, or a
-// transfer to a queue).
+// MoveToQueueInput puts an interaction in a queue, unassigned (overflow, a
+// transfer to a queue, an action flow step, a transfer taken back).
 type MoveToQueueInput struct {
 	InteractionID uint64
-	QueueID       uint64
+	// QueueID 0 unassigns it without a queue: routing then goes through
+	// the account's queues again.
+	QueueID uint64
 }
 
 // MoveToQueue unassigns the interaction (telling the previous agent) and
@@ -197,11 +205,13 @@ func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (Queu
 		if err != nil {
 			return err
 		}
-		if info, err = queueInfo(tx, in.QueueID); err != nil {
-			if isNotFound(err) {
-				return notEligible("queue %d does not exist", in.QueueID)
+		if in.QueueID != 0 {
+			if info, err = queueInfo(tx, in.QueueID); err != nil {
+				if isNotFound(err) {
+					return notEligible("queue %d does not exist", in.QueueID)
+				}
+				return err
 			}
-			return err
 		}
 		if inter.AgentID != nil {
 			if err := insertAgentEvent(tx, *inter.AgentID, "interaction.transferred", inter.ID,
@@ -210,8 +220,12 @@ func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (Queu
 				return err
 			}
 		}
+		var queueID any
+		if in.QueueID != 0 {
+			queueID = in.QueueID
+		}
 		return tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
-			"status": models.InteractionQueued, "agent_id": nil, "queue_id": in.QueueID, "assigned_at": nil,
+			"status": models.InteractionQueued, "agent_id": nil, "queue_id": queueID, "assigned_at": nil,
 		}).Error
 	})
 	return info, err

@@ -118,6 +118,45 @@ type InteractionState struct {
 	// RoutingAttempts counts routing attempts, for offer events.
 	RoutingAttempts int
 	LastMessageAt   time.Time
+	// Settings are the account's settings when the interaction opened
+	// (nil for interactions opened before settings existed: today's
+	// routing, the conversation's inactivity timeout).
+	Settings *activities.InteractionSettings `json:",omitempty"`
+	// FlowNext is the index of the next action flow step; FlowSeconds the
+	// current queue step's wait (0: until an agent takes it).
+	FlowNext    int `json:",omitempty"`
+	FlowSeconds int `json:",omitempty"`
+	// OfferedAt starts the agent notify timeout of a ring_all offer.
+	OfferedAt time.Time `json:",omitempty"`
+	// ReturnAt is when an interaction transferred to an agent who has not
+	// accepted it goes back to ReturnQueueID (0: the account's queues).
+	ReturnAt      time.Time `json:",omitempty"`
+	ReturnQueueID uint64    `json:",omitempty"`
+}
+
+// flow is the interaction's action flow, nil when it has none.
+func (it *InteractionState) flow() []models.FlowStep {
+	if it.Settings == nil {
+		return nil
+	}
+	return it.Settings.Flow
+}
+
+// strategy is the account's strategy override, "" for the queues' own.
+func (it *InteractionState) strategy() string {
+	if it.Settings == nil {
+		return ""
+	}
+	return it.Settings.Strategy
+}
+
+// queueTimeout is how long the interaction waits in its current queue
+// before it moves on: the flow step's wait, else the queue's timeout.
+func (it *InteractionState) queueTimeout() time.Duration {
+	if len(it.flow()) > 0 {
+		return time.Duration(it.FlowSeconds) * time.Second
+	}
+	return time.Duration(it.Queue.TimeoutSeconds) * time.Second
 }
 
 // ConversationWorkflow is the entity workflow of one conversation (account,
@@ -160,6 +199,8 @@ type conversation struct {
 	queueLimit deadline
 	recheck    deadline
 	idle       deadline
+	// transferReturn takes back an unaccepted transfer (ReturnAt).
+	transferReturn deadline
 	// pendingRetry retries storing State.Pending (cheap runs).
 	pendingRetry deadline
 	// pauseSends parks the sender coroutine (before continue-as-new);
@@ -281,6 +322,9 @@ func (c *conversation) setup(ctx workflow.Context) error {
 			if err := c.validateOpen(req.InteractionID); err != nil {
 				return err
 			}
+			if it := c.st.Interaction; it.Status == "assigned" && !it.ReturnAt.IsZero() && it.AgentID == req.AgentID {
+				return nil // a transfer waiting for this agent's acceptance
+			}
 			if c.st.Interaction.Status != "queued" {
 				return fmt.Errorf("interaction %d is already assigned", req.InteractionID)
 			}
@@ -360,6 +404,7 @@ func (c *conversation) run(ctx workflow.Context) error {
 			}
 		})
 		c.idle.addTo(ctx, sel, func() { idleExpired = true })
+		c.transferReturn.addTo(ctx, sel, func() { c.takeBack(ctx) })
 		c.pendingRetry.addTo(ctx, sel, func() {
 			// Messages whose storage failed: try again (with the new ones).
 			batch = append(batch, c.st.Pending...)
@@ -509,11 +554,18 @@ func (c *conversation) handleInbound(ctx workflow.Context, batch []InboundSignal
 	}
 	now := workflow.Now(ctx)
 	c.st.LastActivity = now
+	if res.NotOpened != "" {
+		c.logger.Warn("no interaction opened", "reason", res.NotOpened, "messages", len(res.Stored))
+	}
 	if res.Opened {
 		c.st.Interactions++
-		c.st.Interaction = &InteractionState{ID: res.InteractionID, Status: "queued", LastMessageAt: now}
+		c.st.Interaction = &InteractionState{ID: res.InteractionID, Status: "queued", LastMessageAt: now, Settings: res.Settings}
 		c.upsertSearchAttributes(ctx)
-		c.route(ctx)
+		if len(c.st.Interaction.flow()) > 0 {
+			c.nextFlowStep(ctx)
+		} else {
+			c.route(ctx)
+		}
 	} else if c.st.Interaction != nil {
 		c.st.Interaction.LastMessageAt = now
 	}
@@ -541,10 +593,16 @@ func (c *conversation) route(ctx workflow.Context) {
 	var a *activities.Activities
 	var res activities.RouteResult
 	err := c.db(ctx, a.RouteInteraction, activities.RouteInput{
-		InteractionID: it.ID, AccountID: c.st.AccountID, QueueID: it.QueueID,
+		InteractionID: it.ID, AccountID: c.st.AccountID, QueueID: it.QueueID, Strategy: it.strategy(),
 	}).Get(ctx, &res)
 	if err != nil {
 		c.handleActivityError(ctx, "route", err)
+		return
+	}
+	if res.NoQueue && it.QueueID != 0 && it.FlowNext < len(it.flow()) {
+		// The flow step's queue is gone: go on with the next step.
+		c.logger.Warn("action flow queue missing, next step", "queue", it.QueueID, "interaction", it.ID)
+		c.nextFlowStep(ctx)
 		return
 	}
 	prevQueue := it.QueueID
@@ -564,6 +622,7 @@ func (c *conversation) route(ctx workflow.Context) {
 		newOffer := !slices.Equal(it.Offered, res.Offered)
 		it.Offered = res.Offered
 		if newOffer {
+			it.OfferedAt = workflow.Now(ctx)
 			c.notify(ctx, res.Offered)
 		}
 		c.upsertSearchAttributes(ctx)
@@ -594,6 +653,15 @@ func (c *conversation) overflow(ctx workflow.Context) {
 	if it == nil || it.Status != "queued" {
 		return
 	}
+	if len(it.flow()) > 0 {
+		// An action flow replaces the queues' overflow.
+		if it.FlowNext >= len(it.flow()) {
+			it.TimedOut = true
+			return
+		}
+		c.nextFlowStep(ctx)
+		return
+	}
 	next := it.Queue.OverflowQueueID
 	if !slices.Contains(it.Visited, it.QueueID) {
 		it.Visited = append(it.Visited, it.QueueID)
@@ -616,6 +684,88 @@ func (c *conversation) overflow(ctx workflow.Context) {
 	c.route(ctx)
 }
 
+// inactivityTimeout is the interaction's: the account's when it has one.
+func (c *conversation) inactivityTimeout(it *InteractionState) time.Duration {
+	if it.Settings != nil && it.Settings.InactivityTimeout > 0 {
+		return it.Settings.InactivityTimeout
+	}
+	return c.in.InactivityTimeout
+}
+
+// nextFlowStep runs the interaction's action flow from FlowNext: reply
+// steps send their text and go on, a queue step moves the interaction to
+// its queue and routes it there (for FlowSeconds, or until an agent takes
+// it). Past the last step the interaction stays where it is.
+func (c *conversation) nextFlowStep(ctx workflow.Context) {
+	it := c.st.Interaction
+	for it != nil && it.Status == "queued" && it.FlowNext < len(it.flow()) {
+		step := it.flow()[it.FlowNext]
+		index := it.FlowNext
+		it.FlowNext++
+		if step.Reply != "" {
+			c.flowReply(ctx, index, step.Reply)
+			it = c.st.Interaction
+			continue
+		}
+		if it.QueueID != 0 && it.QueueID != step.Queue {
+			var a *activities.Activities
+			var info activities.QueueInfo
+			err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: step.Queue}).Get(ctx, &info)
+			if err != nil {
+				c.handleActivityError(ctx, "action flow", err)
+				it = c.st.Interaction
+				continue // the queue is gone (or the interaction closed)
+			}
+			it.Queue = info
+		}
+		it.QueueID, it.FlowSeconds = step.Queue, step.Seconds
+		it.QueuedAt, it.Offered, it.OfferedAt, it.TimedOut = workflow.Now(ctx), nil, time.Time{}, false
+		c.route(ctx)
+		return
+	}
+}
+
+// flowReply sends an action flow's reply step to the customer, once per
+// interaction and step (its client ref), as an automatic message.
+func (c *conversation) flowReply(ctx workflow.Context, index int, text string) {
+	it := c.st.Interaction
+	var a *activities.Activities
+	var res activities.CreateOutboundResult
+	err := c.db(ctx, a.CreateOutbound, activities.CreateOutboundInput{
+		AccountID: c.st.AccountID, InteractionID: it.ID, ContactID: c.st.ContactID,
+		Text: text, ClientRef: fmt.Sprintf("flow:%d:%d", it.ID, index),
+	}).Get(ctx, &res)
+	if err != nil {
+		c.handleActivityError(ctx, "action flow reply", err)
+		return
+	}
+	if res.Created {
+		c.enqueue(ctx, OutboundState{MessageID: res.MessageID, Text: text, Phase: phaseQueued})
+	}
+}
+
+// takeBack returns an interaction transferred to an agent who did not
+// accept it in time to the queue it came from.
+func (c *conversation) takeBack(ctx workflow.Context) {
+	it := c.st.Interaction
+	if it == nil || it.Status != "assigned" || it.ReturnAt.IsZero() {
+		return
+	}
+	var a *activities.Activities
+	var info activities.QueueInfo
+	queueID := it.ReturnQueueID
+	it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
+	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID}).Get(ctx, &info); err != nil {
+		c.handleActivityError(ctx, "transfer take back", err)
+		return
+	}
+	c.logger.Info("transfer not accepted in time, back to the queue", "interaction", it.ID, "agent", it.AgentID, "queue", queueID)
+	it.Status, it.AgentID, it.QueueID, it.Queue = "queued", 0, info.ID, info
+	it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
+	c.upsertSearchAttributes(ctx)
+	c.route(ctx)
+}
+
 func (c *conversation) autoClose(ctx workflow.Context) {
 	it := c.st.Interaction
 	if it == nil {
@@ -626,7 +776,7 @@ func (c *conversation) autoClose(ctx workflow.Context) {
 		return
 	}
 	// The timer is armed lazily: it may fire before the real deadline.
-	if workflow.Now(ctx).Before(it.LastMessageAt.Add(c.in.InactivityTimeout)) {
+	if workflow.Now(ctx).Before(it.LastMessageAt.Add(c.inactivityTimeout(it))) {
 		return // the loop re-arms it at LastMessageAt + timeout
 	}
 	// The database has the last word: the API may have stored a message
@@ -634,7 +784,7 @@ func (c *conversation) autoClose(ctx workflow.Context) {
 	var a *activities.Activities
 	var res activities.CloseIdleResult
 	err := c.db(ctx, a.CloseIdleInteraction, activities.CloseIdleInput{
-		InteractionID: it.ID, IdleFor: c.in.InactivityTimeout,
+		InteractionID: it.ID, IdleFor: c.inactivityTimeout(it),
 	}).Get(ctx, &res)
 	if err != nil {
 		// Only a permanent error reaches here: try again one timeout later
@@ -714,9 +864,17 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		if err != nil {
 			return InteractionView{}, err
 		}
+		it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
+		if cmd.transfer.ReturnAfter > 0 {
+			// The account's transfer options: the agent must accept it.
+			it.ReturnAt, it.ReturnQueueID = workflow.Now(ctx).Add(cmd.transfer.ReturnAfter), it.QueueID
+		}
 		it.Status, it.AgentID, it.QueuedAt, it.Offered = "assigned", cmd.transfer.AgentID, time.Time{}, nil
 		c.upsertSearchAttributes(ctx)
 		c.notify(ctx, nil)
+	case cmd.accept != nil && !it.ReturnAt.IsZero() && it.AgentID == cmd.accept.AgentID:
+		// The transfer's target agent accepts it: it stays.
+		it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
 	case cmd.transfer != nil:
 		var info activities.QueueInfo
 		err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{
@@ -727,6 +885,11 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		}
 		it.Status, it.AgentID, it.QueueID, it.Queue = "queued", 0, info.ID, info
 		it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
+		it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
+		if len(it.flow()) > 0 {
+			// A transfer ends the action flow: the agent chose the queue.
+			it.FlowNext, it.FlowSeconds = len(it.flow()), 0
+		}
 		c.route(ctx)
 	case cmd.accept != nil:
 		err := c.db(ctx, a.AssignToAgent, activities.AssignToAgentInput{
@@ -800,10 +963,16 @@ func (c *conversation) armTimers(ctx workflow.Context) {
 	it := c.st.Interaction
 	var inactivityAt, queueAt, recheckAt, idleAt time.Time
 	if it != nil {
-		inactivityAt = it.LastMessageAt.Add(c.in.InactivityTimeout)
+		inactivityAt = it.LastMessageAt.Add(c.inactivityTimeout(it))
 		if it.Status == "queued" {
-			if it.Queue.TimeoutSeconds > 0 && !it.QueuedAt.IsZero() && !it.TimedOut {
-				queueAt = it.QueuedAt.Add(time.Duration(it.Queue.TimeoutSeconds) * time.Second)
+			if wait := it.queueTimeout(); wait > 0 && !it.QueuedAt.IsZero() && !it.TimedOut {
+				queueAt = it.QueuedAt.Add(wait)
+			}
+			if it.Settings != nil && it.Settings.NotifyTimeout > 0 && len(it.Offered) > 0 && !it.OfferedAt.IsZero() && !it.TimedOut {
+				// Nobody accepted the offer in time: move on as a timeout.
+				if at := it.OfferedAt.Add(it.Settings.NotifyTimeout); queueAt.IsZero() || at.Before(queueAt) {
+					queueAt = at
+				}
 			}
 			recheckAt = c.recheck.at
 			if recheckAt.IsZero() || !recheckAt.After(workflow.Now(ctx)) {
@@ -822,6 +991,11 @@ func (c *conversation) armTimers(ctx workflow.Context) {
 	c.queueLimit.set(ctx, queueAt)
 	c.recheck.set(ctx, recheckAt)
 	c.idle.set(ctx, idleAt)
+	var returnAt time.Time
+	if it != nil && it.Status == "assigned" {
+		returnAt = it.ReturnAt
+	}
+	c.transferReturn.set(ctx, returnAt)
 	var retryAt time.Time
 	if c.cheap && len(c.st.Pending) > 0 {
 		retryAt = c.pendingRetry.at

@@ -97,6 +97,9 @@ func (c *conversation) runReply(ctx workflow.Context, cmd replyCommand) (ReplyRe
 		return ReplyResult{}, temporal.NewApplicationError(
 			fmt.Sprintf("interaction %d is not assigned to agent %d", it.ID, cmd.req.AgentID), activities.ErrTypeNotAssigned)
 	}
+	if cmd.req.AgentID != 0 && cmd.req.AgentID == it.AgentID {
+		it.ReturnAt, it.ReturnQueueID = time.Time{}, 0 // replying accepts a transfer
+	}
 	var a *activities.Activities
 	var res activities.CreateOutboundResult
 	err := c.db(ctx, a.CreateOutbound, activities.CreateOutboundInput{

@@ -38,6 +38,10 @@ type fakeDB struct {
 	notified   []activities.NotifyInput
 	deliveries []activities.ApplyDeliveryInput
 	assignErr  error
+	// settings are the account settings an opened interaction gets;
+	// routeFn, when set, answers routing instead of routeResults.
+	settings *activities.InteractionSettings
+	routeFn  func(activities.RouteInput) activities.RouteResult
 }
 
 func (f *fakeDB) ingest(_ context.Context, in activities.IngestInboundInput) (activities.IngestInboundResult, error) {
@@ -56,7 +60,7 @@ func (f *fakeDB) ingest(_ context.Context, in activities.IngestInboundInput) (ac
 	}
 	if in.InteractionID == 0 && len(in.Messages) > 0 {
 		f.interactions++
-		res.InteractionID, res.Opened = uint64(100+f.interactions), true
+		res.InteractionID, res.Opened, res.Settings = uint64(100+f.interactions), true, f.settings
 	}
 	return res, nil
 }
@@ -65,6 +69,9 @@ func (f *fakeDB) route(_ context.Context, in activities.RouteInput) (activities.
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.routes = append(f.routes, in)
+	if f.routeFn != nil {
+		return f.routeFn(in), nil
+	}
 	if len(f.routeResults) == 0 {
 		return activities.RouteResult{NoQueue: true}, nil
 	}
