@@ -29,6 +29,9 @@ const (
 	// WarningMetaBlocked starts the warning of a streak of Meta policy
 	// failures (seeds: "Account blocked by Meta").
 	WarningMetaBlocked = "account may be blocked by Meta"
+	// WarningStatus starts the warning of an account that is not active
+	// (migrated or disabled): it opens no new interactions.
+	WarningStatus = "status"
 )
 
 // Limits and formats of account fields.
@@ -119,6 +122,12 @@ type AccountResponse struct {
 	LastProcessingMode string `json:"lastProcessingMode"`
 	// QualityRating is the latest WhatsApp quality rating reported by Sinch.
 	QualityRating string `json:"qualityRating"`
+	// Status is active, migrated (moved to MigratedToAccountID: no new
+	// interactions, open ones finish here) or disabled (no interactions);
+	// StatusReason says why.
+	Status              string  `json:"status"`
+	StatusReason        string  `json:"statusReason"`
+	MigratedToAccountID *uint64 `json:"migratedToAccountId,omitempty"`
 	// Warnings are configuration problems to fix; never null.
 	Warnings  []string  `json:"warnings"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -564,6 +573,13 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 		}
 		warnings = append(warnings, a.MediaWarning+at)
 	}
+	status := a.Status
+	if status == "" {
+		status = models.AccountActive
+	}
+	if w := statusWarning(status, a.StatusReason, a.MigratedToAccountID); w != "" {
+		warnings = append(warnings, w)
+	}
 	return AccountResponse{
 		ID: a.ID, Name: a.Name, Key: a.Key, List: a.List, PublicURL: a.PublicURL,
 		Type: string(a.Type), Region: string(a.Region), BaseURL: a.BaseURL, AuthURL: a.AuthURL,
@@ -574,9 +590,34 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 		KeySecretSet:       len(a.KeySecretEnc) > 0,
 		WebhookSecretSet:   len(a.WebhookSecretEnc) > 0,
 		LastProcessingMode: string(a.LastProcessingMode), QualityRating: a.QualityRating,
+		Status: string(status), StatusReason: a.StatusReason, MigratedToAccountID: a.MigratedToAccountID,
 		Warnings:  warnings,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}
+}
+
+// statusWarning is the warning of an account that is not active, e.g.
+// "status: migrated to account 9 (by migration 3): this account opens no
+// new interactions"; "" for an active one.
+func statusWarning(status models.AccountStatus, reason string, target *uint64) string {
+	var what, effect string
+	switch status {
+	case models.AccountActive:
+		return ""
+	case models.AccountMigrated:
+		what, effect = "migrated", "this account opens no new interactions; open ones finish here"
+		if target != nil {
+			what += fmt.Sprintf(" to account %d", *target)
+		}
+	case models.AccountDisabled:
+		what, effect = "disabled", "this account opens no interactions"
+	default:
+		what, effect = string(status), "this account opens no new interactions"
+	}
+	if reason = strings.TrimSpace(reason); reason != "" {
+		what += " (" + reason + ")"
+	}
+	return fmt.Sprintf("%s: %s: %s", WarningStatus, what, effect)
 }
 
 // rowExists is the 404 naming kind when no live row of model has id.

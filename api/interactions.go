@@ -95,6 +95,9 @@ type MessageError struct {
 type ReplyMessageRequest struct {
 	// Text is the reply, 1 to 4096 characters.
 	Text *string `json:"text"`
+	// CannedAnswerID sends one of the account's canned answers instead,
+	// rendered for the interaction (exclusive with Text).
+	CannedAnswerID *uint64 `json:"cannedAnswerId"`
 	// Template is refused: the connector only replies to customers
 	// (seeds: message templates are not supported).
 	Template json.RawMessage `json:"template"`
@@ -254,7 +257,9 @@ func toMessageResponse(m models.Message) MessageResponse {
 const maxIdempotencyKey = 128
 
 // postMessage handles POST /api/interactions/{id}/messages: a JSON text
-// reply, or a multipart/form-data file (field file, optional field text).
+// reply (text, or cannedAnswerId: one of the account's canned answers
+// rendered for the interaction), or a multipart/form-data file (field
+// file, optional field text).
 // The reply goes through the conversation workflow as an update
 // (validated there: open, assigned agent, 24 h window), is stored as
 // pending and answered 202; the workflow then sends it in order with
@@ -282,8 +287,18 @@ func (s *Server) postMessage(c echo.Context) error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "templates_not_supported",
 			Message: "message templates are not supported: only replies to customers (WhatsApp Service conversations)"}
 	}
+	if req.CannedAnswerID != nil {
+		if req.Text != nil {
+			return errBadRequest("invalid_message", "cannedAnswerId: give either text or cannedAnswerId, not both")
+		}
+		text, err := s.cannedReply(c, inter, *req.CannedAnswerID)
+		if err != nil {
+			return err
+		}
+		req.Text = &text
+	}
 	if req.Text == nil || strings.TrimSpace(*req.Text) == "" {
-		return errBadRequest("invalid_message", "text: required, the reply to send (1 to 4096 characters); send a file as multipart/form-data (field file)")
+		return errBadRequest("invalid_message", "text: required, the reply to send (1 to 4096 characters), or cannedAnswerId; send a file as multipart/form-data (field file)")
 	}
 	if n := utf8.RuneCountInString(*req.Text); n > workflows.MaxReplyLength {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "message_too_long",
@@ -387,10 +402,11 @@ func (s *Server) closeInteraction(c echo.Context) error {
 	if err := requireHandler(c, inter); err != nil {
 		return err
 	}
-	if err := s.checkDisposition(c.Request().Context(), inter.AccountID, req.Disposition); err != nil {
+	disposition, err := s.checkDisposition(c.Request().Context(), inter.AccountID, req.Disposition)
+	if err != nil {
 		return err
 	}
-	if err := s.runUpdate(c, inter, workflows.CloseUpdateName, workflows.CloseRequest{InteractionID: inter.ID, Disposition: strings.TrimSpace(req.Disposition), By: by(c)}); err != nil {
+	if err := s.runUpdate(c, inter, workflows.CloseUpdateName, workflows.CloseRequest{InteractionID: inter.ID, Disposition: disposition, By: by(c)}); err != nil {
 		return err
 	}
 	s.routingChanged()
@@ -398,21 +414,34 @@ func (s *Server) closeInteraction(c echo.Context) error {
 }
 
 // checkDisposition accepts any disposition for an account without a
-// disposition list, and only listed ones otherwise.
-func (s *Server) checkDisposition(ctx context.Context, accountID uint64, disposition string) error {
+// disposition list and returns it trimmed. With a list, only a listed name
+// (ignoring case) is accepted and returned as listed; any other, an empty
+// one included, is a 422 listing the allowed ones.
+func (s *Server) checkDisposition(ctx context.Context, accountID uint64, disposition string) (string, error) {
+	disposition = strings.TrimSpace(disposition)
 	var names []string
-	if err := s.deps.DB.WithContext(ctx).Model(&models.Disposition{}).Where("account_id = ?", accountID).Order("name").Pluck("name", &names).Error; err != nil {
-		return err
+	if err := s.deps.DB.WithContext(ctx).Model(&models.Disposition{}).Where("account_id = ?", accountID).Order("id").Pluck("name", &names).Error; err != nil {
+		return "", err
 	}
 	if len(names) == 0 {
-		return nil
+		return disposition, nil
 	}
 	for _, n := range names {
-		if n == strings.TrimSpace(disposition) {
-			return nil
+		if strings.EqualFold(n, disposition) {
+			return n, nil
 		}
 	}
-	return errBadRequest("invalid_disposition", fmt.Sprintf("disposition: want one of %s, got %q", strings.Join(names, ", "), disposition))
+	return "", &Error{Status: http.StatusUnprocessableEntity, Code: "invalid_disposition",
+		Message: fmt.Sprintf("disposition: account %d wants one of %s, got %q", accountID, quoteAll(names), disposition)}
+}
+
+// quoteAll lists names quoted and comma-separated.
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 func (s *Server) transferInteraction(c echo.Context) error {
@@ -430,7 +459,11 @@ func (s *Server) transferInteraction(c echo.Context) error {
 	if err := requireHandler(c, inter); err != nil {
 		return err
 	}
-	if err := s.runUpdate(c, inter, workflows.TransferUpdateName, workflows.TransferRequest{InteractionID: inter.ID, AgentID: req.AgentID, QueueID: req.QueueID, By: by(c)}); err != nil {
+	arg := workflows.TransferRequest{InteractionID: inter.ID, AgentID: req.AgentID, QueueID: req.QueueID, By: by(c)}
+	if err := s.checkTransfer(c.Request().Context(), inter.AccountID, &arg); err != nil {
+		return err
+	}
+	if err := s.runUpdate(c, inter, workflows.TransferUpdateName, arg); err != nil {
 		return err
 	}
 	s.routingChanged()

@@ -2,9 +2,10 @@ package api
 
 import "github.com/labstack/echo/v4"
 
-// registerConfigRoutes adds the configuration API: accounts and queues
-// (admin only) and agents (admin, or the agent itself where noted). Routes
-// carry their own middleware.
+// registerConfigRoutes adds the configuration API: accounts, their
+// settings and queues (admin only), an account's canned answers (the admin
+// or an agent who enabled it) and agents (admin, or the agent itself where
+// noted). Routes carry their own middleware.
 //
 // Auth statuses: no bearer token is a 401 everywhere. On admin-only routes
 // any token but ADMIN_TOKEN (an agent token included) is a 403, as on
@@ -18,6 +19,9 @@ func (s *Server) registerConfigRoutes(e *echo.Echo) {
 	e.GET("/api/whatsapp/accounts/:id", s.getAccount, admin)
 	e.PATCH("/api/whatsapp/accounts/:id", s.updateAccount, admin)
 	e.DELETE("/api/whatsapp/accounts/:id", s.deleteAccount, admin)
+	e.GET("/api/whatsapp/accounts/:id/settings", s.getSettings, admin)
+	e.PUT("/api/whatsapp/accounts/:id/settings", s.putSettings, admin)
+	e.GET("/api/whatsapp/accounts/:id/canned-answers", s.listCannedAnswers, agent)
 
 	e.POST("/api/queues", s.createQueue, admin)
 	e.GET("/api/queues", s.listQueues, admin)
