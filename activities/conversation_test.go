@@ -126,3 +126,78 @@ func TestCloseIdleInteraction(t *testing.T) {
 		assert.True(t, res.Closed, "a closed interaction stays closed")
 	})
 }
+
+// TestIngestTakesTheAccountSettings: an opened interaction carries the
+// account's settings as they were at its opening, and a retried open too.
+func TestIngestTakesTheAccountSettings(t *testing.T) {
+	forEngines(t, func(t *testing.T, w *world) {
+		require.NoError(t, w.db.Model(&w.acc).Updates(map[string]any{
+			"action_flow": `[{"queue":3,"seconds":60},{"reply":"busy"},{"queue":5}]`, "routing_strategy": "least_busy",
+			"agent_notify_timeout_seconds": 20, "inactivity_timeout_seconds": 600,
+		}).Error)
+		in := activities.IngestInboundInput{
+			WorkflowID: "conversation/1/WHATSAPP/393330000099", AccountID: w.acc.ID, Channel: "WHATSAPP", Identity: "393330000099",
+			Messages: []activities.InboundMessage{{MessageID: "s1", AcceptTime: time.Now(), Kind: "text", Text: "hi"}},
+		}
+		want := &activities.InteractionSettings{
+			Flow:     []models.FlowStep{{Queue: 3, Seconds: 60}, {Reply: "busy"}, {Queue: 5}},
+			Strategy: "least_busy", NotifyTimeout: 20 * time.Second, InactivityTimeout: 10 * time.Minute,
+		}
+		res, err := w.acts.IngestInbound(context.Background(), in)
+		require.NoError(t, err)
+		require.True(t, res.Opened)
+		assert.Equal(t, want, res.Settings)
+		retry, err := w.acts.IngestInbound(context.Background(), in)
+		require.NoError(t, err)
+		assert.True(t, retry.Opened)
+		assert.Equal(t, want, retry.Settings, "a retried open hands back the settings too")
+
+		in.InteractionID = res.InteractionID
+		in.Messages = []activities.InboundMessage{{MessageID: "s2", AcceptTime: time.Now(), Kind: "text"}}
+		more, err := w.acts.IngestInbound(context.Background(), in)
+		require.NoError(t, err)
+		assert.Nil(t, more.Settings, "only an opening takes the settings")
+	})
+}
+
+// TestMigratedAccountOpensNoInteraction: once an account is migrated (or
+// disabled), a new contact message opens nothing; it is kept once as an
+// account event. An interaction already open keeps receiving messages.
+func TestMigratedAccountOpensNoInteraction(t *testing.T) {
+	forEngines(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		open := w.interaction() // opened before the migration
+		require.NoError(t, w.db.Model(&w.acc).Updates(map[string]any{"status": models.AccountMigrated, "status_reason": "migrated to account 9 by migration 3"}).Error)
+
+		in := activities.IngestInboundInput{
+			WorkflowID: "conversation/1/WHATSAPP/393330000077", AccountID: w.acc.ID, Channel: "WHATSAPP", Identity: "393330000077",
+			Messages: []activities.InboundMessage{{MessageID: "late-1", AcceptTime: time.Now(), Kind: "text", Text: "still there?", Payload: `{"text_message":{"text":"still there?"}}`}},
+		}
+		for range 2 {
+			res, err := w.acts.IngestInbound(ctx, in)
+			require.NoError(t, err)
+			assert.False(t, res.Opened)
+			assert.Zero(t, res.InteractionID)
+			assert.Contains(t, res.NotOpened, "migrated to account 9")
+		}
+		var inters int64
+		require.NoError(t, w.db.Model(&models.Interaction{}).Where("account_id = ?", w.acc.ID).Count(&inters).Error)
+		assert.EqualValues(t, 1, inters, "only the interaction opened before")
+		var held []models.AccountEvent
+		require.NoError(t, w.db.Where("account_id = ? AND kind = ?", w.acc.ID, activities.HeldMessageKind).Find(&held).Error)
+		require.Len(t, held, 1, "kept once, retries included")
+		assert.Equal(t, "late-1", held[0].Type)
+		assert.Contains(t, held[0].Payload, `"still there?"`)
+
+		// The interaction opened before the migration finishes here.
+		var inter models.Interaction
+		require.NoError(t, w.db.First(&inter, open).Error)
+		res, err := w.acts.IngestInbound(ctx, activities.IngestInboundInput{
+			WorkflowID: inter.WorkflowID, AccountID: w.acc.ID, Channel: "WHATSAPP", Identity: "393330000001", InteractionID: open,
+			Messages: []activities.InboundMessage{{MessageID: "open-2", AcceptTime: time.Now(), Kind: "text", Text: "thanks"}},
+		})
+		require.NoError(t, err)
+		assert.Equal(t, []string{"open-2"}, res.Stored)
+		assert.Equal(t, open, res.InteractionID)
+	})
+}

@@ -348,3 +348,18 @@ func TestNotifyRendersTheAccountTemplate(t *testing.T) {
 		assert.Equal(t, "Account: Acme\nFrom : +391", text, "the seeds' default, queue section omitted without a queue")
 	})
 }
+
+// TestStrategyOverride: the account's routing strategy replaces the
+// queue's own for its interactions.
+func TestStrategyOverride(t *testing.T) {
+	forEngines(t, func(t *testing.T, w *world) {
+		q := w.queue("support", models.StrategyRoundRobin, true)
+		a1 := w.agent("ann", 1, q, true, true, true)
+		a2 := w.agent("bob", 1, q, true, true, true)
+		id := w.interaction()
+		res, err := w.acts.RouteInteraction(context.Background(), activities.RouteInput{InteractionID: id, AccountID: w.acc.ID, Strategy: string(models.StrategyRingAll)})
+		require.NoError(t, err)
+		assert.False(t, res.Assigned, "ring_all offers instead of assigning")
+		assert.Equal(t, []uint64{a1.ID, a2.ID}, res.Offered)
+	})
+}
