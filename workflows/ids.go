@@ -29,3 +29,9 @@ func ReconcileWorkflowID(accountID uint64, id string) string {
 func MediaFetchWorkflowID(accountID uint64, providerMessageID string) string {
 	return fmt.Sprintf("media/%d/%s", accountID, providerMessageID)
 }
+
+// MigrationWorkflowID names migration migrationID (the migrations row) of
+// a source account.
+func MigrationWorkflowID(sourceAccountID, migrationID uint64) string {
+	return fmt.Sprintf("migration/%d/%d", sourceAccountID, migrationID)
+}

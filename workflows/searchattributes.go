@@ -16,6 +16,7 @@ const (
 	InteractionStatusAttr = "InteractionStatus"
 	AgentIDAttr           = "AgentId"
 	QueueIDAttr           = "QueueId"
+	MigrationStateAttr    = "MigrationState"
 )
 
 // Typed keys of the custom search attributes, for workflow.UpsertTypedSearchAttributes
@@ -33,6 +34,10 @@ var (
 	AgentIDKey = temporal.NewSearchAttributeKeyKeyword(AgentIDAttr)
 	// QueueIDKey is the queue the interaction was routed to, if any.
 	QueueIDKey = temporal.NewSearchAttributeKeyKeyword(QueueIDAttr)
+	// MigrationStateKey is the state of an account migration (running,
+	// awaiting_confirmation, …); MigrationWorkflow sets AccountIDKey to
+	// the source account.
+	MigrationStateKey = temporal.NewSearchAttributeKeyKeyword(MigrationStateAttr)
 )
 
 // SearchAttributeKeys lists every custom search attribute key, in a stable order.
@@ -43,6 +48,7 @@ var SearchAttributeKeys = []temporal.SearchAttributeKey{
 	InteractionStatusKey,
 	AgentIDKey,
 	QueueIDKey,
+	MigrationStateKey,
 }
 
 // SearchAttributes maps each custom search attribute name to its indexed type,

@@ -19,6 +19,7 @@ ContactIdentity Keyword
 InteractionStatus Keyword
 AgentId Keyword
 QueueId Keyword
+MigrationState Keyword
 '
 
 # retry <what> <command...>: runs command until it succeeds, at most 60

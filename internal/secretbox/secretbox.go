@@ -80,3 +80,11 @@ func (b *Box) Open(sealed []byte, aad string) (string, error) {
 func AccountAAD(accountID uint64, field string) string {
 	return "account:" + strconv.FormatUint(accountID, 10) + ":" + field
 }
+
+// MigrationAAD is the additional data that binds a secret a migration holds
+// for the account it will create ("key_secret" or "webhook_secret") to the
+// migration's row and field: the create-account step opens it and seals it
+// again under AccountAAD of the new account.
+func MigrationAAD(migrationID uint64, field string) string {
+	return "migration:" + strconv.FormatUint(migrationID, 10) + ":" + field
+}

@@ -58,3 +58,17 @@ func TestNewRejectsShortKey(t *testing.T) {
 	_, err := New([]byte("short"))
 	assert.ErrorContains(t, err, "32 bytes")
 }
+
+func TestMigrationAADKeepsMigrationAndAccountSecretsApart(t *testing.T) {
+	box, _ := New(testKey(1))
+	assert.Equal(t, "migration:7:key_secret", MigrationAAD(7, "key_secret"))
+	sealed, err := box.Seal("ks", MigrationAAD(7, "key_secret"))
+	require.NoError(t, err)
+	got, err := box.Open(sealed, MigrationAAD(7, "key_secret"))
+	require.NoError(t, err)
+	assert.Equal(t, "ks", got)
+	_, err = box.Open(sealed, AccountAAD(7, "key_secret"))
+	assert.ErrorIs(t, err, ErrDecrypt, "a migration's secret does not open as account 7's")
+	_, err = box.Open(sealed, MigrationAAD(8, "key_secret"))
+	assert.ErrorIs(t, err, ErrDecrypt, "nor as another migration's")
+}
