@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -466,9 +467,13 @@ func (m *migration) awaitFirstMessage(ctx workflow.Context) error {
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: m.in.FirstMessageTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        m.in.FirstMessagePoll,
-			BackoffCoefficient:     2,
-			MaximumInterval:        m.in.FirstMessagePollMax,
+			InitialInterval:    m.in.FirstMessagePoll,
+			BackoffCoefficient: 2,
+			MaximumInterval:    m.in.FirstMessagePollMax,
+			// More attempts than fit in the timeout: ScheduleToClose is
+			// the limit (an explicit count, as the SDK's test
+			// environment caps "unlimited" at 10).
+			MaximumAttempts:        int32(min(m.in.FirstMessageTimeout/m.in.FirstMessagePollMax+64, math.MaxInt32)),
 			NonRetryableErrorTypes: []string{activities.ErrTypeBadInput},
 		},
 	}), a.AwaitFirstInbound, activities.MigrationAccountInput{MigrationID: m.in.MigrationID, AccountID: m.st.TargetAccountID()})
@@ -487,11 +492,14 @@ func (m *migration) awaitFirstMessage(ctx workflow.Context) error {
 	}
 	s.FinishedAt = &end
 	var timeoutErr *temporal.TimeoutError
+	var appErr *temporal.ApplicationError
 	switch {
 	case ferr == nil:
 		s.Status, m.st.Deadline = activities.StepDone, nil
 		return nil
-	case errors.As(ferr, &timeoutErr):
+	case errors.As(ferr, &timeoutErr),
+		// Out of time between two polls: the last poll's answer.
+		errors.As(ferr, &appErr) && appErr.Type() == activities.ErrTypeMigrationNoMessageYet:
 		s.Status, s.Error = activities.StepFailed, fmt.Sprintf("no customer message within %s", m.in.FirstMessageTimeout)
 		return errMigrationExpired
 	}
