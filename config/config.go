@@ -107,6 +107,14 @@ type Config struct {
 	// from the fetch address policy (the Sinch emulator in dev and tests).
 	MediaFetchAllowLoopback []netip.AddrPort
 
+	// MigrationConfirmTimeout is how long an account migration waits for
+	// the Sinch account manager's confirmation, with a reminder every
+	// MigrationReminderEvery; MigrationFirstMessageTimeout how long it then
+	// waits for the first customer message on the new account.
+	MigrationConfirmTimeout      time.Duration
+	MigrationReminderEvery       time.Duration
+	MigrationFirstMessageTimeout time.Duration
+
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
@@ -153,6 +161,10 @@ const (
 	DefaultMediaURLTTL       = 24 * time.Hour
 	DefaultMediaFetchTimeout = 3 * time.Minute
 	DefaultMediaFetchRetry   = time.Hour
+	// Account migration waits.
+	DefaultMigrationConfirmTimeout      = 720 * time.Hour
+	DefaultMigrationReminderEvery       = 24 * time.Hour
+	DefaultMigrationFirstMessageTimeout = 168 * time.Hour
 	minAdminTokenLen         = 16
 )
 
@@ -214,6 +226,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"MEDIA_URL_TTL", DefaultMediaURLTTL, &c.MediaURLTTL},
 		{"MEDIA_FETCH_TIMEOUT", DefaultMediaFetchTimeout, &c.MediaFetchTimeout},
 		{"MEDIA_FETCH_RETRY_FOR", DefaultMediaFetchRetry, &c.MediaFetchRetryFor},
+		{"MIGRATION_CONFIRM_TIMEOUT", DefaultMigrationConfirmTimeout, &c.MigrationConfirmTimeout},
+		{"MIGRATION_REMINDER_EVERY", DefaultMigrationReminderEvery, &c.MigrationReminderEvery},
+		{"MIGRATION_FIRST_MESSAGE_TIMEOUT", DefaultMigrationFirstMessageTimeout, &c.MigrationFirstMessageTimeout},
 	} {
 		v, err := time.ParseDuration(get(d.name, d.def.String()))
 		if err != nil || v <= 0 {
