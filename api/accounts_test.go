@@ -250,7 +250,7 @@ func TestAccountCreateGetList(t *testing.T) {
 			Description: "Italian sales line", NotificationTemplate: "{{account.name}}: {{contact.mobile}}",
 			Channels: []string{"WHATSAPP", "INSTAGRAM"}, Debug: true,
 			ReceiveURL:   fmt.Sprintf("https://motion.example.com/api/whatsapp/accounts/%d/notify", full.ID),
-			KeySecretSet: true, WebhookSecretSet: true, Warnings: []string{},
+			KeySecretSet: true, WebhookSecretSet: true, Status: "active", Warnings: []string{},
 			CreatedAt: full.CreatedAt, UpdatedAt: full.UpdatedAt,
 		}, full)
 		assert.False(t, full.CreatedAt.IsZero())
