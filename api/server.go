@@ -44,6 +44,9 @@ type Deps struct {
 	// (inactivity, routing recheck, REPLY_*, MEDIA_FETCH_*); media fetch
 	// retries started by the API use its MediaFetch* too.
 	Conversations workflows.ConversationSettings
+	// Migrations are the waits account migrations start with
+	// (MIGRATION_*).
+	Migrations workflows.MigrationSettings
 	// PolicyWarningStreak is how many consecutive Meta policy failures
 	// make an account warn that it may be blocked (default 3).
 	PolicyWarningStreak int
@@ -103,6 +106,7 @@ func New(deps Deps) *echo.Echo {
 	s.registerInteractionRoutes(e)
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
+	s.registerMigrationRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.

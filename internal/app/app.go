@@ -136,6 +136,10 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 
 		WebhookTolerance: cfg.WebhookTolerance,
 		Conversations:    conversationSettings(cfg),
+		Migrations: workflows.MigrationSettings{
+			ConfirmTimeout: cfg.MigrationConfirmTimeout, ReminderEvery: cfg.MigrationReminderEvery,
+			FirstMessageTimeout: cfg.MigrationFirstMessageTimeout,
+		},
 
 		PolicyWarningStreak: cfg.PolicyWarningStreak,
 	}), nil
