@@ -165,7 +165,7 @@ const (
 	DefaultMigrationConfirmTimeout      = 720 * time.Hour
 	DefaultMigrationReminderEvery       = 24 * time.Hour
 	DefaultMigrationFirstMessageTimeout = 168 * time.Hour
-	minAdminTokenLen         = 16
+	minAdminTokenLen                    = 16
 )
 
 // Load reads the configuration through getenv (os.Getenv in production, a map
