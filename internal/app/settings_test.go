@@ -12,6 +12,7 @@ import (
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch/emulator"
 )
 
 func TestSettingsEndToEnd(t *testing.T) {
@@ -19,6 +20,7 @@ func TestSettingsEndToEnd(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Run("canned reply, dispositions and transfer targets", func(t *testing.T) { testSettingsCannedDispositionsTransfer(t, engine) })
 			t.Run("a transfer to an agent returns to the queue unless accepted", func(t *testing.T) { testSettingsTransferReturns(t, engine) })
+			t.Run("a new interaction follows the action flow", func(t *testing.T) { testSettingsActionFlow(t, engine) })
 		})
 	}
 }
@@ -135,4 +137,47 @@ func testSettingsTransferReturns(t *testing.T, engine models.Engine) {
 		got := s.interaction(it.ID)
 		return got.Status == "queued" && got.AgentID == nil && got.QueueID != nil && *got.QueueID == s.queue
 	}, 30*time.Second, 100*time.Millisecond, "not accepted within returnToQueueAfterSeconds: back in its queue")
+}
+
+// testSettingsActionFlow: a queue nobody serves for 2 s, an automatic
+// reply, then the account's queue, where an agent takes it.
+func testSettingsActionFlow(t *testing.T, engine models.Engine) {
+	s := newReplyStack(t, engine, nil)
+	var night struct{ ID uint64 }
+	s.admin(http.MethodPost, "/api/queues", map[string]any{"name": "night", "strategy": "round_robin"}, &night, http.StatusCreated)
+	busy := "All our agents are busy, we will answer soon"
+	s.putSettings(map[string]any{"actionFlow": []map[string]any{
+		{"queue": night.ID, "seconds": 2}, {"reply": busy}, {"queue": s.queue},
+	}})
+
+	const from = "393330000703"
+	start := time.Now()
+	_, err := s.em.SendInbound(appID, emulator.Inbound{From: from, Text: "Hello?"})
+	require.NoError(t, err)
+	var it api.InteractionResponse
+	require.Eventually(t, func() bool {
+		for _, i := range s.interactions("status=assigned") {
+			if i.Contact.Identity == from {
+				it = i
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 50*time.Millisecond, "assigned at the flow's last step")
+	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "not before the first step's 2 s in the night queue")
+	require.NotNil(t, it.QueueID)
+	assert.Equal(t, s.queue, *it.QueueID)
+
+	require.Eventually(t, func() bool { return len(s.outbox(from)) == 1 }, 30*time.Second, 50*time.Millisecond, "the flow's reply reaches the customer")
+	assert.Equal(t, busy, s.outbox(from)[0].Text)
+	full := s.interaction(it.ID)
+	var auto *api.MessageResponse
+	for i, m := range full.Messages {
+		if m.Direction == "outbound" {
+			auto = &full.Messages[i]
+		}
+	}
+	require.NotNil(t, auto, "the automatic reply is in the interaction")
+	assert.Equal(t, busy, auto.Text)
+	assert.Nil(t, auto.AgentID, "sent by the flow, not an agent")
 }
