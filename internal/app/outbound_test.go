@@ -50,6 +50,13 @@ func (s *replyStack) hello(from string) api.InteractionResponse {
 	s.t.Helper()
 	_, err := s.em.SendInbound(appID, emulator.Inbound{From: from, Text: "Hello, I need help"})
 	require.NoError(s.t, err)
+	return s.waitAssigned(from)
+}
+
+// waitAssigned waits until the interaction of the customer from is
+// assigned and returns it.
+func (s *replyStack) waitAssigned(from string) api.InteractionResponse {
+	s.t.Helper()
 	var it api.InteractionResponse
 	require.Eventually(s.t, func() bool {
 		for _, i := range s.interactions("status=assigned") {

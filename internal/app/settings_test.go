@@ -154,16 +154,7 @@ func testSettingsActionFlow(t *testing.T, engine models.Engine) {
 	start := time.Now()
 	_, err := s.em.SendInbound(appID, emulator.Inbound{From: from, Text: "Hello?"})
 	require.NoError(t, err)
-	var it api.InteractionResponse
-	require.Eventually(t, func() bool {
-		for _, i := range s.interactions("status=assigned") {
-			if i.Contact.Identity == from {
-				it = i
-				return true
-			}
-		}
-		return false
-	}, 30*time.Second, 50*time.Millisecond, "assigned at the flow's last step")
+	it := s.waitAssigned(from) // at the flow's last step
 	assert.GreaterOrEqual(t, time.Since(start), 2*time.Second, "not before the first step's 2 s in the night queue")
 	require.NotNil(t, it.QueueID)
 	assert.Equal(t, s.queue, *it.QueueID)
