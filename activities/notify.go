@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cbroglie/mustache"
 	"go.temporal.io/sdk/temporal"
@@ -28,6 +29,9 @@ type NotifyInput struct {
 	// Withdrawn are agents whose offer of the interaction is void (another
 	// agent accepted it): they get interaction.withdrawn.
 	Withdrawn []uint64
+	// AcceptBy, on a transfer the target must accept, is when it goes back
+	// to its queue unless accepted: interaction.assigned carries it.
+	AcceptBy time.Time `json:",omitempty"`
 }
 
 // NotifyResult returns the rendered text, for the workflow's history.
@@ -69,6 +73,9 @@ func (a *Activities) NotifyAgents(ctx context.Context, in NotifyInput) (NotifyRe
 		}
 		if inter.QueueID != nil {
 			data["queueId"] = *inter.QueueID
+		}
+		if !in.AcceptBy.IsZero() {
+			data["acceptBy"] = in.AcceptBy.UTC().Format(time.RFC3339)
 		}
 		for _, agentID := range in.Withdrawn {
 			if err := insertAgentEvent(tx, agentID, "interaction.withdrawn", inter.ID,

@@ -639,6 +639,7 @@ func (c *conversation) notify(ctx workflow.Context, offered []uint64, withdrawn 
 	var a *activities.Activities
 	err := c.db(ctx, a.NotifyAgents, activities.NotifyInput{
 		InteractionID: c.st.Interaction.ID, AgentIDs: offered, Attempt: c.st.Interaction.RoutingAttempts, Withdrawn: withdrawn,
+		AcceptBy: c.st.Interaction.ReturnAt,
 	}).Get(ctx, nil)
 	if err != nil {
 		// The assignment stands; the agent also sees it through the API.

@@ -138,6 +138,13 @@ func (s *ConversationSuite) TestTransferNotAcceptedInTimeReturnsToTheQueue() {
 	s.NoError(s.env.GetWorkflowError())
 	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 2}}, s.db.moved)
 	s.GreaterOrEqual(len(s.db.routes), 2, "routed again after the return")
+	var acceptBy []time.Time
+	for _, n := range s.db.notified {
+		if !n.AcceptBy.IsZero() {
+			acceptBy = append(acceptBy, n.AcceptBy)
+		}
+	}
+	s.Len(acceptBy, 1, "the target's interaction.assigned says by when to accept")
 }
 
 func (s *ConversationSuite) TestTransferAcceptedInTimeStays() {
