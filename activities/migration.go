@@ -318,11 +318,10 @@ func (a *Activities) VerifyMigrationCredentials(ctx context.Context, in Migratio
 	if a.Tokens == nil || a.Secrets == nil {
 		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError("the worker has no Sinch token cache or secret box", ErrTypeBadInput, nil)
 	}
-	fix := fmt.Sprintf("correct keyId and keySecret with PATCH /api/whatsapp/accounts/%d, then POST /api/migrations/%d/retry", acc.ID, in.MigrationID)
 	secret, err := a.Secrets.Open(acc.KeySecretEnc, secretbox.AccountAAD(acc.ID, "key_secret"))
 	if err != nil {
 		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("the key secret of account %d cannot be decrypted (%v): %s", acc.ID, err, fix), ErrTypeMigrationCredentials, err)
+			fmt.Sprintf("the key secret of account %d cannot be decrypted: %v", acc.ID, err), ErrTypeMigrationCredentials, err)
 	}
 	authURL := acc.AuthURL
 	if authURL == "" {
@@ -332,7 +331,7 @@ func (a *Activities) VerifyMigrationCredentials(ctx context.Context, in Migratio
 	if _, err := a.Tokens.Token(ctx, authURL, acc.KeyID, secret); err != nil {
 		if apiErr, ok := sinch.AsAPIError(err); ok && !apiErr.Retryable() {
 			return res, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("Sinch refused the key %q of account %d at %s (%v): %s", acc.KeyID, acc.ID, authURL, apiErr, fix), ErrTypeMigrationCredentials, err)
+				fmt.Sprintf("Sinch refused the key of account %d at %s: %v", acc.ID, authURL, apiErr), ErrTypeMigrationCredentials, err)
 		}
 		return res, fmt.Errorf("fetch a Sinch token for account %d at %s: %w", acc.ID, authURL, err)
 	}
@@ -588,8 +587,7 @@ func (a *Activities) MarkSourceMigrated(ctx context.Context, in MigrationPairInp
 		if err := tx.Unscoped().Take(&dst, in.TargetAccountID).Error; err != nil {
 			return err
 		}
-		reason := fmt.Sprintf("migrated to account %d (%s) by migration %d: new interactions open on the new account; interactions already open here finish here",
-			dst.ID, dst.Name, in.MigrationID)
+		reason := fmt.Sprintf("migrated to account %d (%s) by migration %d", dst.ID, dst.Name, in.MigrationID)
 		if err := tx.Unscoped().Model(&models.Account{}).Where("id = ? AND (status <> ? OR migrated_at IS NULL)", in.SourceAccountID, models.AccountMigrated).
 			Updates(map[string]any{
 				"status": models.AccountMigrated, "status_reason": reason,

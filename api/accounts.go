@@ -597,8 +597,11 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 }
 
 // statusWarning is the warning of an account that is not active, e.g.
-// "status: migrated to account 9 (by migration 3): this account opens no
-// new interactions"; "" for an active one.
+// "status: migrated to account 9 (Acme V2) by migration 3: this account
+// opens no new interactions; open ones finish here" (a migrated account's
+// reason says where it went) or "status: disabled (migration 4 was
+// cancelled by the admin): this account opens no interactions"; "" for an
+// active one.
 func statusWarning(status models.AccountStatus, reason string, target *uint64) string {
 	var what, effect string
 	switch status {
@@ -614,7 +617,10 @@ func statusWarning(status models.AccountStatus, reason string, target *uint64) s
 	default:
 		what, effect = string(status), "this account opens no new interactions"
 	}
-	if reason = strings.TrimSpace(reason); reason != "" {
+	switch reason = strings.TrimSpace(reason); {
+	case reason != "" && status == models.AccountMigrated:
+		what = reason // "migrated to account 9 (…) by migration 3"
+	case reason != "":
 		what += " (" + reason + ")"
 	}
 	return fmt.Sprintf("%s: %s: %s", WarningStatus, what, effect)

@@ -554,19 +554,19 @@ func TestAccountStatusInResponse(t *testing.T) {
 		}
 
 		require.NoError(t, env.db.Model(&models.Account{ID: src.ID}).Updates(map[string]any{
-			"status": models.AccountMigrated, "status_reason": "by migration 3", "migrated_to_account_id": dst.ID,
+			"status": models.AccountMigrated, "status_reason": fmt.Sprintf("migrated to account %d (target) by migration 3", dst.ID), "migrated_to_account_id": dst.ID,
 		}).Error)
-		require.NoError(t, env.db.Model(&models.Account{ID: dst.ID}).Updates(map[string]any{"status": models.AccountDisabled}).Error)
+		require.NoError(t, env.db.Model(&models.Account{ID: dst.ID}).Updates(map[string]any{"status": models.AccountDisabled, "status_reason": "migration 4 was cancelled by the admin"}).Error)
 
 		got := cfgDecode[api.AccountResponse](t, env.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", src.ID), nil), http.StatusOK)
 		assert.Equal(t, "migrated", got.Status)
-		assert.Equal(t, "by migration 3", got.StatusReason)
+		assert.Equal(t, fmt.Sprintf("migrated to account %d (target) by migration 3", dst.ID), got.StatusReason)
 		require.NotNil(t, got.MigratedToAccountID)
 		assert.Equal(t, dst.ID, *got.MigratedToAccountID)
-		assert.Contains(t, got.Warnings, fmt.Sprintf("status: migrated to account %d (by migration 3): this account opens no new interactions; open ones finish here", dst.ID))
+		assert.Contains(t, got.Warnings, fmt.Sprintf("status: migrated to account %d (target) by migration 3: this account opens no new interactions; open ones finish here", dst.ID))
 
 		got = cfgDecode[api.AccountResponse](t, env.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", dst.ID), nil), http.StatusOK)
 		assert.Equal(t, "disabled", got.Status)
-		assert.Contains(t, got.Warnings, "status: disabled: this account opens no interactions")
+		assert.Contains(t, got.Warnings, "status: disabled (migration 4 was cancelled by the admin): this account opens no interactions")
 	})
 }

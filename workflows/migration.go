@@ -597,7 +597,7 @@ func (m *migration) compensate(ctx workflow.Context, from int, state models.Migr
 		}
 	}
 	if err := workflow.ExecuteActivity(dbCtx(ctx), a.CompensateMigration, activities.CompensateMigrationInput{
-		MigrationID: m.in.MigrationID, Reason: reason + "; this account is disabled and the source account is unchanged",
+		MigrationID: m.in.MigrationID, Reason: reason,
 	}).Get(ctx, nil); err != nil {
 		return *m.st, err
 	}
