@@ -592,7 +592,9 @@ func (m *migration) compensate(ctx workflow.Context, from int, state models.Migr
 			if s.StartedAt != nil && s.FinishedAt == nil {
 				s.FinishedAt = &now
 			}
-		case i < from && s.Status == activities.StepDone && undoable(s.Name):
+		case i < from && s.Status == activities.StepDone && undoable(s.Name) && (s.Name != activities.StepBridgeQueue || m.st.BridgeCreated):
+			// A reused bridge queue stays: only its link to the new
+			// account goes, with the copied access.
 			s.Status = activities.StepCompensated
 		}
 	}

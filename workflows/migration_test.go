@@ -36,6 +36,8 @@ type fakeMigrationDB struct {
 	reminders     []activities.RemindMigrationInput
 	compensations []activities.CompensateMigrationInput
 	marked        []activities.MigrationPairInput
+	// bridgeCreated: step 4 created its queue (else it reused one).
+	bridgeCreated bool
 }
 
 func (f *fakeMigrationDB) count(name string) int {
@@ -108,7 +110,7 @@ func (s *MigrationSuite) SetupTest() {
 	})
 	s.env.OnActivity(a.EnsureMigrationBridge, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MigrationPairInput) (activities.BridgeResult, error) {
 		n := f.count(activities.StepBridgeQueue)
-		return activities.BridgeResult{QueueID: 3, Name: "support"}, f.transient(activities.StepBridgeQueue, n)
+		return activities.BridgeResult{QueueID: 3, Name: "support", Created: f.bridgeCreated}, f.transient(activities.StepBridgeQueue, n)
 	})
 	s.env.OnActivity(a.RemindMigration, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RemindMigrationInput) error {
 		f.mu.Lock()
@@ -244,14 +246,16 @@ func (s *MigrationSuite) TestCancelAtEachStep() {
 		{"step 3 copy access", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepCopyAccess },
 			[]activities.StepStatus{"compensated", "done", "compensated", "skipped", "skipped", "skipped", "skipped"}},
 		{"step 4 bridge queue", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepBridgeQueue },
-			[]activities.StepStatus{"compensated", "done", "compensated", "compensated", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
 		{"step 5 await confirmation", 50 * time.Hour, nil,
+			[]activities.StepStatus{"compensated", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
+		{"step 5, the bridge queue created by the migration", 50 * time.Hour, func(f *fakeMigrationDB) { f.bridgeCreated = true },
 			[]activities.StepStatus{"compensated", "done", "compensated", "compensated", "skipped", "skipped", "skipped"}},
 		{"step 6 await first message", 0, func(f *fakeMigrationDB) {
 			f.inbound = func(int) (activities.FirstInboundResult, error) {
 				return activities.FirstInboundResult{}, temporal.NewApplicationError("no customer message yet", activities.ErrTypeMigrationNoMessageYet)
 			}
-		}, []activities.StepStatus{"compensated", "done", "compensated", "compensated", "done", "skipped", "skipped"}},
+		}, []activities.StepStatus{"compensated", "done", "compensated", "done", "done", "skipped", "skipped"}},
 	}
 	for _, tc := range cases {
 		s.Run(tc.name, func() {
@@ -309,7 +313,7 @@ func (s *MigrationSuite) TestConfirmationNeverArrives() {
 		s.Equal(i+1, r.Reminder)
 		s.Equal(uint64(2), r.SourceAccountID)
 	}
-	s.Equal([]activities.StepStatus{"compensated", "done", "compensated", "compensated", "failed", "skipped", "skipped"}, statuses(p.Steps))
+	s.Equal([]activities.StepStatus{"compensated", "done", "compensated", "done", "failed", "skipped", "skipped"}, statuses(p.Steps))
 	s.Equal("no confirmation within 720h0m0s", p.Steps[4].Error)
 	s.Require().Len(s.db.compensations, 1)
 	s.Contains(s.db.compensations[0].Reason, "migration 7 expired: no confirmation that the number moved within 720h0m0s")
