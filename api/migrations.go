@@ -110,12 +110,17 @@ func (s *Server) startMigration(c echo.Context) error {
 	case target.AppID == src.AppID:
 		return fieldError("target.appId", "%q is the source account's Sinch app: a migration moves the number to a new app", target.AppID)
 	}
-	var taken int64
-	if err := db.Model(&models.Account{}).Where(map[string]any{"key": target.Key}).Count(&taken).Error; err != nil {
+	var holder []models.Account
+	if err := db.Where(map[string]any{"key": target.Key}).Limit(1).Find(&holder).Error; err != nil {
 		return err
 	}
-	if taken > 0 {
-		return conflict(fmt.Sprintf("target.key: an account with key %q already exists", target.Key), nil)
+	if len(holder) > 0 {
+		msg := fmt.Sprintf("target.key: account %d already has key %q", holder[0].ID, target.Key)
+		if holder[0].Status == models.AccountDisabled {
+			// Most often the new account of a cancelled migration.
+			msg += fmt.Sprintf(" (disabled: %s); delete it (DELETE /api/whatsapp/accounts/%d) to reuse the key, or choose another", holder[0].StatusReason, holder[0].ID)
+		}
+		return conflict(msg, nil)
 	}
 	if s.deps.Secrets == nil {
 		return errors.New("no secret box configured: cannot store the new account's secrets")

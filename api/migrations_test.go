@@ -220,6 +220,11 @@ func testMigrationStart(t *testing.T, env *migEnv) {
 }
 
 func testMigrationValidation(t *testing.T, env *migEnv) {
+	// The disabled new account of a cancelled migration still holds its key.
+	old := models.Account{Name: "Old V2", Key: "old-v2", PublicURL: "https://motion.example.com", Type: models.AccountTypeSinchV2,
+		Region: models.RegionEU, ProjectID: "p", AppID: "01HOLDV2", KeyID: "k", Phone: "+390212345678", Channels: "WHATSAPP",
+		Status: models.AccountDisabled, StatusReason: "migration 7 was cancelled by the admin"}
+	require.NoError(t, env.db.Create(&old).Error)
 	cases := []struct {
 		name   string
 		body   any
@@ -233,7 +238,9 @@ func testMigrationValidation(t *testing.T, env *migEnv) {
 		{"no target", map[string]any{"sourceAccountId": env.source.ID}, http.StatusBadRequest, "target: required"},
 		{"no source", map[string]any{"target": migTarget()}, http.StatusBadRequest, "sourceAccountId: want a positive integer id, got 0"},
 		{"unknown source", map[string]any{"sourceAccountId": 9999, "target": migTarget()}, http.StatusNotFound, "sourceAccountId: account 9999 does not exist"},
-		{"key taken", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "key", "acme")}, http.StatusConflict, `target.key: an account with key "acme" already exists`},
+		{"key taken", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "key", "acme")}, http.StatusConflict, fmt.Sprintf(`target.key: account %d already has key "acme"`, env.source.ID)},
+		{"key of a cancelled migration's account", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "key", "old-v2")}, http.StatusConflict,
+			fmt.Sprintf(`target.key: account %d already has key "old-v2" (disabled: migration 7 was cancelled by the admin); delete it (DELETE /api/whatsapp/accounts/%d) to reuse the key`, old.ID, old.ID)},
 		{"unknown field", `{"sourceAccountId":1,"target":{},"extra":1}`, http.StatusBadRequest, "extra: unknown field"},
 	}
 	for _, tc := range cases {
