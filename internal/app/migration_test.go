@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
@@ -19,6 +21,7 @@ import (
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/sinch/emulator"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // The new Sinch app the account moves to.
@@ -138,6 +141,14 @@ func testMigrationEndToEnd(t *testing.T, engine models.Engine) {
 	for _, st := range m.Steps[:4] {
 		assert.Equal(t, activities.StepDone, st.Status, st.Name)
 	}
+	// Operators find it in the Temporal UI: "which migrations wait for
+	// confirmation?" is a visibility query on its search attributes.
+	waiting := fmt.Sprintf("WorkflowType = '%s' AND %s = 'awaiting_confirmation' AND %s = '%d'",
+		workflows.MigrationWorkflowName, workflows.MigrationStateAttr, workflows.AccountIDAttr, s.account)
+	require.Eventually(t, func() bool {
+		res, err := s.dev.Client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: waiting})
+		return err == nil && len(res.Executions) == 1 && res.Executions[0].GetExecution().GetWorkflowId() == m.WorkflowID
+	}, 30*time.Second, 100*time.Millisecond, "found by %s", waiting)
 	assert.Equal(t, 2, m.Steps[1].Attempts)
 	require.NotNil(t, m.BridgeQueueID)
 	assert.Equal(t, s.queue, *m.BridgeQueueID, "the source's queue serves both accounts")
