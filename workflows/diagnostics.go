@@ -28,6 +28,9 @@ func DiagnosticsWorkflow(ctx workflow.Context, _ DiagnosticsInput) (DiagnosticsR
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 2},
 	})
 	var res DiagnosticsResult
+	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (DiagnosticsResult, error) { return res, nil }); err != nil {
+		return res, err
+	}
 	err := workflow.ExecuteActivity(ctx, a.CheckDatabase, activities.CheckDatabaseInput{}).Get(ctx, &res.Database)
 	return res, err
 }

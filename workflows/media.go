@@ -35,6 +35,17 @@ type MediaFetchResult struct {
 	Stored []activities.StoredAttachment
 }
 
+// MediaFetchState is a fetch's progress, answered by its state query.
+type MediaFetchState struct {
+	AccountID         uint64
+	ProviderMessageID string
+	// Phase is fetching, recording_failure, stored or failed.
+	Phase string
+	// Error is why the fetch failed, once it did.
+	Error  string                        `json:",omitempty"`
+	Stored []activities.StoredAttachment `json:",omitempty"`
+}
+
 // MediaFetchWorkflow keeps a customer's files on the connector: it runs
 // FetchMedia, retrying transient failures for RetryFor, and when the fetch
 // fails for good it records the failure (FailMediaFetch: the attachment is
@@ -59,14 +70,20 @@ func MediaFetchWorkflow(ctx workflow.Context, in MediaFetchInput) (MediaFetchRes
 			NonRetryableErrorTypes: []string{activities.ErrTypeMediaFetch, activities.ErrTypeBadInput},
 		},
 	})
+	st := MediaFetchState{AccountID: in.AccountID, ProviderMessageID: in.ProviderMessageID, Phase: "fetching"}
+	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (MediaFetchState, error) { return st, nil }); err != nil {
+		return MediaFetchResult{}, err
+	}
 	var a *activities.Activities
 	var res activities.FetchMediaResult
 	err := workflow.ExecuteActivity(fetchCtx, a.FetchMedia, activities.FetchMediaInput{
 		AccountID: in.AccountID, ProviderMessageID: in.ProviderMessageID,
 	}).Get(ctx, &res)
 	if err == nil {
+		st.Phase, st.Stored = "stored", res.Stored
 		return MediaFetchResult{Stored: res.Stored}, nil
 	}
+	st.Phase, st.Error = "recording_failure", err.Error()
 	failed := activities.FailMediaFetchInput{AccountID: in.AccountID, ProviderMessageID: in.ProviderMessageID}
 	var appErr *temporal.ApplicationError
 	switch {
@@ -84,6 +101,7 @@ func MediaFetchWorkflow(ctx workflow.Context, in MediaFetchInput) (MediaFetchRes
 	if ferr := workflow.ExecuteActivity(dbCtx(ctx), a.FailMediaFetch, failed).Get(ctx, nil); ferr != nil {
 		return MediaFetchResult{}, ferr
 	}
+	st.Phase = "failed"
 	return MediaFetchResult{}, temporal.NewNonRetryableApplicationError(
 		fmt.Sprintf("attachments of message %s not stored: %v", in.ProviderMessageID, err), activities.ErrTypeMediaFetch, err)
 }

@@ -109,3 +109,27 @@ func (s *ConversationSuite) TestMediaMessageStartsItsFetch() {
 	s.Require().Len(fetched, 1, "one fetch for the one media message")
 	s.Equal(workflows.MediaFetchInput{AccountID: 1, ProviderMessageID: "m1", RetryFor: 5 * time.Minute}, fetched[0])
 }
+
+// The state query says where a fetch is: fetching, then failed with why.
+func TestMediaFetchStateQuery(t *testing.T) {
+	env, _ := mediaEnv(t, func(context.Context, activities.FetchMediaInput) (activities.FetchMediaResult, error) {
+		return activities.FetchMediaResult{}, temporal.NewApplicationError("Sinch's media host answered 503", "MediaUnavailable")
+	})
+	state := func() workflows.MediaFetchState {
+		v, err := env.QueryWorkflow(workflows.StateQueryName)
+		require.NoError(t, err)
+		var st workflows.MediaFetchState
+		require.NoError(t, v.Get(&st))
+		return st
+	}
+	env.RegisterDelayedCallback(func() {
+		st := state()
+		assert.Equal(t, "fetching", st.Phase, "retrying")
+		assert.Equal(t, "m4", st.ProviderMessageID)
+	}, time.Minute)
+	env.ExecuteWorkflow(workflows.MediaFetchWorkflow, workflows.MediaFetchInput{AccountID: 1, ProviderMessageID: "m4", RetryFor: 10 * time.Minute})
+	require.Error(t, env.GetWorkflowError())
+	st := state()
+	assert.Equal(t, "failed", st.Phase)
+	assert.Contains(t, st.Error, "Sinch's media host answered 503")
+}

@@ -44,7 +44,9 @@ const (
 	// ReplyResult). It returns once the reply is stored as pending; the
 	// conversation then sends it in order with its other replies.
 	ReplyUpdateName = "reply"
-	// StateQueryName returns the ConversationState.
+	// StateQueryName returns a workflow's whole state: ConversationState,
+	// MigrationProgress, ReconcileState, MediaFetchState or, for
+	// diagnostics, the DiagnosticsResult so far.
 	StateQueryName = "state"
 )
 

@@ -35,6 +35,15 @@ type ReconcileResult struct {
 	Skipped int
 }
 
+// ReconcileState is a reconciliation's progress, answered by its state
+// query: the range, the counts so far and the next page to read.
+type ReconcileState struct {
+	AccountID     uint64
+	From, To      time.Time
+	Totals        ReconcileResult
+	NextPageToken string `json:",omitempty"`
+}
+
 // ReconcileWorkflow pages through the account's inbound messages at Sinch
 // (GET /v1/projects/{project}/messages, direction TO_APP) and hands each
 // one the connector lacks to its conversation through the webhook's dedup
@@ -54,6 +63,11 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (ReconcileResult
 	})
 	var a *activities.Activities
 	totals, token := in.Totals, in.PageToken
+	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (ReconcileState, error) {
+		return ReconcileState{AccountID: in.AccountID, From: in.From, To: in.To, Totals: totals, NextPageToken: token}, nil
+	}); err != nil {
+		return totals, err
+	}
 	for pages := 0; ; pages++ {
 		if pages == reconcilePagesPerRun {
 			next := in
@@ -70,9 +84,9 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (ReconcileResult
 		totals.Listed += page.Listed
 		totals.Missing += page.Missing
 		totals.Skipped += page.Skipped
-		if page.NextPageToken == "" {
+		token = page.NextPageToken
+		if token == "" {
 			return totals, nil
 		}
-		token = page.NextPageToken
 	}
 }
