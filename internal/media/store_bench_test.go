@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // benchFile is the size of a video at WhatsApp's limit.
@@ -21,28 +23,23 @@ func BenchmarkFSPut(b *testing.B) {
 	data := make([]byte, benchFile)
 	_, _ = rand.Read(data)
 	fs, err := NewFS(b.TempDir(), 1)
-	if err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
 	b.SetBytes(benchFile)
 	b.ReportAllocs()
 	var last Object
 	for b.Loop() {
 		data[0]++ // a new key each time: no dedupe shortcut
-		if last, err = fs.Put(context.Background(), bytes.NewReader(data), benchFile); err != nil {
-			b.Fatal(err)
-		}
+		last, err = fs.Put(context.Background(), bytes.NewReader(data), benchFile)
+		require.NoError(b, err)
 	}
 	// What was measured is a real store: the last file is whole, under
 	// its content's key.
 	sum := sha256.Sum256(data)
-	if last.Key != hex.EncodeToString(sum[:]) || last.Size != benchFile {
-		b.Fatalf("stored %s (%d bytes), want %x (%d bytes)", last.Key, last.Size, sum, benchFile)
-	}
+	require.Equal(b, hex.EncodeToString(sum[:]), last.Key, "stored under its content's key")
+	require.EqualValues(b, benchFile, last.Size)
 	f, size, err := fs.Open(last.Key)
-	if err != nil || size != benchFile {
-		b.Fatalf("open stored file: %v (size %d)", err, size)
-	}
+	require.NoError(b, err)
+	require.EqualValues(b, benchFile, size, "the stored file is whole")
 	_ = f.Close()
 }
 
@@ -56,18 +53,13 @@ func BenchmarkPlainWrite(b *testing.B) {
 	for b.Loop() {
 		i++
 		f, err := os.Create(filepath.Join(dir, "f"+string(rune('a'+i%26))))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := bytes.NewReader(data).WriteTo(f); err != nil {
-			b.Fatal(err)
-		}
-		if err := f.Sync(); err != nil {
-			b.Fatal(err)
-		}
-		if st, err := f.Stat(); err != nil || st.Size() != benchFile {
-			b.Fatalf("wrote %v bytes (%v), want %d", st, err, benchFile)
-		}
+		require.NoError(b, err)
+		_, err = bytes.NewReader(data).WriteTo(f)
+		require.NoError(b, err)
+		require.NoError(b, f.Sync())
+		st, err := f.Stat()
+		require.NoError(b, err)
+		require.EqualValues(b, benchFile, st.Size(), "the whole file was written")
 		_ = f.Close()
 	}
 }
