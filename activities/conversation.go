@@ -462,14 +462,8 @@ func lockInteraction(tx *gorm.DB, id uint64) (models.Interaction, error) {
 	return inter, nil
 }
 
-// forUpdate adds FOR UPDATE on Postgres; SQLite has no row locks and its
-// immediate transactions already serialise writers.
-func forUpdate(tx *gorm.DB) *gorm.DB {
-	if tx.Dialector.Name() == "postgres" {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
-}
+// forUpdate is models.ForUpdate.
+var forUpdate = models.ForUpdate
 
 func closeInteraction(tx *gorm.DB, inter models.Interaction, disposition, reason string) error {
 	if inter.Status == models.InteractionClosed {

@@ -722,11 +722,7 @@ func (a *Activities) RecordMigration(ctx context.Context, in MigrationRecord) er
 // SQLite transaction holds the database's write lock already).
 func lockMigration(tx *gorm.DB, id uint64) (models.Migration, error) {
 	var mig models.Migration
-	q := tx
-	if tx.Dialector.Name() == "postgres" {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Take(&mig, id).Error; err != nil {
+	if err := forUpdate(tx).Take(&mig, id).Error; err != nil {
 		if isNotFound(err) {
 			return mig, temporal.NewNonRetryableApplicationError(fmt.Sprintf("no migration %d", id), ErrTypeBadInput, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -586,7 +585,7 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 		ProjectID: a.ProjectID, AppID: a.AppID, KeyID: a.KeyID, Phone: a.Phone,
 		Description: a.Description, NotificationTemplate: a.NotificationTemplate,
 		Channels: chans, Debug: a.Debug, SendRatePerSecond: a.SendRatePerSecond, PolicyFailureStreak: a.PolicyFailureStreak,
-		ReceiveURL:         a.PublicURL + "/api/whatsapp/accounts/" + strconv.FormatUint(a.ID, 10) + "/notify",
+		ReceiveURL:         activities.ReceiveURL(a.PublicURL, a.ID),
 		KeySecretSet:       len(a.KeySecretEnc) > 0,
 		WebhookSecretSet:   len(a.WebhookSecretEnc) > 0,
 		LastProcessingMode: string(a.LastProcessingMode), QualityRating: a.QualityRating,

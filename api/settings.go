@@ -13,7 +13,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/workflows"
@@ -133,7 +132,7 @@ func (s *Server) putSettings(c echo.Context) error {
 	var doc AccountSettings
 	err = s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// The account row lock serialises concurrent PUTs of one account.
-		if _, err := loadAccount(lockRow(tx), id); err != nil {
+		if _, err := loadAccount(models.ForUpdate(tx), id); err != nil {
 			return err
 		}
 		plan, err := req.plan(tx, id)
@@ -158,15 +157,6 @@ func (s *Server) putSettings(c echo.Context) error {
 		"transfer_options", doc.TransferOptions != nil, "action_flow_steps", len(doc.ActionFlow),
 		"request_id", requestID(c))
 	return c.JSON(http.StatusOK, doc)
-}
-
-// lockRow adds FOR UPDATE on Postgres; SQLite has no row locks and
-// serialises writers itself.
-func lockRow(tx *gorm.DB) *gorm.DB {
-	if tx.Dialector.Name() == "postgres" {
-		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	return tx
 }
 
 // loadSettings reads an account's settings document.
