@@ -14,7 +14,7 @@ import (
 // webhook does (signal-with-start; the conversation dedupes). The worker's
 // wiring provides it: activities cannot name workflows.
 type InboundSink interface {
-	DeliverInbound(ctx context.Context, accountID uint64, m sinch.InboundMessage, rawContactMessage string) error
+	DeliverInbound(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, rawContactMessage string) error
 }
 
 // reconcilePageSize is Sinch's largest page of listed messages.
@@ -106,7 +106,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 		if err != nil {
 			return ReconcilePageResult{}, fmt.Errorf("encode contact message %s: %w", m.ID, err)
 		}
-		if err := a.Inbound.DeliverInbound(ctx, acc.ID, m, string(raw)); err != nil {
+		if err := a.Inbound.DeliverInbound(ctx, acc.ID, acc.Name, m, string(raw)); err != nil {
 			return ReconcilePageResult{}, fmt.Errorf("hand message %s to its conversation: %w", m.ID, err)
 		}
 		res.Missing++

@@ -297,7 +297,11 @@ func (s *Server) retryAttachment(c echo.Context) error {
 		}
 	}
 	wfID := workflows.MediaFetchWorkflowID(att.AccountID, *msg.ProviderMessageID)
-	opts := client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue, WorkflowExecutionErrorWhenAlreadyStarted: true}
+	var accountName string
+	// The name is only a label in the Temporal UI: without it the memo is left out.
+	_ = s.deps.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ?", att.AccountID).Select("name").Scan(&accountName).Error
+	opts := client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue, WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo: workflows.AccountMemo(accountName)}
 	if flipped {
 		// The failed fetch has recorded its failure and is only returning:
 		// a run still open under the id is ending, not fetching.

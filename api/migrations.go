@@ -132,7 +132,7 @@ func (s *Server) startMigration(c echo.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
 	_, err = s.deps.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-		ID: mig.WorkflowID, TaskQueue: s.deps.TaskQueue,
+		ID: mig.WorkflowID, TaskQueue: s.deps.TaskQueue, Memo: workflows.AccountMemo(src.Name),
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}, workflows.MigrationWorkflowName, s.deps.Migrations.Input(mig.ID, src.ID))

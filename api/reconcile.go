@@ -60,7 +60,8 @@ func (s *Server) startReconcile(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := loadAccount(s.deps.DB.WithContext(ctx), id); err != nil {
+	acc, err := loadAccount(s.deps.DB.WithContext(ctx), id)
+	if err != nil {
 		return err
 	}
 	var req ReconcileRequest
@@ -87,7 +88,7 @@ func (s *Server) startReconcile(c echo.Context) error {
 	wfID := workflows.ReconcileWorkflowID(id, rid)
 	sctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
-	if _, err := s.deps.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue},
+	if _, err := s.deps.Temporal.ExecuteWorkflow(sctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: s.deps.TaskQueue, Memo: workflows.AccountMemo(acc.Name)},
 		workflows.ReconcileWorkflowName, workflows.ReconcileInput{AccountID: id, From: from, To: to}); err != nil {
 		return errUnavailable("engine_unavailable", "the workflow engine did not start the reconciliation; retry", err)
 	}

@@ -215,7 +215,7 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
 	inbox := workflows.Inbox{DB: s.deps.DB, Temporal: s.deps.Temporal, TaskQueue: s.deps.TaskQueue, Settings: s.conversationSettings()}
-	err := inbox.Deliver(ctx, acc.ID, *m, sig)
+	err := inbox.Deliver(ctx, acc.ID, acc.Name, *m, sig)
 	var de *workflows.DeliverError
 	switch {
 	case err == nil:

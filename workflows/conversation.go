@@ -1060,9 +1060,9 @@ func dbRetryPolicy() *temporal.RetryPolicy {
 // is nil here.
 func (c *conversation) db(ctx workflow.Context, fn, arg any) workflow.Future {
 	if c.cheap {
-		return workflow.ExecuteLocalActivity(localDBCtx(ctx), activityName(fn), arg)
+		return executeLocal(localDBCtx(ctx), activityName(fn), arg)
 	}
-	return workflow.ExecuteActivity(dbCtx(ctx), fn, arg)
+	return execute(dbCtx(ctx), fn, arg)
 }
 
 // activityName is the name a method value is registered under: the

@@ -241,7 +241,7 @@ func (c *conversation) sendOne(ctx workflow.Context, id uint64) {
 	var a *activities.Activities
 	var res activities.SendOutboundResult
 	c.inFlight++
-	err := workflow.ExecuteActivity(c.sendCtx(ctx), a.SendOutbound, activities.SendOutboundInput{
+	err := execute(c.sendCtx(ctx), a.SendOutbound, activities.SendOutboundInput{
 		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, AccountID: c.st.AccountID, MessageID: id, Attempt: attempt,
 	}).Get(ctx, &res)
 	c.inFlight--

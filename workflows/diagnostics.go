@@ -31,6 +31,6 @@ func DiagnosticsWorkflow(ctx workflow.Context, _ DiagnosticsInput) (DiagnosticsR
 	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (DiagnosticsResult, error) { return res, nil }); err != nil {
 		return res, err
 	}
-	err := workflow.ExecuteActivity(ctx, a.CheckDatabase, activities.CheckDatabaseInput{}).Get(ctx, &res.Database)
+	err := execute(ctx, a.CheckDatabase, activities.CheckDatabaseInput{}).Get(ctx, &res.Database)
 	return res, err
 }

@@ -35,3 +35,18 @@ func MediaFetchWorkflowID(accountID uint64, providerMessageID string) string {
 func MigrationWorkflowID(sourceAccountID, migrationID uint64) string {
 	return fmt.Sprintf("migration/%d/%d", sourceAccountID, migrationID)
 }
+
+// MemoAccountName is the memo field holding the account's name, shown by
+// the Temporal UI beside the workflow: ids and search attributes carry the
+// account's number only.
+const MemoAccountName = "accountName"
+
+// AccountMemo is the memo a workflow about one account starts with. The
+// memo goes through the data converter, so the PII codec encrypts it like
+// any payload; nil when the name is unknown.
+func AccountMemo(accountName string) map[string]any {
+	if accountName == "" {
+		return nil
+	}
+	return map[string]any{MemoAccountName: accountName}
+}

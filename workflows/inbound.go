@@ -91,7 +91,8 @@ func (e *DeliverError) Unwrap() error { return e.Err }
 // workflow writes nothing but the signal to its history, then signals the
 // workflow, starting it if needed. The message is durable when Deliver
 // returns nil: in the database, in the workflow's history, or both.
-func (b Inbox) Deliver(ctx context.Context, accountID uint64, m sinch.InboundMessage, sig InboundSignal) error {
+// accountName goes to the memo of a conversation this starts.
+func (b Inbox) Deliver(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
 	wfID := ConversationWorkflowID(accountID, m.ChannelIdentity.Channel, m.ChannelIdentity.Identity)
 	if b.DB != nil {
 		in, err := activities.StoreInOpenInteraction(ctx, b.DB, wfID, accountID, sig.InboundMessage)
@@ -100,7 +101,7 @@ func (b Inbox) Deliver(ctx context.Context, accountID uint64, m sinch.InboundMes
 		}
 		sig.StoredIn = in
 	}
-	if err := SignalInbound(ctx, b.Temporal, b.TaskQueue, b.Settings, accountID, m, sig); err != nil {
+	if err := SignalInbound(ctx, b.Temporal, b.TaskQueue, b.Settings, accountID, accountName, m, sig); err != nil {
 		return &DeliverError{Step: "signal", Err: err}
 	}
 	return nil
@@ -108,12 +109,13 @@ func (b Inbox) Deliver(ctx context.Context, accountID uint64, m sinch.InboundMes
 
 // SignalInbound hands an inbound message to its conversation workflow,
 // starting it if needed (signal-with-start). The workflow dedupes by Sinch
-// id, so handing the same message over twice stores it once.
-func SignalInbound(ctx context.Context, c client.Client, taskQueue string, settings ConversationSettings, accountID uint64, m sinch.InboundMessage, sig InboundSignal) error {
+// id, so handing the same message over twice stores it once. A workflow
+// it starts has the account's name in its memo.
+func SignalInbound(ctx context.Context, c client.Client, taskQueue string, settings ConversationSettings, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
 	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
 	wfID := ConversationWorkflowID(accountID, channel, identity)
 	_, err := c.SignalWithStartWorkflow(ctx, wfID, InboundSignalName, sig,
-		client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue},
+		client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue, Memo: AccountMemo(accountName)},
 		ConversationWorkflowName, settings.Input(accountID, channel, identity))
 	return err
 }

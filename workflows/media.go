@@ -76,7 +76,7 @@ func MediaFetchWorkflow(ctx workflow.Context, in MediaFetchInput) (MediaFetchRes
 	}
 	var a *activities.Activities
 	var res activities.FetchMediaResult
-	err := workflow.ExecuteActivity(fetchCtx, a.FetchMedia, activities.FetchMediaInput{
+	err := execute(fetchCtx, a.FetchMedia, activities.FetchMediaInput{
 		AccountID: in.AccountID, ProviderMessageID: in.ProviderMessageID,
 	}).Get(ctx, &res)
 	if err == nil {
@@ -98,7 +98,7 @@ func MediaFetchWorkflow(ctx workflow.Context, in MediaFetchInput) (MediaFetchRes
 		// the last attempt's error.
 		failed.RetriedFor = in.RetryFor
 	}
-	if ferr := workflow.ExecuteActivity(dbCtx(ctx), a.FailMediaFetch, failed).Get(ctx, nil); ferr != nil {
+	if ferr := execute(dbCtx(ctx), a.FailMediaFetch, failed).Get(ctx, nil); ferr != nil {
 		return MediaFetchResult{}, ferr
 	}
 	st.Phase = "failed"

@@ -205,7 +205,7 @@ func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 	// Step 1: the new account.
 	var target activities.MigrationTargetResult
 	if err := m.step(ctx, 0, func(sctx workflow.Context) error {
-		return workflow.ExecuteActivity(stepCtx(sctx), a.CreateMigrationTarget, activities.MigrationInput{MigrationID: m.in.MigrationID}).Get(sctx, &target)
+		return execute(stepCtx(sctx), a.CreateMigrationTarget, activities.MigrationInput{MigrationID: m.in.MigrationID}).Get(sctx, &target)
 	}); err != nil {
 		return m.fail(ctx, 0, err)
 	}
@@ -228,7 +228,7 @@ func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 	// Step 3: queue links and agent permissions.
 	pair := activities.MigrationPairInput{MigrationID: m.in.MigrationID, SourceAccountID: m.in.SourceAccountID, TargetAccountID: target.AccountID}
 	if err := m.step(ctx, 2, func(sctx workflow.Context) error {
-		return workflow.ExecuteActivity(stepCtx(sctx), a.CopyMigrationAccess, pair).Get(sctx, nil)
+		return execute(stepCtx(sctx), a.CopyMigrationAccess, pair).Get(sctx, nil)
 	}); err != nil {
 		return m.fail(ctx, 2, err)
 	}
@@ -239,7 +239,7 @@ func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 	// Step 4: the bridge queue.
 	var bridge activities.BridgeResult
 	if err := m.step(ctx, 3, func(sctx workflow.Context) error {
-		return workflow.ExecuteActivity(stepCtx(sctx), a.EnsureMigrationBridge, pair).Get(sctx, &bridge)
+		return execute(stepCtx(sctx), a.EnsureMigrationBridge, pair).Get(sctx, &bridge)
 	}); err != nil {
 		return m.fail(ctx, 3, err)
 	}
@@ -272,7 +272,7 @@ func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 	// write to the new app: a cancel now is too late, and the step is
 	// retried until the database takes it.
 	if err := m.step(ctx, 6, func(sctx workflow.Context) error {
-		return workflow.ExecuteActivity(dbCtx(sctx), a.MarkSourceMigrated, pair).Get(sctx, nil)
+		return execute(dbCtx(sctx), a.MarkSourceMigrated, pair).Get(sctx, nil)
 	}); err != nil {
 		return m.fail(ctx, 6, err)
 	}
@@ -332,7 +332,7 @@ func (m *migration) verifyCredentials(ctx workflow.Context) error {
 		err := m.step(ctx, 1, func(sctx workflow.Context) error {
 			actx, stop := workflow.WithCancel(sctx)
 			defer stop()
-			fut := workflow.ExecuteActivity(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+			fut := execute(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
 				StartToCloseTimeout: time.Minute,
 				RetryPolicy: &temporal.RetryPolicy{
 					InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5,
@@ -415,7 +415,7 @@ func (m *migration) awaitConfirmation(ctx workflow.Context) error {
 			m.st.Reminders++
 			nextReminder = nextReminder.Add(m.in.ReminderEvery)
 			m.st.NextAction = m.nextAction()
-			if err := workflow.ExecuteActivity(dbCtx(ctx), a.RemindMigration, activities.RemindMigrationInput{
+			if err := execute(dbCtx(ctx), a.RemindMigration, activities.RemindMigrationInput{
 				MigrationID: m.in.MigrationID, SourceAccountID: m.in.SourceAccountID,
 				Reminder: m.st.Reminders, NextAction: m.st.NextAction, Deadline: deadline,
 			}).Get(ctx, nil); err != nil {
@@ -463,7 +463,7 @@ func (m *migration) awaitFirstMessage(ctx workflow.Context) error {
 	}
 	actx, stop := workflow.WithCancel(ctx)
 	defer stop()
-	fut := workflow.ExecuteActivity(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+	fut := execute(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: m.in.FirstMessageTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -598,7 +598,7 @@ func (m *migration) compensate(ctx workflow.Context, from int, state models.Migr
 			s.Status = activities.StepCompensated
 		}
 	}
-	if err := workflow.ExecuteActivity(dbCtx(ctx), a.CompensateMigration, activities.CompensateMigrationInput{
+	if err := execute(dbCtx(ctx), a.CompensateMigration, activities.CompensateMigrationInput{
 		MigrationID: m.in.MigrationID, Reason: reason,
 	}).Get(ctx, nil); err != nil {
 		return *m.st, err
@@ -631,7 +631,7 @@ func (m *migration) finish(ctx workflow.Context, state models.MigrationState, er
 // record writes the state to the migration row.
 func (m *migration) record(ctx workflow.Context) error {
 	var a *activities.Activities
-	return workflow.ExecuteActivity(dbCtx(ctx), a.RecordMigration, activities.MigrationRecord{
+	return execute(dbCtx(ctx), a.RecordMigration, activities.MigrationRecord{
 		MigrationID: m.in.MigrationID, State: m.st.State, Steps: m.st.Steps, NextAction: m.st.NextAction,
 		Error: m.st.Error, TargetAccountID: m.st.TargetAccountID(), Reminders: m.st.Reminders,
 		ConfirmedAt: m.st.ConfirmedAt, FinishedAt: m.st.FinishedAt,

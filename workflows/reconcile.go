@@ -75,7 +75,7 @@ func ReconcileWorkflow(ctx workflow.Context, in ReconcileInput) (ReconcileResult
 			return totals, workflow.NewContinueAsNewError(ctx, ReconcileWorkflow, next)
 		}
 		var page activities.ReconcilePageResult
-		if err := workflow.ExecuteActivity(ctx, a.ReconcilePage, activities.ReconcilePageInput{
+		if err := execute(ctx, a.ReconcilePage, activities.ReconcilePageInput{
 			AccountID: in.AccountID, From: in.From, To: in.To, PageToken: token,
 		}).Get(ctx, &page); err != nil {
 			return totals, err

@@ -207,8 +207,8 @@ func newInboundSink(cfg *config.Config, db *gorm.DB, c client.Client) *inboundSi
 }
 
 // DeliverInbound hands the message to its conversation.
-func (s *inboundSink) DeliverInbound(ctx context.Context, accountID uint64, m sinch.InboundMessage, raw string) error {
-	return s.inbox.Deliver(ctx, accountID, m, workflows.InboundSignalOf(m, raw, time.Now().UTC()))
+func (s *inboundSink) DeliverInbound(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, raw string) error {
+	return s.inbox.Deliver(ctx, accountID, accountName, m, workflows.InboundSignalOf(m, raw, time.Now().UTC()))
 }
 
 // conversationSettings are the settings new conversations start with.

@@ -55,7 +55,7 @@ func RecoverOutage(ctx context.Context, db *gorm.DB, tc client.Client, cfg *conf
 	from := last.Add(-outageSlack)
 	for _, acc := range accounts {
 		wfID := workflows.ReconcileWorkflowID(acc.ID, strconv.FormatInt(last.UnixNano(), 10))
-		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: cfg.TemporalTaskQueue,
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: wfID, TaskQueue: cfg.TemporalTaskQueue, Memo: workflows.AccountMemo(acc.Name),
 			// Once per gap, even after the first one completed.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, WorkflowExecutionErrorWhenAlreadyStarted: true},
 			workflows.ReconcileWorkflowName, workflows.ReconcileInput{AccountID: acc.ID, From: from, To: now})

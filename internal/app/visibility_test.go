@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/workflows"
@@ -52,9 +54,47 @@ func TestSearchAttributesVisible(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("%q", v), string(attrs[name].GetData()), name)
 	}
 
+	// The memo names the account; every activity event says what it did.
+	var acc struct{ Name string }
+	s.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", s.account), nil, &acc, http.StatusOK)
+	require.NotEmpty(t, acc.Name)
+	desc, err := s.dev.Client.DescribeWorkflowExecution(context.Background(), want, "")
+	require.NoError(t, err)
+	memo := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()
+	require.Contains(t, memo, workflows.MemoAccountName)
+	var name string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(memo[workflows.MemoAccountName], &name))
+	assert.Equal(t, acc.Name, name)
+	assert.Subset(t, activitySummaries(t, s, want), []string{
+		fmt.Sprintf("IngestInbound: store 1 inbound message(s) of account %d, opening an interaction", s.account),
+		fmt.Sprintf("RouteInteraction: route interaction %d", it.ID),
+		fmt.Sprintf("NotifyAgents: tell the assigned agent of interaction %d", it.ID),
+	})
+
 	// Another customer's number finds nothing.
 	res, err := s.dev.Client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
 		Query: fmt.Sprintf("%s = '393330000802'", workflows.ContactIdentityAttr)})
 	require.NoError(t, err)
 	assert.Empty(t, res.Executions)
+}
+
+// activitySummaries are the summaries on the activity events of a
+// workflow's history (scheduled activities and local activity markers), as
+// the Temporal UI shows them.
+func activitySummaries(t *testing.T, s *replyStack, wfID string) []string {
+	t.Helper()
+	var out []string
+	it := s.dev.Client.GetWorkflowHistory(context.Background(), wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		p := ev.GetUserMetadata().GetSummary()
+		if p == nil || (ev.GetEventType() != enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && ev.GetEventType() != enumspb.EVENT_TYPE_MARKER_RECORDED) {
+			continue
+		}
+		var summary string
+		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &summary))
+		out = append(out, summary)
+	}
+	return out
 }
