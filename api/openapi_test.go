@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +23,20 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
 
+	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/sinch/emulator"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // openAPIDoc loads api/openapi.json and requires it to be a valid OpenAPI
@@ -107,8 +117,12 @@ type openAPIChecker struct {
 	router routers.Router
 }
 
+// registerSSEDecoder lets openapi3filter read an event stream as text.
+var registerSSEDecoder sync.Once
+
 func newOpenAPIChecker(t *testing.T) *openAPIChecker {
 	t.Helper()
+	registerSSEDecoder.Do(func() { openapi3filter.RegisterBodyDecoder("text/event-stream", openapi3filter.PlainBodyDecoder) })
 	doc := openAPIDoc(t)
 	router, err := gorillamux.NewRouter(doc)
 	require.NoError(t, err)
@@ -188,7 +202,7 @@ func (c *openAPIChecker) serveRequest(e *echo.Echo, req *http.Request) *httptest
 	}
 	in.SetBodyBytes(rec.Body.Bytes())
 	err := openapi3filter.ValidateResponse(context.Background(), in)
-	assert.NoError(c.t, err, "%s %s answered %d, which api/openapi.json does not describe: %s", req.Method, req.URL.Path, rec.Code, rec.Body.String())
+	assert.NoError(c.t, err, "%s %s answered %d, which api/openapi.json does not describe: %.512q", req.Method, req.URL.Path, rec.Code, rec.Body.String())
 	return rec
 }
 
@@ -405,3 +419,214 @@ func TestOpenAPIOperationsResponsesMatch(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// openAPITemporal answers updates like settings_test's fake and describes
+// every workflow as a completed reconciliation.
+type openAPITemporal struct {
+	updateTemporal
+	reconcile workflows.ReconcileResult
+}
+
+func (f *openAPITemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+		Status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED}}, nil
+}
+
+func (f *openAPITemporal) GetWorkflow(context.Context, string, string) client.WorkflowRun {
+	return fakeRun{res: f.reconcile}
+}
+
+// fakeRun answers Get with res, as JSON round trips it.
+type fakeRun struct {
+	client.WorkflowRun
+	res any
+}
+
+func (r fakeRun) Get(_ context.Context, out any) error {
+	return fakeUpdateHandle{res: r.res}.Get(context.Background(), out)
+}
+
+// multipartBody is a multipart/form-data reply with a file and a text.
+func multipartBody(t *testing.T, name string, data []byte, text string) ([]byte, string) {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	fw, err := w.CreateFormFile("file", name)
+	require.NoError(t, err)
+	_, err = fw.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, w.WriteField("text", text))
+	require.NoError(t, w.Close())
+	return body.Bytes(), w.FormDataContentType()
+}
+
+// TestOpenAPIInteractionResponsesMatch validates the agent routes' real
+// answers against the document: replies (JSON and multipart, stored by the
+// real CreateOutbound activity), attachment and signed media downloads,
+// close, transfer, accept, a reconciliation, and the event stream, each of
+// whose events must carry the data the document names for its type.
+func TestOpenAPIInteractionResponsesMatch(t *testing.T) {
+	c := newOpenAPIChecker(t)
+	for _, engine := range testdb.Engines(t) {
+		t.Run(string(engine), func(t *testing.T) {
+			c := *c
+			c.t = t
+			env := newCfgEnv(t, engine)
+			store, err := media.NewFS(t.TempDir(), 0)
+			require.NoError(t, err)
+			signer := media.NewSigner(bytes.Repeat([]byte{3}, 32))
+			tc := &openAPITemporal{reconcile: workflows.ReconcileResult{Pages: 1, Listed: 10, Missing: 2}}
+			acts := &activities.Activities{DB: env.db}
+			// The fake conversation stores replies with the real activity.
+			tc.result = func(opts client.UpdateWorkflowOptions) any {
+				if opts.UpdateName != workflows.ReplyUpdateName {
+					return nil
+				}
+				req := opts.Args[0].(workflows.ReplyRequest)
+				var it models.Interaction
+				require.NoError(t, env.db.Take(&it, req.InteractionID).Error)
+				res, err := acts.CreateOutbound(context.Background(), activities.CreateOutboundInput{
+					AccountID: it.AccountID, InteractionID: it.ID, ContactID: it.ContactID, AgentID: req.AgentID, Text: req.Text,
+					ClientRef: fmt.Sprintf("reply:%d:%d", it.ID, time.Now().UnixNano()), Attachment: req.Attachment})
+				require.NoError(t, err)
+				return workflows.ReplyResult{MessageID: res.MessageID, Status: res.Status, TextMessageID: res.TextMessageID}
+			}
+			e := api.New(api.Deps{DB: env.db, Temporal: tc, Secrets: env.box, AdminToken: adminToken, TaskQueue: "q",
+				PublicURL: "https://motion.example.com", Media: store, MediaSigner: signer})
+			acc := env.createAccount("replies")
+			agent := env.createAgent("Bob")
+			q := env.createQueue("Support")
+			c.serve(e, http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", agent.ID, acc.ID), agent.Token, nil)
+			inter := env.seedAssigned(acc.ID, agent.ID, "393331113333", "Maria")
+			msgs := fmt.Sprintf("/api/interactions/%d/messages", inter.ID)
+
+			// A text reply, a template (refused) and a file with its text.
+			rec := c.valid(e, http.MethodPost, msgs, agent.Token, map[string]any{"text": "Hello Maria"})
+			assert.Equal(t, "pending", cfgDecode[api.ReplyResponse](t, rec, http.StatusAccepted).Status)
+			rec = c.valid(e, http.MethodPost, msgs, agent.Token, map[string]any{"template": map[string]any{"name": "welcome"}})
+			assert.Equal(t, "templates_not_supported", errorBody(t, rec).Code)
+			png := sample(t, "sample.png")
+			body, ct := multipartBody(t, "photo.png", png, "Here it is")
+			req := c.request(http.MethodPost, msgs, agent.Token, body)
+			req.Header.Set(echo.HeaderContentType, ct)
+			vreq := c.request(http.MethodPost, msgs, "", body)
+			vreq.Header.Set(echo.HeaderContentType, ct)
+			route, params := c.route(vreq)
+			require.NoError(t, openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+				Request: vreq, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+			}), "the document refuses the multipart reply")
+			rec = c.serveRequest(e, req)
+			reply := cfgDecode[api.ReplyResponse](t, rec, http.StatusAccepted)
+			require.Len(t, reply.Attachments, 1)
+			require.NotNil(t, reply.FollowUp, "the text follows the file")
+			att := reply.Attachments[0]
+
+			// Downloads: the agent's, a byte range, HEAD, and Sinch's signed link.
+			attPath := fmt.Sprintf("/api/attachments/%d", att.ID)
+			rec = c.serve(e, http.MethodGet, attPath, agent.Token, nil)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, "image/png", rec.Header().Get(echo.HeaderContentType))
+			assert.Equal(t, png, rec.Body.Bytes())
+			req = c.request(http.MethodGet, attPath, agent.Token, nil)
+			req.Header.Set("Range", "bytes=0-9")
+			assert.Equal(t, http.StatusPartialContent, c.serveRequest(e, req).Code)
+			assert.Equal(t, http.StatusOK, c.serve(e, http.MethodHead, attPath, agent.Token, nil).Code)
+			token := signer.Mint(att.ID, time.Now().Add(time.Hour))
+			rec = c.serve(e, http.MethodGet, "/api/media/"+token+".png", "", nil)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, png, rec.Body.Bytes())
+			assert.Equal(t, http.StatusOK, c.serve(e, http.MethodHead, "/api/media/"+token+".png", "", nil).Code)
+			assert.Equal(t, http.StatusNotFound, c.serve(e, http.MethodGet, "/api/media/"+token[:len(token)-2]+"xx.png", "", nil).Code)
+			rec = c.serve(e, http.MethodPost, attPath+"/retry", agent.Token, nil)
+			assert.Equal(t, "not_retryable", errorBody(t, rec).Code)
+
+			// The event stream: the replies' real message.status events.
+			ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
+			defer cancel()
+			req = c.request(http.MethodGet, fmt.Sprintf("/api/agents/%d/events?lastEventId=0", agent.ID), agent.Token, nil).WithContext(ctx)
+			rec = c.serveRequest(e, req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			events := parseSSE(t, rec.Body.String())
+			require.Len(t, events, 3, "one pending status per stored reply message: %s", rec.Body.String())
+			for _, ev := range events {
+				c.checkEvent(ev)
+			}
+
+			// A reconciliation.
+			reconcile := fmt.Sprintf("/api/whatsapp/accounts/%d/reconcile", acc.ID)
+			rec = c.valid(e, http.MethodPost, reconcile, adminToken, map[string]any{"from": time.Now().Add(-time.Hour).Format(time.RFC3339)})
+			rid := cfgDecode[api.ReconcileResponse](t, rec, http.StatusAccepted).ID
+			rec = c.serve(e, http.MethodGet, reconcile+"/"+rid, adminToken, nil)
+			assert.Equal(t, 10, cfgDecode[api.ReconcileResponse](t, rec, http.StatusOK).Result.Listed)
+			rec = c.serve(e, http.MethodPost, reconcile, adminToken, map[string]any{"from": time.Now().Add(time.Hour).Format(time.RFC3339)})
+			assert.Equal(t, "invalid_range", errorBody(t, rec).Code)
+
+			// Transfer, accept and close run as updates, then answer the interaction.
+			base := fmt.Sprintf("/api/interactions/%d", inter.ID)
+			rec = c.valid(e, http.MethodPost, base+"/transfer", agent.Token, map[string]any{"queueId": q.ID})
+			assert.Len(t, cfgDecode[api.InteractionResponse](t, rec, http.StatusOK).Messages, 3)
+			rec = c.serve(e, http.MethodPost, base+"/accept", adminToken, nil)
+			assert.Equal(t, http.StatusForbidden, rec.Code, "the admin cannot accept")
+			c.serve(e, http.MethodPost, base+"/accept", agent.Token, nil)
+			rec = c.valid(e, http.MethodPost, base+"/close", agent.Token, map[string]any{"disposition": "Solved"})
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.NoError(t, env.db.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("status", models.InteractionClosed).Error)
+			rec = c.valid(e, http.MethodPost, base+"/close", agent.Token, map[string]any{})
+			assert.Equal(t, "interaction_closed", errorBody(t, rec).Code)
+		})
+	}
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct {
+	id, event, data string
+}
+
+// parseSSE splits a stream into its events, skipping comments and retry.
+func parseSSE(t *testing.T, stream string) []sseEvent {
+	t.Helper()
+	var out []sseEvent
+	for _, block := range strings.Split(stream, "\n\n") {
+		var ev sseEvent
+		for _, line := range strings.Split(block, "\n") {
+			field, value, _ := strings.Cut(line, ": ")
+			switch field {
+			case "id":
+				ev.id = value
+			case "event":
+				ev.event = value
+			case "data":
+				ev.data = value
+			}
+		}
+		if ev.event != "" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// checkEvent validates an event's data against the schema the agent
+// event stream's x-sse-events names for its type.
+func (c *openAPIChecker) checkEvent(ev sseEvent) {
+	c.t.Helper()
+	op := c.doc.Paths.Find("/api/agents/{id}/events").Get
+	events, ok := op.Extensions["x-sse-events"].(map[string]any)
+	require.True(c.t, ok, "the event stream documents its events in x-sse-events")
+	entry, ok := events[ev.event].(map[string]any)
+	require.True(c.t, ok, "event %s is not documented in x-sse-events", ev.event)
+	name := strings.TrimPrefix(entry["$ref"].(string), "#/components/schemas/")
+	schema := c.doc.Components.Schemas[name]
+	require.NotNil(c.t, schema, "x-sse-events names %s, which is not a schema", name)
+	var data any
+	require.NoError(c.t, json.Unmarshal([]byte(ev.data), &data))
+	assert.NoError(c.t, schema.Value.VisitJSON(data), "the data of event %s %s does not match %s", ev.event, ev.data, name)
+}
+
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	_, data, ok := emulator.Sample(name)
+	require.True(t, ok, name)
+	return data
+}
