@@ -409,9 +409,12 @@ func TestOpenAPIOperationsResponsesMatch(t *testing.T) {
 			rec = c.serveRequest(w.e, signed(waText("01HMSG2", "393331234567", "CONVERSATION"), "n3"))
 			assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 
-			e := api.New(api.Deps{DB: w.db, Temporal: &fakeTemporal{healthErr: serviceerror.NewUnavailable("down")}, AdminToken: adminToken})
+			down := serviceerror.NewUnavailable("down")
+			e := api.New(api.Deps{DB: w.db, Temporal: &fakeTemporal{healthErr: down, startErr: down}, AdminToken: adminToken})
 			rec = c.serve(e, http.MethodGet, "/readyz", "", nil)
 			assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			rec = c.serve(e, http.MethodGet, "/api/diagnostics", adminToken, nil)
+			assert.Equal(t, "engine_unavailable", errorBody(t, rec).Code)
 			c.serve(e, http.MethodGet, "/healthz", "", nil)
 			c.serve(e, http.MethodGet, "/openapi.json", "", nil)
 		})
