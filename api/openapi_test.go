@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"regexp"
 	"slices"
 	"strings"
@@ -454,7 +455,11 @@ func multipartBody(t *testing.T, name string, data []byte, text string) ([]byte,
 	t.Helper()
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
-	fw, err := w.CreateFormFile("file", name)
+	// A browser sends the file's own type; the API types it by its bytes.
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, name))
+	h.Set("Content-Type", "image/png")
+	fw, err := w.CreatePart(h)
 	require.NoError(t, err)
 	_, err = fw.Write(data)
 	require.NoError(t, err)
