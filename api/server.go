@@ -101,6 +101,7 @@ func New(deps Deps) *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", serveOpenAPI)
 	// Sinch authenticates with the webhook secret, not the admin token.
 	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
 	s.registerInteractionRoutes(e)
