@@ -25,14 +25,16 @@ type ReconcileInput struct {
 }
 
 // ReconcileResult counts the messages of a reconciliation.
+// The JSON names are the API's (camelCase); histories recorded before the
+// tags decode the same, as encoding/json matches names without case.
 type ReconcileResult struct {
-	Pages int
+	Pages int `json:"pages"`
 	// Listed inbound messages at Sinch in the range; Missing of them were
 	// not stored and were handed to their conversations; Skipped are on
 	// channels the account does not serve.
-	Listed  int
-	Missing int
-	Skipped int
+	Listed  int `json:"listed"`
+	Missing int `json:"missing"`
+	Skipped int `json:"skipped"`
 }
 
 // ReconcileState is a reconciliation's progress, answered by its state
