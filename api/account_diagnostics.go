@@ -236,6 +236,10 @@ func (s *Server) runChecks(ctx context.Context, d *diagRun, checks []diagCheck) 
 			select {
 			case r = <-done:
 			case <-cctx.Done():
+			}
+			// A check that ended with its deadline reports the timeout,
+			// not the error its cancelled call returned.
+			if errors.Is(cctx.Err(), context.DeadlineExceeded) {
 				r = fail(fmt.Sprintf("%s (the limit is DIAGNOSTICS_CHECK_TIMEOUT)", ch.hint), "timed out after %s", timeout)
 			}
 			out[i] = DiagnosticCheck{Name: ch.name, Status: r.status, Message: r.message, Fix: r.fix,
