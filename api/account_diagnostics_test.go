@@ -223,7 +223,9 @@ func testDiagAllPass(t *testing.T, env *diagEnv) {
 // testDiagCertificate: a server certificate of an unknown CA fails; over
 // http on loopback (dev) the check is skipped and the probes still run.
 func testDiagCertificate(t *testing.T, env *diagEnv) {
-	untrusting := env.server(func(d *api.Deps) { d.Diagnostics.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12} })
+	untrusting := env.server(func(d *api.Deps) {
+		d.Diagnostics.TLSConfig = &tls.Config{RootCAs: x509.NewCertPool(), MinVersion: tls.VersionTLS12}
+	})
 	res, c := env.diagnose(untrusting)
 	assert.Equal(t, api.CheckFail, res.Status)
 	assert.Equal(t, api.CheckFail, c[api.CheckPublicURLTLS].Status)
