@@ -302,8 +302,16 @@ func testDiagWebhook(t *testing.T, env *diagEnv) {
 	assert.Equal(t, int64(2), h.SignatureFailures)
 	assert.Equal(t, "signature_missing", h.LastSignatureFailureCode)
 
-	// A verified callback right after a failure is recorded at once.
+	// A verified callback right after a failure is recorded at once; the
+	// next ones within webhookHealthEvery (5s) are not written.
 	require.Equal(t, http.StatusOK, env.postCallback(diagWebhookSecret, "GREEN").Code)
+	require.NoError(t, env.db.Take(&h, "account_id = ?", env.account).Error)
+	require.NotNil(t, h.LastCallbackAt)
+	first := *h.LastCallbackAt
+	time.Sleep(20 * time.Millisecond)
+	require.Equal(t, http.StatusOK, env.postCallback(diagWebhookSecret, "GREEN").Code)
+	require.NoError(t, env.db.Take(&h, "account_id = ?", env.account).Error)
+	assert.True(t, first.Equal(*h.LastCallbackAt), "throttled: %s then %s", first, h.LastCallbackAt)
 	_, c = env.diagnose(nil)
 	assert.Equal(t, api.CheckWarn, c[api.CheckSignatureFailure].Status, c[api.CheckSignatureFailure].Message)
 	assert.Contains(t, c[api.CheckSignatureFailure].Message, "callbacks were verified since")
