@@ -475,7 +475,7 @@ func checkSendFailures(ctx context.Context, d *diagRun) checkResult {
 		return fail("check the database (DATABASE_URL) and retry", "cannot read the failed messages: %v", err)
 	}
 	if len(groups) == 0 {
-		return pass("no outbound message failed in the last %s", sendFailureWindow)
+		return pass("no outbound message failed in the last %.0f h", sendFailureWindow.Hours())
 	}
 	var total int64
 	parts := make([]string, 0, len(groups))
@@ -505,7 +505,7 @@ func checkSendFailures(ctx context.Context, d *diagRun) checkResult {
 			fixes = append(fixes, class+": "+failureClassFix(g.ErrorClass))
 		}
 	}
-	msg := fmt.Sprintf("%d outbound messages failed in the last %s: %s", total, sendFailureWindow, strings.Join(parts, "; "))
+	msg := fmt.Sprintf("%d outbound messages failed in the last %.0f h: %s", total, sendFailureWindow.Hours(), strings.Join(parts, "; "))
 	fix := strings.Join(fixes, " | ") + " | compare with Sinch Analytics → Conversation API → failed messages"
 	if classes[models.ErrorClassConfig] {
 		return fail(fix, "%s", msg)

@@ -470,7 +470,7 @@ func testDiagSendFailures(t *testing.T, env *diagEnv) {
 	_, c := env.diagnose(nil)
 	got := c[api.CheckSendFailures]
 	assert.Equal(t, api.CheckWarn, got.Status, got.Message)
-	assert.Contains(t, got.Message, "3 outbound messages failed in the last 24h0m0s")
+	assert.Contains(t, got.Message, "3 outbound messages failed in the last 24 h")
 	assert.Contains(t, got.Message, "policy/OUTSIDE_ALLOWED_SENDING_WINDOW ×2")
 	assert.Contains(t, got.Message, "outside the 24 h window, latest")
 	assert.Contains(t, got.Message, "media/MEDIA_TYPE_UNSUPPORTED ×1")
