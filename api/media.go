@@ -206,6 +206,9 @@ func (s *Server) serveMedia(c echo.Context) error {
 		s.log.InfoContext(c.Request().Context(), "media link refused", "err", err, "request_id", requestID(c))
 		return notFound
 	}
+	if id == mediaProbeID { // the account diagnostics' media proxy probe
+		return s.mediaProbe(c)
+	}
 	var att models.Attachment
 	if err := s.deps.DB.WithContext(c.Request().Context()).Take(&att, id).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -22,6 +22,7 @@ func (s *Server) registerConfigRoutes(e *echo.Echo) {
 	e.GET("/api/whatsapp/accounts/:id/settings", s.getSettings, admin)
 	e.PUT("/api/whatsapp/accounts/:id/settings", s.putSettings, admin)
 	e.GET("/api/whatsapp/accounts/:id/canned-answers", s.listCannedAnswers, agent)
+	s.registerAccountDiagnosticsRoutes(e)
 
 	e.POST("/api/queues", s.createQueue, admin)
 	e.GET("/api/queues", s.listQueues, admin)

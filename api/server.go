@@ -56,6 +56,9 @@ type Deps struct {
 	Media         media.Store
 	MediaSigner   *media.Signer
 	MediaMaxBytes int64
+	// Diagnostics are the outside parts (HTTP client, TLS roots, clock,
+	// limits) of GET /api/whatsapp/accounts/{id}/diagnostics.
+	Diagnostics DiagnosticsDeps
 }
 
 // Server holds the handlers' dependencies.
@@ -64,6 +67,10 @@ type Server struct {
 	log     *slog.Logger
 	webhook webhookState
 	nudge   nudgeState
+	// webhookHealth throttles the webhook's last-callback writes; diag
+	// runs the account diagnostics.
+	webhookHealth webhookHealthState
+	diag          *diagnosticsRuntime
 }
 
 // New builds the echo instance with middleware and every route.
@@ -83,7 +90,7 @@ func New(deps Deps) *echo.Echo {
 	if deps.PolicyWarningStreak <= 0 {
 		deps.PolicyWarningStreak = config.DefaultPolicyStreak
 	}
-	s := &Server{deps: deps, log: deps.Logger}
+	s := &Server{deps: deps, log: deps.Logger, diag: newDiagnosticsRuntime(deps.Diagnostics)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -70,6 +70,7 @@ func (s *Server) notify(c echo.Context) error {
 		return errUnavailable("database_unavailable", "cannot read the account", err)
 	}
 	nonce, err := s.verifyCallback(c, acc, body)
+	s.recordWebhookHealth(acc.ID, err) // for the account diagnostics
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,11 @@ type Config struct {
 	// PolicyWarningStreak is how many consecutive Meta policy failures make
 	// an account show "may be blocked by Meta".
 	PolicyWarningStreak int
+	// DiagnosticsCheckTimeout bounds each account diagnostics check;
+	// DiagnosticsCallbackMaxAge is how long an account may go without a
+	// verified callback before its diagnostics warn.
+	DiagnosticsCheckTimeout   time.Duration
+	DiagnosticsCallbackMaxAge time.Duration
 	// ReconcileAfterOutage: when the API starts after being down longer
 	// than this, every account is reconciled over the gap (0: never).
 	ReconcileAfterOutage time.Duration
@@ -156,11 +161,14 @@ const (
 	DefaultSinchSendRate     = 20.0
 	DefaultPolicyStreak      = 3
 	DefaultReconcileOutage   = 10 * time.Minute
-	DefaultMediaMaxBytes     = 100 << 20
-	DefaultMediaMinFree      = 512 << 20
-	DefaultMediaURLTTL       = 24 * time.Hour
-	DefaultMediaFetchTimeout = 3 * time.Minute
-	DefaultMediaFetchRetry   = time.Hour
+	// Account diagnostics.
+	DefaultDiagnosticsCheckTimeout   = 10 * time.Second
+	DefaultDiagnosticsCallbackMaxAge = 24 * time.Hour
+	DefaultMediaMaxBytes             = 100 << 20
+	DefaultMediaMinFree              = 512 << 20
+	DefaultMediaURLTTL               = 24 * time.Hour
+	DefaultMediaFetchTimeout         = 3 * time.Minute
+	DefaultMediaFetchRetry           = time.Hour
 	// Account migration waits.
 	DefaultMigrationConfirmTimeout      = 720 * time.Hour
 	DefaultMigrationReminderEvery       = 24 * time.Hour
@@ -229,6 +237,8 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"MIGRATION_CONFIRM_TIMEOUT", DefaultMigrationConfirmTimeout, &c.MigrationConfirmTimeout},
 		{"MIGRATION_REMINDER_EVERY", DefaultMigrationReminderEvery, &c.MigrationReminderEvery},
 		{"MIGRATION_FIRST_MESSAGE_TIMEOUT", DefaultMigrationFirstMessageTimeout, &c.MigrationFirstMessageTimeout},
+		{"DIAGNOSTICS_CHECK_TIMEOUT", DefaultDiagnosticsCheckTimeout, &c.DiagnosticsCheckTimeout},
+		{"DIAGNOSTICS_CALLBACK_MAX_AGE", DefaultDiagnosticsCallbackMaxAge, &c.DiagnosticsCallbackMaxAge},
 	} {
 		v, err := time.ParseDuration(get(d.name, d.def.String()))
 		if err != nil || v <= 0 {

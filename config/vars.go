@@ -33,6 +33,8 @@ var Vars = []Var{
 	{"REPLY_SEND_TIMEOUT", DefaultReplySendTimeout.String(), "api, dev", "how long one send is retried on 429, 5xx or network errors (honouring Retry-After) before the reply fails"},
 	{"SINCH_SEND_RATE", "20", "worker, dev", "messages:send calls per second per Sinch app, shared by every worker; an account's sendRatePerSecond overrides it"},
 	{"POLICY_WARNING_STREAK", "3", "api, dev", "consecutive Meta policy failures after which an account shows the warning \"account may be blocked by Meta\""},
+	{"DIAGNOSTICS_CHECK_TIMEOUT", DefaultDiagnosticsCheckTimeout.String(), "api, dev", "bound of each check of GET /api/whatsapp/accounts/{id}/diagnostics (TLS handshake, probes through the public URL, OAuth2 token fetch); a check past it fails with \"timed out\""},
+	{"DIAGNOSTICS_CALLBACK_MAX_AGE", DefaultDiagnosticsCallbackMaxAge.String(), "api, dev", "account diagnostics warn when no verified Sinch callback arrived for this long, and count a signature failure this recent as current"},
 	{"RECONCILE_AFTER_OUTAGE", DefaultReconcileOutage.String(), "api, dev", "when the API starts after being down longer than this (its heartbeat stopped), every account is reconciled with Sinch over the gap; off disables it"},
 	{"MEDIA_DIR", "$DATA_DIR/media", "api, worker, dev", "where attachments are stored (content-addressed files written atomically); api and worker must share it"},
 	{"MEDIA_MAX_BYTES", "100M", "api, worker, dev", "the connector's own file size limit, checked before Sinch's and WhatsApp's (image 5 MiB, audio and video 16 MiB, document 100 MiB)"},

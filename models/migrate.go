@@ -13,7 +13,7 @@ func All() []any {
 		&Account{}, &AccountEvent{}, &Disposition{}, &CannedAnswer{},
 		&Queue{}, &Agent{}, &QueueAccount{}, &QueueAgent{}, &AgentAccount{},
 		&Contact{}, &Interaction{}, &Message{}, &Attachment{}, &Migration{},
-		&AgentEvent{}, &WebhookNonce{}, &SendRateSlot{}, &Heartbeat{},
+		&AgentEvent{}, &WebhookNonce{}, &SendRateSlot{}, &Heartbeat{}, &WebhookHealth{},
 	}
 }
 
@@ -194,6 +194,17 @@ var migrations = []*gormigrate.Migration{
 				}
 			}
 			return m.DropTable(&Migration{})
+		},
+	},
+	{
+		// What the webhook last saw of each account (last verified
+		// callback, last signature failure), for the account diagnostics.
+		ID: "2026120201_account_webhook_health",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&WebhookHealth{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&WebhookHealth{})
 		},
 	},
 }

@@ -142,6 +142,9 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		},
 
 		PolicyWarningStreak: cfg.PolicyWarningStreak,
+		Diagnostics: api.DiagnosticsDeps{
+			CheckTimeout: cfg.DiagnosticsCheckTimeout, CallbackMaxAge: cfg.DiagnosticsCallbackMaxAge,
+		},
 	}), nil
 }
 
