@@ -56,14 +56,16 @@ type Deps struct {
 	Media         media.Store
 	MediaSigner   *media.Signer
 	MediaMaxBytes int64
+	// Events wakes the agents' SSE streams on Postgres (LISTEN/NOTIFY; the
+	// caller runs it); nil: streams poll agent_events every 250 ms.
+	Events *EventListener
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	deps    Deps
-	log     *slog.Logger
-	webhook webhookState
-	nudge   nudgeState
+	deps  Deps
+	log   *slog.Logger
+	nudge nudgeState
 }
 
 // New builds the echo instance with middleware and every route.
