@@ -119,6 +119,16 @@ func TestPrune(t *testing.T) {
 			assert.EqualValues(t, len(w.kept), n)
 			require.NoError(t, db.Model(&models.WebhookNonce{}).Count(&n).Error)
 			assert.EqualValues(t, 2, n)
+
+			// A retried attempt resumes from its last heartbeat's counts.
+			retry := ts.NewTestActivityEnvironment()
+			retry.RegisterActivity(acts)
+			retry.SetHeartbeatDetails(activities.PruneResult{AgentEvents: 4000, Nonces: 9})
+			val, err = retry.ExecuteActivity(acts.Prune, in)
+			require.NoError(t, err)
+			res = activities.PruneResult{}
+			require.NoError(t, val.Get(&res))
+			assert.Equal(t, activities.PruneResult{AgentEvents: 4000, Nonces: 9}, res)
 		})
 	}
 }
