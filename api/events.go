@@ -14,8 +14,8 @@ import (
 // SSE timing: events are read from the agent_events table (written by the
 // worker, possibly in another process) every ssePoll, or, with an
 // EventListener (Postgres), when a NOTIFY says the agent has new events and
-// every SafetyPoll; a comment line every sseKeepAlive keeps proxies from
-// closing an idle stream.
+// every SafetyPoll; a comment line on each sseKeepAlive tick that sent
+// nothing keeps proxies from closing an idle stream.
 const (
 	ssePoll      = 250 * time.Millisecond
 	sseKeepAlive = 15 * time.Second
