@@ -11,9 +11,11 @@ import (
 	"github.com/xcally-connector/connector/models"
 )
 
-// SSE timing: events are polled from the agent_events table (written by the
-// worker, possibly in another process) every ssePoll; a comment line every
-// sseKeepAlive keeps proxies from closing an idle stream.
+// SSE timing: events are read from the agent_events table (written by the
+// worker, possibly in another process) every ssePoll, or, with an
+// EventListener (Postgres), when a NOTIFY says the agent has new events and
+// every SafetyPoll; a comment line on each sseKeepAlive tick that sent
+// nothing keeps proxies from closing an idle stream.
 const (
 	ssePoll      = 250 * time.Millisecond
 	sseKeepAlive = 15 * time.Second
@@ -44,6 +46,15 @@ func (s *Server) agentEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Subscribed before the first read: an event committed after it wakes
+	// the loop, one committed before is read by it.
+	var wake <-chan struct{}
+	every := ssePoll
+	if l := s.deps.Events; l != nil {
+		ch, unsubscribe := l.Subscribe(agentID)
+		defer unsubscribe()
+		wake, every = ch, l.safetyPoll()
+	}
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set(echo.HeaderCacheControl, "no-cache")
@@ -53,9 +64,11 @@ func (s *Server) agentEvents(c echo.Context) error {
 		return nil
 	}
 	w.Flush()
-	poll := time.NewTicker(ssePoll)
+	poll := time.NewTicker(every)
 	defer poll.Stop()
-	lastWrite := time.Now()
+	keepAlive := time.NewTicker(sseKeepAlive)
+	defer keepAlive.Stop()
+	wrote := false
 	for {
 		var evs []models.AgentEvent
 		if err := db.Where("agent_id = ? AND id > ?", agentID, last).Order("id").Limit(sseBatch).Find(&evs).Error; err != nil {
@@ -72,21 +85,30 @@ func (s *Server) agentEvents(c echo.Context) error {
 		}
 		if len(evs) > 0 {
 			w.Flush()
-			lastWrite = time.Now()
+			wrote = true
 			if len(evs) == sseBatch {
 				continue
 			}
-		} else if time.Since(lastWrite) >= sseKeepAlive {
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
-			}
-			w.Flush()
-			lastWrite = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-poll.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-poll.C:
+				break wait
+			case <-wake:
+				break wait
+			case <-keepAlive.C:
+				if wrote {
+					wrote = false
+					continue
+				}
+				if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+					return nil
+				}
+				w.Flush()
+			}
 		}
 	}
 }

@@ -59,14 +59,16 @@ type Deps struct {
 	// Diagnostics are the outside parts (HTTP client, TLS roots, clock,
 	// limits) of GET /api/whatsapp/accounts/{id}/diagnostics.
 	Diagnostics DiagnosticsDeps
+	// Events wakes the agents' SSE streams on Postgres (LISTEN/NOTIFY; the
+	// caller runs it); nil: streams poll agent_events every 250 ms.
+	Events *EventListener
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	deps    Deps
-	log     *slog.Logger
-	webhook webhookState
-	nudge   nudgeState
+	deps  Deps
+	log   *slog.Logger
+	nudge nudgeState
 	// webhookHealth throttles the webhook's last-callback writes; diag
 	// runs the account diagnostics.
 	webhookHealth webhookHealthState

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,8 +28,6 @@ const (
 	// engineTimeout bounds the Temporal call of one callback; past it the
 	// callback is answered 503 and Sinch retries it.
 	engineTimeout = 5 * time.Second
-	// nonceCleanupEvery spaces the pruning of expired nonces.
-	nonceCleanupEvery = 10 * time.Minute
 )
 
 // WebhookResponse is the body of a 200 answer to Sinch.
@@ -40,11 +37,6 @@ type WebhookResponse struct {
 	Trigger string `json:"trigger"`
 	// Reason says why a callback was ignored.
 	Reason string `json:"reason,omitempty"`
-}
-
-// webhookState is per-server bookkeeping of the webhook.
-type webhookState struct {
-	lastNonceCleanup atomic.Int64
 }
 
 // notify is POST /api/whatsapp/accounts/{id}/notify, Sinch's webhook. It
@@ -123,7 +115,6 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 	case err != nil:
 		return "", errUnavailable("database_unavailable", "cannot record the signature nonce", err)
 	}
-	s.pruneNonces(now)
 	return sh.Nonce, nil
 }
 
@@ -134,23 +125,6 @@ func (s *Server) releaseNonce(accountID uint64, nonce string) {
 	if err != nil {
 		s.log.Warn("release webhook nonce", "account_id", accountID, "err", err)
 	}
-}
-
-// pruneNonces deletes nonces older than the tolerance (their requests fail
-// the timestamp check anyway), at most every nonceCleanupEvery.
-func (s *Server) pruneNonces(now time.Time) {
-	last := s.webhook.lastNonceCleanup.Load()
-	if now.UnixNano()-last < int64(nonceCleanupEvery) || !s.webhook.lastNonceCleanup.CompareAndSwap(last, now.UnixNano()) {
-		return
-	}
-	cutoff := now.Add(-s.deps.WebhookTolerance - webhookFutureSkew).UTC()
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.deps.DB.WithContext(ctx).Where("seen_at < ?", cutoff).Delete(&models.WebhookNonce{}).Error; err != nil {
-			s.log.Warn("prune webhook nonces", "err", err)
-		}
-	}()
 }
 
 // handleCallback decodes a verified callback and hands it on by trigger.

@@ -120,6 +120,14 @@ type Config struct {
 	MigrationReminderEvery       time.Duration
 	MigrationFirstMessageTimeout time.Duration
 
+	// RetentionAgentEvents and RetentionAccountEvents are how long
+	// agent_events and account_events rows are kept (0: forever);
+	// RetentionEvery is the interval of the retention schedule (0: no
+	// schedule, nothing is pruned).
+	RetentionAgentEvents   time.Duration
+	RetentionAccountEvents time.Duration
+	RetentionEvery         time.Duration
+
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
@@ -173,7 +181,11 @@ const (
 	DefaultMigrationConfirmTimeout      = 720 * time.Hour
 	DefaultMigrationReminderEvery       = 24 * time.Hour
 	DefaultMigrationFirstMessageTimeout = 168 * time.Hour
-	minAdminTokenLen                    = 16
+	// Retention of the event tables and the interval of its schedule.
+	DefaultRetentionAgentEvents   = 720 * time.Hour
+	DefaultRetentionAccountEvents = 2160 * time.Hour
+	DefaultRetentionEvery         = time.Hour
+	minAdminTokenLen              = 16
 )
 
 // Load reads the configuration through getenv (os.Getenv in production, a map
@@ -268,6 +280,19 @@ func Load(getenv func(string) string) (*Config, error) {
 	default:
 		if c.ReconcileAfterOutage, err = time.ParseDuration(raw); err != nil || c.ReconcileAfterOutage < time.Minute {
 			return nil, &Error{"RECONCILE_AFTER_OUTAGE", fmt.Sprintf("want a duration of at least 1m (the API's heartbeat is 30s), or off, got %q", raw)}
+		}
+	}
+	for _, r := range []struct {
+		name     string
+		def, min time.Duration
+		dst      *time.Duration
+	}{
+		{"RETENTION_AGENT_EVENTS", DefaultRetentionAgentEvents, time.Hour, &c.RetentionAgentEvents},
+		{"RETENTION_ACCOUNT_EVENTS", DefaultRetentionAccountEvents, time.Hour, &c.RetentionAccountEvents},
+		{"RETENTION_EVERY", DefaultRetentionEvery, time.Minute, &c.RetentionEvery},
+	} {
+		if *r.dst, err = parseOffDuration(get(r.name, r.def.String()), r.min); err != nil {
+			return nil, &Error{r.name, err.Error()}
 		}
 	}
 	rate := get("SINCH_SEND_RATE", strconv.FormatFloat(DefaultSinchSendRate, 'f', -1, 64))
@@ -506,6 +531,18 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("want a positive size such as 1M or 524288, got %q", s)
 	}
 	return n * mult, nil
+}
+
+// parseOffDuration reads a duration of at least min, or off (0).
+func parseOffDuration(raw string, min time.Duration) (time.Duration, error) {
+	if raw == "off" || raw == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < min {
+		return 0, fmt.Errorf("want a duration of at least %s (such as 720h), or off, got %q", min, raw)
+	}
+	return d, nil
 }
 
 // RedactedDatabaseURL is DatabaseURL safe to log.

@@ -169,3 +169,25 @@ func TestEveryVarIsDocumentedOnce(t *testing.T) {
 		assert.Contains(t, string(readme), "`"+v.Name+"`", "README's configuration table lists %s", v.Name)
 	}
 }
+
+func TestRetentionSettings(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{}))
+	require.NoError(t, err)
+	assert.Equal(t, 720*time.Hour, cfg.RetentionAgentEvents)
+	assert.Equal(t, 2160*time.Hour, cfg.RetentionAccountEvents)
+	assert.Equal(t, time.Hour, cfg.RetentionEvery)
+
+	cfg, err = config.Load(env(map[string]string{"RETENTION_AGENT_EVENTS": "off", "RETENTION_ACCOUNT_EVENTS": "48h", "RETENTION_EVERY": "off"}))
+	require.NoError(t, err)
+	assert.Zero(t, cfg.RetentionAgentEvents, "off keeps agent events")
+	assert.Equal(t, 48*time.Hour, cfg.RetentionAccountEvents)
+	assert.Zero(t, cfg.RetentionEvery, "off: no schedule")
+
+	for name, raw := range map[string]string{"RETENTION_AGENT_EVENTS": "10m", "RETENTION_ACCOUNT_EVENTS": "forever", "RETENTION_EVERY": "10s"} {
+		_, err := config.Load(env(map[string]string{name: raw}))
+		var cerr *config.Error
+		require.True(t, errors.As(err, &cerr), "%s=%s: got %v", name, raw, err)
+		assert.Equal(t, name, cerr.Var)
+		assert.Contains(t, err.Error(), "or off, got \""+raw+"\"")
+	}
+}

@@ -207,7 +207,47 @@ var migrations = []*gormigrate.Migration{
 			return tx.Migrator().DropTable(&WebhookHealth{})
 		},
 	},
+	{
+		// Postgres wakes the agents' SSE streams with LISTEN/NOTIFY: every
+		// insert into agent_events, by any process, notifies channel
+		// agent_events with the agent id once its transaction commits. No-op
+		// on SQLite, whose streams poll.
+		ID: "2026120202_agent_events_notify",
+		Migrate: func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "postgres" {
+				return nil
+			}
+			for _, stmt := range []string{
+				`CREATE OR REPLACE FUNCTION agent_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('` + AgentEventsChannel + `', NEW.agent_id::text);
+  RETURN NULL;
+END $$`,
+				`DROP TRIGGER IF EXISTS agent_events_notify ON agent_events`,
+				`CREATE TRIGGER agent_events_notify AFTER INSERT ON agent_events FOR EACH ROW EXECUTE FUNCTION agent_events_notify()`,
+			} {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return fmt.Errorf("agent_events notify trigger: %w", err)
+				}
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "postgres" {
+				return nil
+			}
+			if err := tx.Exec(`DROP TRIGGER IF EXISTS agent_events_notify ON agent_events`).Error; err != nil {
+				return err
+			}
+			return tx.Exec(`DROP FUNCTION IF EXISTS agent_events_notify()`).Error
+		},
+	},
 }
+
+// AgentEventsChannel is the Postgres NOTIFY channel that the trigger of
+// 2026120202_agent_events_notify notifies after every insert into
+// agent_events, with the agent id as payload.
+const AgentEventsChannel = "agent_events"
 
 // accountSettingsColumns are the Account fields added by
 // 2026120104_settings_migrations.

@@ -50,3 +50,15 @@ func AccountMemo(accountName string) map[string]any {
 	}
 	return map[string]any{MemoAccountName: accountName}
 }
+
+// RetentionScheduleID is the id of the Temporal schedule that runs
+// RetentionWorkflow; it is also the prefix of its runs' workflow ids
+// (RetentionWorkflowID).
+const RetentionScheduleID = "retention"
+
+// RetentionWorkflowID is the id of the retention run scheduled for at:
+// Temporal names a schedule's runs after the schedule's action id and the
+// nominal time, e.g. retention-2026-12-01T23:00:00Z.
+func RetentionWorkflowID(at time.Time) string {
+	return RetentionScheduleID + "-" + at.UTC().Truncate(time.Second).Format(time.RFC3339)
+}

@@ -115,7 +115,7 @@ func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog
 	}, nil
 }
 
-func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, log *slog.Logger) (*echo.Echo, error) {
+func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, events *api.EventListener, log *slog.Logger) (*echo.Echo, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
@@ -145,7 +145,25 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		Diagnostics: api.DiagnosticsDeps{
 			CheckTimeout: cfg.DiagnosticsCheckTimeout, CallbackMaxAge: cfg.DiagnosticsCallbackMaxAge,
 		},
+		Events: events,
 	}), nil
+}
+
+// startEventListener starts, on Postgres, the listener that wakes the
+// agents' SSE streams on NOTIFY (nil on SQLite, whose streams poll); stop
+// ends it and waits for it.
+func startEventListener(cfg *config.Config, log *slog.Logger) (_ *api.EventListener, stop func(), _ error) {
+	target, err := config.ParseDatabaseURL(cfg.DatabaseURL)
+	if err != nil || target.Engine != config.Postgres {
+		return nil, func() {}, nil
+	}
+	l, err := api.NewEventListener(target.DSN, log.With("component", "sse-listener"))
+	if err != nil {
+		return nil, nil, &config.Error{Var: "DATABASE_URL", Msg: err.Error()}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = l.Run(ctx) }()
+	return l, func() { cancel(); <-l.Done() }, nil
 }
 
 // httpServer serves handler on a listener and shuts it down gracefully.

@@ -16,6 +16,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/internal/media"
@@ -37,6 +38,8 @@ type Dev struct {
 	Emulator    *emulator.Server
 	EmulatorURL string
 	http        *httpServer
+	// stopEvents ends the SSE wake-up listener (Postgres).
+	stopEvents func()
 	// stopHeartbeat ends the webhook heartbeat; heartbeatDone closes after.
 	stopHeartbeat func()
 	heartbeatDone chan struct{}
@@ -102,7 +105,11 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err := d.StartWorker(); err != nil {
 		return nil, err
 	}
-	e, err := newAPI(cfg, d.DB, d.Client, d.Media, log)
+	var events *api.EventListener
+	if events, d.stopEvents, err = startEventListener(cfg, log); err != nil {
+		return nil, err
+	}
+	e, err := newAPI(cfg, d.DB, d.Client, d.Media, events, log)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +140,7 @@ func (d *Dev) StartWorker() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	d.Worker = w
+	ensureRetention(d.Client, d.cfg, d.log)
 	return nil
 }
 
@@ -157,6 +165,10 @@ func (d *Dev) Stop() {
 		if err := d.http.shutdown(d.cfg.ShutdownTimeout); err != nil {
 			d.log.Warn("http shutdown", "err", err)
 		}
+	}
+	if d.stopEvents != nil {
+		d.stopEvents()
+		d.stopEvents = nil
 	}
 	if d.Worker != nil {
 		d.Worker.Stop()

@@ -30,7 +30,12 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := newAPI(cfg, db, tc, store, log)
+	events, stopEvents, err := startEventListener(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopEvents()
+	e, err := newAPI(cfg, db, tc, store, events, log)
 	if err != nil {
 		return err
 	}
@@ -73,6 +78,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	defer tc.Close()
 	acts.Inbound = newInboundSink(cfg, db, tc)
+	ensureRetention(tc, cfg, log)
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	return worker.Run(ctx, worker.New(tc, cfg.TemporalTaskQueue, acts, cfg.ShutdownTimeout), log)
 }
