@@ -17,7 +17,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -56,6 +58,11 @@ type Deps struct {
 	Media         media.Store
 	MediaSigner   *media.Signer
 	MediaMaxBytes int64
+	// Metrics records HTTP and business metrics and is served on GET
+	// /metrics (nil: nothing recorded, no route); MetricsToken, when set,
+	// is the bearer token /metrics requires.
+	Metrics      *metrics.Metrics
+	MetricsToken string
 }
 
 // Server holds the handlers' dependencies.
@@ -64,6 +71,9 @@ type Server struct {
 	log     *slog.Logger
 	webhook webhookState
 	nudge   nudgeState
+	// routes are the registered route templates: the HTTP metrics label
+	// anything else metrics.Unmatched.
+	routes map[string]bool
 }
 
 // New builds the echo instance with middleware and every route.
@@ -83,12 +93,13 @@ func New(deps Deps) *echo.Echo {
 	if deps.PolicyWarningStreak <= 0 {
 		deps.PolicyWarningStreak = config.DefaultPolicyStreak
 	}
-	s := &Server{deps: deps, log: deps.Logger}
+	s := &Server{deps: deps, log: logctx.Wrap(deps.Logger)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
+	e.Use(s.observe())
 	e.Use(s.requestLogger())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true,
@@ -102,7 +113,7 @@ func New(deps Deps) *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	// Sinch authenticates with the webhook secret, not the admin token.
-	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
+	e.POST("/api/whatsapp/accounts/:id/notify", s.notify, s.webhookMetrics)
 	s.registerInteractionRoutes(e)
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
@@ -112,6 +123,14 @@ func New(deps Deps) *echo.Echo {
 	// /api answers 404, not an auth error.
 	e.GET("/api/diagnostics", s.diagnostics, s.requireAdmin)
 	s.registerConfigRoutes(e)
+	if deps.Metrics != nil {
+		// Prometheus scrapes with METRICS_TOKEN (or openly), not the admin token.
+		e.GET("/metrics", s.serveMetrics())
+	}
+	s.routes = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routes[r.Path] = true
+	}
 	return e
 }
 
@@ -123,7 +142,7 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 		HandleError: true,
 		Skipper: func(c echo.Context) bool {
 			p := c.Path()
-			return p == "/healthz" || p == "/readyz"
+			return p == "/healthz" || p == "/readyz" || p == "/metrics"
 		},
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo
