@@ -19,6 +19,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/worker"
@@ -33,6 +34,9 @@ type Dev struct {
 	Worker   sdkworker.Worker
 	// Media is the attachment store shared by the API and the worker.
 	Media *media.FS
+	// Metrics is the one registry of the process (API, worker and SDK
+	// series), served on the API's /metrics.
+	Metrics *metrics.Metrics
 	// Emulator is the fake Sinch (nil when EMULATOR_ADDR is off).
 	Emulator    *emulator.Server
 	EmulatorURL string
@@ -94,7 +98,10 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if d.Media, err = openMedia(cfg); err != nil {
 		return nil, err
 	}
-	opts := temporalOptions(cfg, log)
+	if d.Metrics, err = metrics.New(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	opts := temporalOptions(cfg, log, d.Metrics)
 	opts.HostPort = d.Temporal.FrontendAddr()
 	if d.Client, err = client.DialContext(ctx, opts); err != nil {
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
@@ -102,7 +109,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err := d.StartWorker(); err != nil {
 		return nil, err
 	}
-	e, err := newAPI(cfg, d.DB, d.Client, d.Media, log)
+	e, err := newAPI(cfg, d.DB, d.Client, d.Media, log, d.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +130,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 // dev stack starts one, and tests use it after StopWorker to play a
 // restarted worker process.
 func (d *Dev) StartWorker() error {
-	acts, err := newActivities(d.cfg, d.DB, d.Media, d.log)
+	acts, err := newActivities(d.cfg, d.DB, d.Media, d.log, d.Metrics)
 	if err != nil {
 		return err
 	}
@@ -163,6 +170,9 @@ func (d *Dev) Stop() {
 	}
 	if d.Client != nil {
 		d.Client.Close()
+	}
+	if d.Metrics != nil {
+		_ = d.Metrics.Shutdown(context.Background())
 	}
 	if d.Emulator != nil {
 		_ = d.Emulator.Close()
@@ -216,6 +226,7 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	p("\nWhatsApp connector dev stack ready in %s\n\n", took.Round(time.Millisecond))
 	p("  %-16s %s\n", "API:", d.APIURL())
 	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
+	p("  %-16s %s/metrics\n", "Metrics:", d.APIURL())
 	if u := d.Temporal.UIURL(); u != "" {
 		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
 	}
