@@ -91,6 +91,10 @@ type Handler struct {
 	// level is LOG_LEVEL; nil defers to the inner handler's Enabled.
 	level slog.Leveler
 	force bool
+	// own are the top-level keys the logger already carries (With), which
+	// the context's fields must not repeat.
+	own map[string]bool
+	group bool
 }
 
 // NewHandler wraps inner (built to accept debug records) with level.
@@ -139,6 +143,9 @@ func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	if attrs := Attrs(ctx); len(attrs) > 0 {
 		own := map[string]bool{}
+		for k := range h.own {
+			own[k] = true
+		}
 		r.Attrs(func(a slog.Attr) bool {
 			own[a.Key] = true
 			return true
@@ -157,6 +164,15 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	c := *h
 	c.inner = h.inner.WithAttrs(attrs)
+	if !h.group {
+		c.own = make(map[string]bool, len(h.own)+len(attrs))
+		for k := range h.own {
+			c.own[k] = true
+		}
+		for _, a := range attrs {
+			c.own[a.Key] = true
+		}
+	}
 	return &c
 }
 
@@ -164,5 +180,6 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h *Handler) WithGroup(name string) slog.Handler {
 	c := *h
 	c.inner = h.inner.WithGroup(name)
+	c.group = c.group || name != ""
 	return &c
 }

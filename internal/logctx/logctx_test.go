@@ -66,8 +66,12 @@ func TestContextFields(t *testing.T) {
 
 	log.InfoContext(ctx, "request done", "request_id", "explicit")
 	log.Info("no context")
+	log.With("workflow_id", "from-with").InfoContext(ctx, "logger attrs win")
 	lines := jsonLines(t, &buf)
-	require.Len(t, lines, 2)
+	require.Len(t, lines, 3)
+	assert.Equal(t, 1, strings.Count(strings.Split(buf.String(), "\n")[2], "workflow_id"), "no key twice on a line")
+	assert.Equal(t, "from-with", lines[2]["workflow_id"])
+	assert.Equal(t, "r-1", lines[2]["request_id"])
 	assert.Equal(t, "explicit", lines[0]["request_id"], "the record's own attribute wins")
 	assert.Equal(t, "conversation/1/x", lines[0]["workflow_id"])
 	assert.Equal(t, 3.0, lines[0]["account_id"])
