@@ -93,7 +93,7 @@ type Handler struct {
 	force bool
 	// own are the top-level keys the logger already carries (With), which
 	// the context's fields must not repeat.
-	own map[string]bool
+	own   map[string]bool
 	group bool
 }
 
