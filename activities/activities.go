@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -48,6 +49,9 @@ type Activities struct {
 	MediaSigner   *media.Signer
 	MediaURLTTL   time.Duration
 	MediaMaxBytes int64
+	// Metrics records sends, queue waits, media and migrations (nil:
+	// nothing is recorded).
+	Metrics *metrics.Metrics
 }
 
 // CheckDatabaseInput asks the worker to check its own database.

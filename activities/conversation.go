@@ -248,6 +248,8 @@ func (a *Activities) IngestInbound(ctx context.Context, in IngestInboundInput) (
 	if err != nil {
 		return IngestInboundResult{}, fmt.Errorf("ingest inbound: %w", err)
 	}
+	a.log(ctx, in.AccountID).Debug("inbound ingested", "interaction_id", res.InteractionID, "opened", res.Opened,
+		"stored", len(res.Stored), "not_opened", res.NotOpened)
 	return res, nil
 }
 

@@ -79,6 +79,7 @@ func (a *Activities) ApplyDelivery(ctx context.Context, in ApplyDeliveryInput) (
 		at = time.Now().UTC()
 	}
 	var res ApplyDeliveryResult
+	var isOutbound bool
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var found []models.Message
 		q := tx.Where("account_id = ?", in.AccountID)
@@ -96,6 +97,7 @@ func (a *Activities) ApplyDelivery(ctx context.Context, in ApplyDeliveryInput) (
 		m := found[0]
 		res.MessageID, res.Attempt, res.Status = m.ID, m.SendAttempt, string(m.Status)
 		outbound := m.Direction == models.DirectionOutbound
+		isOutbound = outbound
 		if outbound {
 			stale := (in.RefAttempt != 0 && in.RefAttempt < m.SendAttempt) ||
 				(in.RefAttempt == 0 && m.ProviderMessageID != nil && *m.ProviderMessageID != in.MessageID)
@@ -163,5 +165,9 @@ func (a *Activities) ApplyDelivery(ctx context.Context, in ApplyDeliveryInput) (
 	if err != nil {
 		return ApplyDeliveryResult{}, fmt.Errorf("apply delivery %s: %w", in.MessageID, err)
 	}
+	if res.Applied && isOutbound && (st == models.StatusDelivered || st == models.StatusRead) {
+		a.Metrics.Send(string(st), "")
+	}
+	a.log(ctx, in.AccountID).Debug("delivery report", "message_id", res.MessageID, "status", in.Status, "applied", res.Applied, "stale", res.Stale)
 	return res, nil
 }

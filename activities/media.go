@@ -152,7 +152,8 @@ func (a *Activities) fetchOne(ctx context.Context, msg models.Message, att model
 	if err != nil {
 		return StoredAttachment{}, fmt.Errorf("record stored attachment %d: %w", att.ID, err)
 	}
-	a.logger().Info("attachment stored", "attachment_id", att.ID, "account_id", msg.AccountID, "content_type", typ.ContentType, "size", obj.Size)
+	a.Metrics.MediaBytes("in", obj.Size)
+	a.log(ctx, msg.AccountID).Info("attachment stored", "attachment_id", att.ID, "content_type", typ.ContentType, "size", obj.Size)
 	return StoredAttachment{AttachmentID: att.ID, ContentType: typ.ContentType, Size: obj.Size}, nil
 }
 
@@ -175,7 +176,8 @@ func (a *Activities) fetchFailure(ctx context.Context, msg models.Message, att m
 	if e := db.Model(&models.Attachment{}).Where("id = ?", att.ID).Update("error", reason).Error; e != nil {
 		return fmt.Errorf("record fetch error: %w (after %v)", e, err)
 	}
-	a.logger().Warn("attachment fetch failed", "attachment_id", att.ID, "account_id", msg.AccountID, "reason", reason)
+	a.log(ctx, msg.AccountID).Warn("attachment fetch failed", "attachment_id", att.ID, "reason", reason)
+	a.Metrics.MediaFailure("in", fetchFailureReason(ctx, low, fe))
 	switch {
 	case low != nil:
 		return temporal.NewApplicationErrorWithOptions(reason, ErrTypeMediaDiskLow, temporal.ApplicationErrorOptions{Cause: err})
@@ -185,6 +187,19 @@ func (a *Activities) fetchFailure(ctx context.Context, msg models.Message, att m
 		return err
 	}
 	return fmt.Errorf("fetch attachment %d: %w", att.ID, err)
+}
+
+// fetchFailureReason is the bounded metrics label of a failed fetch.
+func fetchFailureReason(ctx context.Context, low *media.DiskLowError, fe *media.FetchError) string {
+	switch {
+	case low != nil:
+		return "disk_low"
+	case fe != nil && fe.Permanent:
+		return "refused"
+	case ctx.Err() != nil:
+		return "cancelled"
+	}
+	return "transient"
 }
 
 // WarningDiskLow starts the account warning of a full media disk.
@@ -378,6 +393,7 @@ func (a *Activities) mediaRequest(ctx context.Context, acc models.Account, m mod
 		}
 	}
 	if gone {
+		a.Metrics.MediaFailure("out", "deleted")
 		return sinch.SendMessageRequest{}, failureError(Failure{Code: "ATTACHMENT_DELETED", Class: models.ErrorClassMedia,
 			Message: fmt.Sprintf("ATTACHMENT_DELETED: the file %q was deleted on the connector before it was sent (Sinch would answer MEDIA_NOT_REACHABLE): attach it again", att.Filename)}, nil)
 	}

@@ -189,7 +189,7 @@ func (a *Activities) CreateMigrationTarget(ctx context.Context, in MigrationInpu
 	if err != nil {
 		return MigrationTargetResult{}, migrationError("create the new account of migration", in.MigrationID, err)
 	}
-	a.logger().Info("migration target ready", "migration_id", in.MigrationID, "account_id", res.AccountID)
+	a.log(ctx, res.AccountID).Info("migration target ready", "migration_id", in.MigrationID)
 	return res, nil
 }
 
@@ -335,7 +335,7 @@ func (a *Activities) VerifyMigrationCredentials(ctx context.Context, in Migratio
 		}
 		return res, fmt.Errorf("fetch a Sinch token for account %d at %s: %w", acc.ID, authURL, err)
 	}
-	a.logger().Info("migration credentials verified", "migration_id", in.MigrationID, "account_id", acc.ID, "key_id", acc.KeyID)
+	a.log(ctx, acc.ID).Info("migration credentials verified", "migration_id", in.MigrationID, "key_id", acc.KeyID)
 	return res, nil
 }
 
@@ -607,7 +607,7 @@ func (a *Activities) MarkSourceMigrated(ctx context.Context, in MigrationPairInp
 	if err != nil {
 		return MarkMigratedResult{}, migrationError("mark the source account of migration", in.MigrationID, err)
 	}
-	a.logger().Info("account migrated", "migration_id", in.MigrationID, "source_account_id", in.SourceAccountID, "target_account_id", in.TargetAccountID)
+	a.log(ctx, 0).Info("account migrated", "migration_id", in.MigrationID, "source_account_id", in.SourceAccountID, "target_account_id", in.TargetAccountID)
 	return res, nil
 }
 
@@ -672,7 +672,7 @@ func (a *Activities) CompensateMigration(ctx context.Context, in CompensateMigra
 	if err != nil {
 		return CompensateMigrationResult{}, migrationError("compensate migration", in.MigrationID, err)
 	}
-	a.logger().Info("migration compensated", "migration_id", in.MigrationID, "target_account_id", res.TargetAccountID, "bridge_queue_id", res.BridgeQueueID)
+	a.log(ctx, 0).Info("migration compensated", "migration_id", in.MigrationID, "target_account_id", res.TargetAccountID, "bridge_queue_id", res.BridgeQueueID)
 	return res, nil
 }
 
@@ -708,12 +708,22 @@ func (a *Activities) RecordMigration(ctx context.Context, in MigrationRecord) er
 	if in.State.Final() {
 		cols["active_source_id"] = nil
 	}
+	// The state before, so that a repeated record (a reminder, a retry)
+	// counts no transition.
+	var before []models.MigrationState
+	if err := a.DB.WithContext(ctx).Model(&models.Migration{}).Where("id = ?", in.MigrationID).Pluck("state", &before).Error; err != nil {
+		return fmt.Errorf("read migration %d: %w", in.MigrationID, err)
+	}
 	r := a.DB.WithContext(ctx).Model(&models.Migration{}).Where("id = ?", in.MigrationID).Updates(cols)
 	if r.Error != nil {
 		return fmt.Errorf("record migration %d: %w", in.MigrationID, r.Error)
 	}
 	if r.RowsAffected == 0 {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("no migration %d", in.MigrationID), ErrTypeBadInput, nil)
+	}
+	if len(before) == 1 && before[0] != in.State {
+		a.Metrics.Migration(string(in.State))
+		a.log(ctx, 0).Info("migration state", "migration_id", in.MigrationID, "from", before[0], "to", in.State)
 	}
 	return nil
 }

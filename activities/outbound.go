@@ -264,7 +264,7 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		if id != "" {
 			return a.recordAccepted(ctx, m, id, true)
 		}
-		a.logger().Info("send outcome unknown and not found at Sinch: sending again", "message_id", m.ID, "attempt", in.Attempt)
+		a.log(ctx, acc.ID).Info("send outcome unknown and not found at Sinch: sending again", "message_id", m.ID, "attempt", in.Attempt)
 	}
 
 	req := sinch.TextRequest(recipient, m.Text)
@@ -292,6 +292,7 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 	if len(in.WorkflowID) <= 128 {
 		req.CorrelationID = in.WorkflowID
 	}
+	a.log(ctx, acc.ID).Debug("sending to Sinch", "message_id", m.ID, "kind", m.Kind, "attempt", in.Attempt, "channel", inter.Channel)
 	resp, err := client.SendMessage(ctx, req)
 	if err == nil {
 		return a.recordAccepted(ctx, m, resp.MessageID, false)
@@ -392,7 +393,7 @@ func (a *Activities) findSent(ctx context.Context, client *sinch.Client, acc mod
 		if apiErr, ok := sinch.AsAPIError(err); ok && !apiErr.Retryable() {
 			// Sinch cannot list (e.g. a DISPATCH app without retention):
 			// the outcome stays unknown and the message is sent again.
-			a.logger().Warn("cannot reconcile an unknown send outcome with Sinch's message list", "message_id", meta.MessageID, "account_id", acc.ID, "err", err)
+			a.log(ctx, acc.ID).Warn("cannot reconcile an unknown send outcome with Sinch's message list", "message_id", meta.MessageID, "err", err)
 			return "", nil
 		}
 		return "", fmt.Errorf("reconcile message %d with Sinch: %w", meta.MessageID, err)
@@ -403,6 +404,12 @@ func (a *Activities) findSent(ctx context.Context, client *sinch.Client, acc mod
 // recordAccepted stores Sinch's message id and moves the status to
 // accepted unless a delivery report already moved it further.
 func (a *Activities) recordAccepted(ctx context.Context, m models.Message, providerID string, reconciled bool) (SendOutboundResult, error) {
+	// Counted once per message: only the attempt that moves the status.
+	var counted struct {
+		applied bool
+		channel []string
+		bytes   []int64
+	}
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		now := time.Now().UTC()
 		if err := tx.Model(&models.Message{}).Where("id = ?", m.ID).
@@ -413,12 +420,33 @@ func (a *Activities) recordAccepted(ctx context.Context, m models.Message, provi
 		if err != nil || !applied {
 			return err
 		}
+		counted.applied = true
+		if a.Metrics != nil {
+			if err := tx.Model(&models.Interaction{}).Where("id = ?", m.InteractionID).Pluck("channel", &counted.channel).Error; err != nil {
+				return err
+			}
+			if m.Kind == "media" {
+				if err := tx.Model(&models.Attachment{}).Where("message_id = ?", m.ID).Pluck("size", &counted.bytes).Error; err != nil {
+					return err
+				}
+			}
+		}
 		m.ProviderMessageID = &providerID
 		return publishStatus(tx, m, models.StatusAccepted, nil)
 	})
 	if err != nil {
 		return SendOutboundResult{}, fmt.Errorf("record accepted message %d: %w", m.ID, err)
 	}
+	if counted.applied {
+		a.Metrics.Send(string(models.StatusAccepted), "")
+		if len(counted.channel) == 1 {
+			a.Metrics.MessageOut(m.AccountID, counted.channel[0])
+		}
+		for _, n := range counted.bytes {
+			a.Metrics.MediaBytes("out", n)
+		}
+	}
+	a.log(ctx, m.AccountID).Debug("Sinch accepted the message", "message_id", m.ID, "provider_message_id", providerID, "reconciled", reconciled, "first", counted.applied)
 	return SendOutboundResult{ProviderMessageID: providerID, Reconciled: reconciled}, nil
 }
 
@@ -469,6 +497,8 @@ type RecordOutboundFailureInput struct {
 // policy-failure streak. Repeating it changes nothing.
 func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboundFailureInput) error {
 	f := in.Failure
+	var failed bool
+	var accountID uint64
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var m models.Message
 		if err := tx.Take(&m, in.MessageID).Error; err != nil {
@@ -482,6 +512,7 @@ func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboun
 		if err != nil || !applied {
 			return err
 		}
+		failed, accountID = true, m.AccountID
 		text := "Message not delivered"
 		if in.Attempts > 1 {
 			text += fmt.Sprintf(" after %d attempts", in.Attempts)
@@ -506,6 +537,10 @@ func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboun
 	})
 	if err != nil {
 		return fmt.Errorf("record failure of message %d: %w", in.MessageID, err)
+	}
+	if failed {
+		a.Metrics.Send(string(models.StatusFailed), string(f.Class))
+		a.log(ctx, accountID).Info("reply failed", "message_id", in.MessageID, "error_class", f.Class, "reason_code", f.Code, "attempts", in.Attempts)
 	}
 	return nil
 }

@@ -64,11 +64,14 @@ type candidate struct {
 // assignment already made.
 func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (RouteResult, error) {
 	var res RouteResult
+	var openedAt time.Time
+	assignedNow := false
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		inter, err := loadOpenInteraction(tx, in.InteractionID)
 		if err != nil {
 			return err
 		}
+		openedAt = inter.OpenedAt
 		if inter.Status == models.InteractionAssigned && inter.AgentID != nil {
 			res.Assigned, res.AgentID = true, *inter.AgentID
 			if inter.QueueID != nil {
@@ -108,7 +111,7 @@ func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (Route
 					return err
 				}
 				if ok {
-					res.Assigned, res.AgentID = true, c.ID
+					res.Assigned, res.AgentID, assignedNow = true, c.ID, true
 					return tx.Model(&models.Queue{}).Where("id = ?", q.ID).Update("last_agent_id", c.ID).Error
 				}
 			}
@@ -120,6 +123,11 @@ func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (Route
 	if err != nil {
 		return RouteResult{}, err
 	}
+	if assignedNow {
+		a.Metrics.QueueWait(res.Queue.ID, time.Since(openedAt))
+	}
+	a.log(ctx, in.AccountID).Debug("routed", "interaction_id", in.InteractionID, "assigned", res.Assigned, "agent_id", res.AgentID,
+		"queue_id", res.Queue.ID, "offered", len(res.Offered), "no_queue", res.NoQueue)
 	return res, nil
 }
 
@@ -137,11 +145,17 @@ type AssignToAgentInput struct {
 // enabled the account and is under capacity; otherwise it fails with the
 // non-retryable ErrTypeNotEligible, naming the reason.
 func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) error {
-	return a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	// A queued interaction taken by an agent (a ring_all acceptance, a
+	// transfer out of a queue) has waited; a transfer between agents has not.
+	var waited bool
+	var queueOf uint64
+	var openedAt time.Time
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		inter, err := loadOpenInteraction(tx, in.InteractionID)
 		if err != nil {
 			return err
 		}
+		openedAt = inter.OpenedAt
 		if inter.AgentID != nil && *inter.AgentID == in.AgentID && inter.Status == models.InteractionAssigned {
 			return nil // already done by a previous attempt
 		}
@@ -183,8 +197,15 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 		if !ok {
 			return notEligible("agent %d is at capacity (%d)", in.AgentID, agent.Capacity)
 		}
+		if inter.Status == models.InteractionQueued {
+			waited, queueOf = true, queueID
+		}
 		return nil
 	})
+	if err == nil && waited {
+		a.Metrics.QueueWait(queueOf, time.Since(openedAt))
+	}
+	return err
 }
 
 // MoveToQueueInput puts an interaction in a queue, unassigned (overflow, a

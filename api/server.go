@@ -17,7 +17,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -62,6 +64,11 @@ type Deps struct {
 	// Events wakes the agents' SSE streams on Postgres (LISTEN/NOTIFY; the
 	// caller runs it); nil: streams poll agent_events every 250 ms.
 	Events *EventListener
+	// Metrics records HTTP and business metrics and is served on GET
+	// /metrics (nil: nothing recorded, no route); MetricsToken, when set,
+	// is the bearer token /metrics requires.
+	Metrics      *metrics.Metrics
+	MetricsToken string
 }
 
 // Server holds the handlers' dependencies.
@@ -73,6 +80,9 @@ type Server struct {
 	// runs the account diagnostics.
 	webhookHealth webhookHealthState
 	diag          *diagnosticsRuntime
+	// routes are the registered route templates: the HTTP metrics label
+	// anything else metrics.Unmatched.
+	routes map[string]bool
 }
 
 // New builds the echo instance with middleware and every route.
@@ -92,12 +102,13 @@ func New(deps Deps) *echo.Echo {
 	if deps.PolicyWarningStreak <= 0 {
 		deps.PolicyWarningStreak = config.DefaultPolicyStreak
 	}
-	s := &Server{deps: deps, log: deps.Logger, diag: newDiagnosticsRuntime(deps.Diagnostics)}
+	s := &Server{deps: deps, log: logctx.Wrap(deps.Logger), diag: newDiagnosticsRuntime(deps.Diagnostics)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
+	e.Use(s.observe())
 	e.Use(s.requestLogger())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true,
@@ -112,7 +123,7 @@ func New(deps Deps) *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", serveOpenAPI)
 	// Sinch authenticates with the webhook secret, not the admin token.
-	e.POST("/api/whatsapp/accounts/:id/notify", s.notify)
+	e.POST("/api/whatsapp/accounts/:id/notify", s.notify, s.webhookMetrics)
 	s.registerInteractionRoutes(e)
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
@@ -122,6 +133,14 @@ func New(deps Deps) *echo.Echo {
 	// /api answers 404, not an auth error.
 	e.GET("/api/diagnostics", s.diagnostics, s.requireAdmin)
 	s.registerConfigRoutes(e)
+	if deps.Metrics != nil {
+		// Prometheus scrapes with METRICS_TOKEN (or openly), not the admin token.
+		e.GET("/metrics", s.serveMetrics())
+	}
+	s.routes = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routes[r.Path] = true
+	}
 	return e
 }
 
@@ -133,7 +152,7 @@ func (s *Server) requestLogger() echo.MiddlewareFunc {
 		HandleError: true,
 		Skipper: func(c echo.Context) bool {
 			p := c.Path()
-			return p == "/healthz" || p == "/readyz"
+			return p == "/healthz" || p == "/readyz" || p == "/metrics"
 		},
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			level := slog.LevelInfo

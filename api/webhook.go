@@ -61,6 +61,7 @@ func (s *Server) notify(c echo.Context) error {
 		}
 		return errUnavailable("database_unavailable", "cannot read the account", err)
 	}
+	s.traceCallback(c, acc, body)
 	nonce, err := s.verifyCallback(c, acc, body)
 	s.recordWebhookHealth(acc.ID, err) // for the account diagnostics
 	if err != nil {
@@ -133,11 +134,9 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	if err != nil {
 		return WebhookResponse{}, errBadRequest("malformed_callback", err.Error())
 	}
+	c.Set(webhookTriggerKey, string(cb.Trigger))
 	ctx := c.Request().Context()
 	log := s.log.With("account_id", acc.ID, "trigger", cb.Trigger, "request_id", requestID(c))
-	if acc.Debug {
-		log.Info("sinch callback (account debug on)", "body", truncate(string(body), 8192))
-	}
 	if cb.AppID != "" && acc.AppID != "" && cb.AppID != acc.AppID {
 		// A webhook pointing at the wrong account, or a wrong appId on the
 		// account. 503 keeps Sinch retrying while an admin fixes it.
@@ -168,6 +167,8 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	if resp.Status == "ignored" && resp.Reason != "" {
 		log.Info("callback ignored", "reason", resp.Reason)
 	}
+	c.Set(webhookStatusKey, resp.Status)
+	log.DebugContext(ctx, "callback handled", "status", resp.Status, "reason", resp.Reason)
 	return resp, nil
 }
 
@@ -194,6 +195,7 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	var de *workflows.DeliverError
 	switch {
 	case err == nil:
+		s.deps.Metrics.MessageIn(acc.ID, string(channel))
 		return resp, nil
 	case errors.As(err, &de) && de.Step == "store":
 		return resp, errUnavailable("database_unavailable", "cannot store the message; Sinch will retry", err)

@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xcally-connector/connector/internal/logctx"
 )
 
 // Role names the process being configured; validation differs per role.
@@ -133,8 +135,16 @@ type Config struct {
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
 	SecretKey []byte
 
-	LogLevel  slog.Level
+	LogLevel slog.Level
+	// LogFormat is text or json; unset, Validate picks json for the api
+	// and worker (log collectors) and text for the other roles.
 	LogFormat string
+
+	// MetricsAddr is where the worker serves GET /metrics ("off": not at
+	// all); the api and dev serve it on HTTPAddr. MetricsToken, when set,
+	// is the bearer token /metrics requires.
+	MetricsAddr  string
+	MetricsToken string
 
 	// Generated lists the settings dev created for itself (name → file).
 	Generated map[string]string
@@ -157,6 +167,7 @@ const (
 	DefaultTemporalUIAddr    = "127.0.0.1:8233"
 	DefaultEmulatorAddr      = "127.0.0.1:8090"
 	DefaultHTTPAddr          = ":8080"
+	DefaultMetricsAddr       = ":9090"
 	DefaultPublicURL         = "http://localhost:8080"
 	DefaultHTTPBodyLimit     = 1 << 20
 	DefaultShutdownTimeout   = 15 * time.Second
@@ -208,7 +219,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		HTTPAddr:          get("HTTP_ADDR", DefaultHTTPAddr),
 		PublicURL:         strings.TrimRight(get("PUBLIC_URL", DefaultPublicURL), "/"),
 		AdminToken:        getenv("ADMIN_TOKEN"),
-		LogFormat:         strings.ToLower(get("LOG_FORMAT", "text")),
+		LogFormat:         strings.ToLower(get("LOG_FORMAT", "")),
+		MetricsAddr:       get("METRICS_ADDR", DefaultMetricsAddr),
+		MetricsToken:      strings.TrimSpace(getenv("METRICS_TOKEN")),
 		Generated:         map[string]string{},
 	}
 	c.DatabaseURL = get("DATABASE_URL", filepath.Join(c.DataDir, "connector.db"))
@@ -302,7 +315,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		return nil, &Error{"LOG_LEVEL", fmt.Sprintf("want debug, info, warn or error, got %q", getenv("LOG_LEVEL"))}
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, &Error{"LOG_FORMAT", fmt.Sprintf("want text or json, got %q", c.LogFormat)}
 	}
 	if raw := strings.TrimSpace(getenv("SECRET_KEY")); raw != "" {
@@ -325,6 +338,20 @@ func (c *Config) Validate(role Role) error {
 			return &Error{"EMULATOR_ADDR", err.Error()}
 		}
 		return nil
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+		if role == RoleAPI || role == RoleWorker {
+			c.LogFormat = "json"
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < minAdminTokenLen {
+		return &Error{"METRICS_TOKEN", fmt.Sprintf("at least %d characters when set (empty leaves /metrics open)", minAdminTokenLen)}
+	}
+	if role == RoleWorker && c.MetricsAddr != "off" {
+		if err := checkListenAddr(c.MetricsAddr); err != nil {
+			return &Error{"METRICS_ADDR", err.Error() + " (or off)"}
+		}
 	}
 	if role == RoleMigrate {
 		return nil
@@ -548,13 +575,17 @@ func parseOffDuration(raw string, min time.Duration) (time.Duration, error) {
 // RedactedDatabaseURL is DatabaseURL safe to log.
 func (c *Config) RedactedDatabaseURL() string { return redactDSN(c.DatabaseURL) }
 
-// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT. Its
+// handler (logctx.Handler) adds a context's request_id, account_id and
+// workflow_id, and passes debug records of an account whose debug flag is
+// on whatever LOG_LEVEL says; the inner handler therefore accepts debug.
 func (c *Config) NewLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
+	var inner slog.Handler = slog.NewTextHandler(w, opts)
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		inner = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(logctx.NewHandler(inner, c.LogLevel))
 }
 
 // parseLoopbackList parses a comma-separated list of loopback ip:port

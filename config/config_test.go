@@ -36,9 +36,11 @@ func TestDefaultsMakeDevWorkWithNoVariables(t *testing.T) {
 	assert.EqualValues(t, 1<<20, cfg.HTTPBodyLimit)
 	assert.Equal(t, 15*time.Second, cfg.ShutdownTimeout)
 	assert.Equal(t, slog.LevelInfo, cfg.LogLevel)
-	assert.Equal(t, "text", cfg.LogFormat)
+	assert.Equal(t, ":9090", cfg.MetricsAddr)
+	assert.Empty(t, cfg.MetricsToken)
 
 	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.Equal(t, "text", cfg.LogFormat, "dev logs for a terminal")
 	assert.GreaterOrEqual(t, len(cfg.AdminToken), 16, "dev generates an admin token")
 	assert.Len(t, cfg.SecretKey, 32, "dev generates a secret key")
 	assert.FileExists(t, filepath.Join(dir, "admin.token"))
@@ -106,6 +108,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"api needs admin token", map[string]string{"SECRET_KEY": hexKey}, config.RoleAPI, "ADMIN_TOKEN"},
 		{"short admin token", map[string]string{"SECRET_KEY": hexKey, "ADMIN_TOKEN": "short"}, config.RoleAPI, "ADMIN_TOKEN"},
 		{"worker needs secret key", map[string]string{}, config.RoleWorker, "SECRET_KEY"},
+		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, config.RoleWorker, "METRICS_ADDR"},
+		{"short metrics token", map[string]string{"METRICS_TOKEN": "abc"}, config.RoleAPI, "METRICS_TOKEN"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +131,20 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), tc.want+": "), "message names the variable: %q", err.Error())
 		})
 	}
+}
+
+func TestProductionRolesLogJSONByDefault(t *testing.T) {
+	for _, role := range []config.Role{config.RoleAPI, config.RoleWorker} {
+		cfg, err := config.Load(env(map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey, "METRICS_ADDR": "off"}))
+		require.NoError(t, err)
+		require.NoError(t, cfg.Validate(role))
+		assert.Equal(t, "json", cfg.LogFormat, role)
+		assert.Equal(t, "off", cfg.MetricsAddr)
+	}
+	cfg, err := config.Load(env(map[string]string{"LOG_FORMAT": "text", "SECRET_KEY": hexKey}))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleWorker))
+	assert.Equal(t, "text", cfg.LogFormat, "an explicit LOG_FORMAT wins")
 }
 
 func TestSecretKeyEncodings(t *testing.T) {

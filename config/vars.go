@@ -52,5 +52,7 @@ var Vars = []Var{
 	{"ADMIN_TOKEN", "generated in dev", "api, dev", "bearer token of admin routes, at least 16 characters; dev generates $DATA_DIR/admin.token"},
 	{"SECRET_KEY", "generated in dev", "api, worker, dev", "32-byte AES-256-GCM key (64 hex chars or base64) encrypting secrets at rest; dev generates $DATA_DIR/secret.key"},
 	{"LOG_LEVEL", "info", "all", "debug, info, warn or error"},
-	{"LOG_FORMAT", "text", "all", "text or json"},
+	{"LOG_FORMAT", "json (dev: text)", "all", "text or json; the api and worker default to json: one object a line, with request_id, account_id and workflow_id where known"},
+	{"METRICS_ADDR", DefaultMetricsAddr, "worker", "where the worker serves GET /metrics (Prometheus text format); `off` disables it. The api and dev serve /metrics on HTTP_ADDR"},
+	{"METRICS_TOKEN", "empty (open)", "api, worker, dev", "when set (at least 16 characters), GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`"},
 }

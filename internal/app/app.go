@@ -18,13 +18,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -63,13 +66,17 @@ func Migrate(cfg *config.Config, log *slog.Logger) error {
 	return nil
 }
 
-// temporalOptions are the client options shared by every process.
-func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
+// temporalOptions are the client options shared by every process: the
+// SDK's metrics go to the process's registry, and a request's log fields
+// learn the workflow id it starts or signals.
+func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) client.Options {
 	return client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-		Identity:  identity(),
+		HostPort:       cfg.TemporalAddress,
+		Namespace:      cfg.TemporalNamespace,
+		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		Identity:       identity(),
+		MetricsHandler: m.TemporalHandler(),
+		Interceptors:   []interceptor.ClientInterceptor{logctx.ClientInterceptor()},
 	}
 }
 
@@ -96,7 +103,7 @@ func openMedia(cfg *config.Config) (*media.FS, error) {
 	return fs, nil
 }
 
-func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog.Logger) (*activities.Activities, error) {
+func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog.Logger, m *metrics.Metrics) (*activities.Activities, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
@@ -112,10 +119,11 @@ func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog
 		Tokens: sinch.NewTokenCache(nil, nil), DefaultSendRate: cfg.SinchSendRate,
 		Media: store, Fetcher: fetcher, MediaSigner: media.NewSigner(cfg.SecretKey),
 		MediaURLTTL: cfg.MediaURLTTL, MediaMaxBytes: cfg.MediaMaxBytes,
+		Metrics: m,
 	}, nil
 }
 
-func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, events *api.EventListener, log *slog.Logger) (*echo.Echo, error) {
+func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, events *api.EventListener, log *slog.Logger, m *metrics.Metrics) (*echo.Echo, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
@@ -146,6 +154,9 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 			CheckTimeout: cfg.DiagnosticsCheckTimeout, CallbackMaxAge: cfg.DiagnosticsCallbackMaxAge,
 		},
 		Events: events,
+
+		Metrics:      m,
+		MetricsToken: cfg.MetricsToken,
 	}), nil
 }
 
@@ -174,9 +185,14 @@ type httpServer struct {
 }
 
 func listenHTTP(addr string, handler http.Handler, log *slog.Logger) (*httpServer, error) {
+	return listenOn("HTTP_ADDR", addr, handler, log)
+}
+
+// listenOn is listenHTTP for the address of the variable name.
+func listenOn(name, addr string, handler http.Handler, log *slog.Logger) (*httpServer, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, &config.Error{Var: "HTTP_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
+		return nil, &config.Error{Var: name, Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
 	}
 	h := &httpServer{
 		srv: &http.Server{

@@ -20,6 +20,7 @@ import (
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/worker"
@@ -34,6 +35,9 @@ type Dev struct {
 	Worker   sdkworker.Worker
 	// Media is the attachment store shared by the API and the worker.
 	Media *media.FS
+	// Metrics is the one registry of the process (API, worker and SDK
+	// series), served on the API's /metrics.
+	Metrics *metrics.Metrics
 	// Emulator is the fake Sinch (nil when EMULATOR_ADDR is off).
 	Emulator    *emulator.Server
 	EmulatorURL string
@@ -97,7 +101,10 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if d.Media, err = openMedia(cfg); err != nil {
 		return nil, err
 	}
-	opts := temporalOptions(cfg, log)
+	if d.Metrics, err = metrics.New(); err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	opts := temporalOptions(cfg, log, d.Metrics)
 	opts.HostPort = d.Temporal.FrontendAddr()
 	if d.Client, err = client.DialContext(ctx, opts); err != nil {
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
@@ -109,7 +116,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if events, d.stopEvents, err = startEventListener(cfg, log); err != nil {
 		return nil, err
 	}
-	e, err := newAPI(cfg, d.DB, d.Client, d.Media, events, log)
+	e, err := newAPI(cfg, d.DB, d.Client, d.Media, events, log, d.Metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +137,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 // dev stack starts one, and tests use it after StopWorker to play a
 // restarted worker process.
 func (d *Dev) StartWorker() error {
-	acts, err := newActivities(d.cfg, d.DB, d.Media, d.log)
+	acts, err := newActivities(d.cfg, d.DB, d.Media, d.log, d.Metrics)
 	if err != nil {
 		return err
 	}
@@ -175,6 +182,9 @@ func (d *Dev) Stop() {
 	}
 	if d.Client != nil {
 		d.Client.Close()
+	}
+	if d.Metrics != nil {
+		_ = d.Metrics.Shutdown(context.Background())
 	}
 	if d.Emulator != nil {
 		_ = d.Emulator.Close()
@@ -228,6 +238,7 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	p("\nWhatsApp connector dev stack ready in %s\n\n", took.Round(time.Millisecond))
 	p("  %-16s %s\n", "API:", d.APIURL())
 	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
+	p("  %-16s %s/metrics\n", "Metrics:", d.APIURL())
 	if u := d.Temporal.UIURL(); u != "" {
 		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/worker"
 )
@@ -21,7 +23,11 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer func() { _ = models.Close(db) }()
-	tc, err := client.NewLazyClient(temporalOptions(cfg, log))
+	m, err := metrics.New()
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	tc, err := client.NewLazyClient(temporalOptions(cfg, log, m))
 	if err != nil {
 		return &config.Error{Var: "TEMPORAL_ADDRESS", Msg: err.Error()}
 	}
@@ -35,7 +41,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopEvents()
-	e, err := newAPI(cfg, db, tc, store, events, log)
+	e, err := newAPI(cfg, db, tc, store, events, log, m)
 	if err != nil {
 		return err
 	}
@@ -68,11 +74,26 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	acts, err := newActivities(cfg, db, store, log)
+	m, err := metrics.New()
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	acts, err := newActivities(cfg, db, store, log, m)
 	if err != nil {
 		return err
 	}
-	tc, err := dialWithRetry(ctx, temporalOptions(cfg, log), log)
+	// The worker has no HTTP API: its metrics get their own listener.
+	if cfg.MetricsAddr != "off" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler(cfg.MetricsToken))
+		srv, err := listenOn("METRICS_ADDR", cfg.MetricsAddr, mux, log)
+		if err != nil {
+			return err
+		}
+		log.Info("worker metrics listening", "addr", srv.addr, "path", "/metrics")
+		defer func() { _ = srv.shutdown(cfg.ShutdownTimeout) }()
+	}
+	tc, err := dialWithRetry(ctx, temporalOptions(cfg, log, m), log)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,8 @@ func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProc
 		"DATABASE_URL="+cfg.DatabaseURL, "DATA_DIR="+cfg.DataDir,
 		"TEMPORAL_ADDRESS="+d.Temporal.FrontendAddr(), "TEMPORAL_NAMESPACE="+cfg.TemporalNamespace,
 		"TEMPORAL_TASK_QUEUE="+cfg.TemporalTaskQueue, "SECRET_KEY="+hex.EncodeToString(cfg.SecretKey), "LOG_LEVEL=error",
+		// Its /metrics on a free port: :9090 may be taken on this machine.
+		"METRICS_ADDR=127.0.0.1:0",
 	)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -188,6 +188,22 @@ func TestHealthchecks(t *testing.T) {
 	assert.Contains(t, strings.Join(service(t, p, "postgres").HealthCheck.Test, " "), "pg_isready")
 }
 
+// The worker has no HTTP API: it serves /metrics on METRICS_ADDR, which
+// compose publishes.
+func TestWorkerMetricsPort(t *testing.T) {
+	p := project(t)
+	worker := service(t, p, "worker")
+	addr := env(t, worker)["METRICS_ADDR"]
+	require.NotEqual(t, "off", addr, "the production worker exposes its metrics")
+	_, port, err := net.SplitHostPort(addr)
+	require.NoError(t, err, "worker METRICS_ADDR")
+	var targets []string
+	for _, pc := range worker.Ports {
+		targets = append(targets, fmt.Sprint(pc.Target))
+	}
+	assert.Containsf(t, targets, port, "worker must publish METRICS_ADDR's port %s", port)
+}
+
 func TestConnectorEnvironment(t *testing.T) {
 	p := project(t)
 	known := map[string]bool{}

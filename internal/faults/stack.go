@@ -205,6 +205,8 @@ func (s *stack) env(extra ...string) []string {
 		"PUBLIC_URL=" + s.apiURL,
 		"SHUTDOWN_TIMEOUT=5s",
 		"LOG_LEVEL=info",
+		// The worker's /metrics on a free port: :9090 may be taken here.
+		"METRICS_ADDR=127.0.0.1:0",
 	}
 	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
