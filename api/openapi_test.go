@@ -33,6 +33,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -82,7 +83,7 @@ func documentedOperations(doc *openapi3.T) map[string]*openapi3.Operation {
 // api/openapi.json and every documented operation is registered.
 func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	doc := openAPIDoc(t)
-	registered := registeredRoutes(api.New(api.Deps{}))
+	registered := registeredRoutes(api.New(api.Deps{Metrics: newTestMetrics(t)}))
 	documented := documentedOperations(doc)
 	require.NotEmpty(t, registered)
 	for _, r := range registered {
@@ -215,7 +216,7 @@ func (c *openAPIChecker) serveRequest(e *echo.Echo, req *http.Request) *httptest
 // neither. Each answer must match the document.
 func TestOpenAPISecurityMatchesTheMiddleware(t *testing.T) {
 	c := newOpenAPIChecker(t)
-	e := api.New(api.Deps{DB: testdb.Open(t, models.SQLite), Temporal: &fakeTemporal{}, AdminToken: adminToken})
+	e := api.New(api.Deps{DB: testdb.Open(t, models.SQLite), Temporal: &fakeTemporal{}, AdminToken: adminToken, Metrics: newTestMetrics(t)})
 	pathParam := regexp.MustCompile(`\{[^}]+\}`)
 	ops := documentedOperations(c.doc)
 	for _, key := range slices.Sorted(maps.Keys(ops)) {
@@ -640,4 +641,13 @@ func sample(t *testing.T, name string) []byte {
 	_, data, ok := emulator.Sample(name)
 	require.True(t, ok, name)
 	return data
+}
+
+// newTestMetrics is a metrics registry, so that GET /metrics is registered.
+func newTestMetrics(t *testing.T) *metrics.Metrics {
+	t.Helper()
+	m, err := metrics.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	return m
 }
