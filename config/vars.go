@@ -46,6 +46,10 @@ var Vars = []Var{
 	{"MIGRATION_FIRST_MESSAGE_TIMEOUT", DefaultMigrationFirstMessageTimeout.String(), "api, dev", "how long a confirmed migration waits for the first customer message on the new account before it expires and is undone"},
 	{"ADMIN_TOKEN", "generated in dev", "api, dev", "bearer token of admin routes, at least 16 characters; dev generates $DATA_DIR/admin.token"},
 	{"SECRET_KEY", "generated in dev", "api, worker, dev", "32-byte AES-256-GCM key (64 hex chars or base64) encrypting secrets at rest; dev generates $DATA_DIR/secret.key"},
+	{"PII_CODEC_KEYS", "generated in dev", "api, worker, dev", "keys encrypting Temporal payloads (message text, media URLs, contact names, error texts): comma-separated id:key pairs, key as 64 hex chars or base64, the current key first, old keys after it (decrypt only); api and worker need the same value; dev generates $DATA_DIR/pii_codec.keys"},
+	{"CODEC_TOKEN", "generated in dev", "api, dev", "bearer token of POST /codec/encode and /codec/decode (the Temporal codec server for the UI and CLI), at least 16 characters; empty turns the endpoint off; dev generates $DATA_DIR/codec.token"},
+	{"CODEC_CORS_ORIGINS", "empty (dev: the embedded UI)", "api, dev", "comma-separated browser origins allowed to call the codec endpoint (the Temporal UI's, e.g. https://temporal-ui.example.com)"},
+	{"PII_HASH_IDENTITIES", "false", "api, worker, dev", "true replaces the contact identity in conversation workflow ids and the ContactIdentity search attribute by a keyed hash (from SECRET_KEY); `connector search-key +39…` prints the value to search for"},
 	{"LOG_LEVEL", "info", "all", "debug, info, warn or error"},
 	{"LOG_FORMAT", "text", "all", "text or json"},
 }

@@ -65,11 +65,14 @@ func Migrate(cfg *config.Config, log *slog.Logger) error {
 
 // temporalOptions are the client options shared by every process.
 func temporalOptions(cfg *config.Config, log *slog.Logger) client.Options {
+	dc, fc := piiConverters(cfg)
 	return client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 		Identity:  identity(),
+		// Payloads and failure texts are encrypted before they reach Temporal.
+		DataConverter: dc, FailureConverter: fc,
 	}
 }
 
@@ -120,7 +123,13 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 	if err != nil {
 		return nil, err
 	}
+	codec, err := piiCodec(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return api.New(api.Deps{
+		Codec: codec, CodecToken: cfg.CodecToken, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecDevOrigins: cfg.DevUIOrigins,
+
 		Media:         store,
 		MediaSigner:   media.NewSigner(cfg.SecretKey),
 		MediaMaxBytes: cfg.MediaMaxBytes,
@@ -153,10 +162,25 @@ type httpServer struct {
 }
 
 func listenHTTP(addr string, handler http.Handler, log *slog.Logger) (*httpServer, error) {
+	l, err := listenTCP(addr)
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(l, handler, log), nil
+}
+
+// listenTCP binds HTTP_ADDR; dev binds it before the API exists, so the
+// embedded UI can be told the codec endpoint's URL.
+func listenTCP(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, &config.Error{Var: "HTTP_ADDR", Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
 	}
+	return l, nil
+}
+
+// serveHTTP serves handler on l.
+func serveHTTP(l net.Listener, handler http.Handler, log *slog.Logger) *httpServer {
 	h := &httpServer{
 		srv: &http.Server{
 			Handler:           handler,
@@ -175,12 +199,16 @@ func listenHTTP(addr string, handler http.Handler, log *slog.Logger) (*httpServe
 		}
 		h.done <- err
 	}()
-	return h, nil
+	return h
 }
 
 // URL is the base URL of the listener as reachable from this machine.
-func (h *httpServer) URL() string {
-	host, port, _ := net.SplitHostPort(h.addr)
+func (h *httpServer) URL() string { return localURL(h.addr) }
+
+// localURL is the http URL of a listen address as reachable from this
+// machine.
+func localURL(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
@@ -217,5 +245,6 @@ func conversationSettings(cfg *config.Config) workflows.ConversationSettings {
 		InactivityTimeout: cfg.InactivityTimeout, RoutingRecheck: cfg.RoutingRecheck,
 		MaxResends: cfg.ReplyMaxResends, ResendBackoff: cfg.ReplyResendBackoff, SendTimeout: cfg.ReplySendTimeout,
 		MediaFetchRetry: cfg.MediaFetchRetryFor, MediaFetchAttempt: cfg.MediaFetchTimeout,
+		Identities: identities(cfg),
 	}
 }

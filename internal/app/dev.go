@@ -64,7 +64,19 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if cfg.LogLevel <= slog.LevelDebug {
 		engineLevel = slog.LevelInfo
 	}
+	// The API's address is bound first: the embedded UI is told where the
+	// codec endpoint is when it starts.
+	apiListener, err := listenTCP(cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if d.http == nil {
+			_ = apiListener.Close()
+		}
+	}()
 	d.Temporal, err = devserver.Start(ctx, devserver.Options{
+		CodecEndpoint:    localURL(apiListener.Addr().String()) + "/codec",
 		FrontendAddr:     cfg.TemporalAddress,
 		UIAddr:           cfg.TemporalUIAddr,
 		DBPath:           cfg.TemporalDBPath,
@@ -102,13 +114,14 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err := d.StartWorker(); err != nil {
 		return nil, err
 	}
+	// The embedded UI's browser decodes payloads through the API's codec
+	// endpoint with no token (docs/decisions.md §16).
+	cfg.DevUIOrigins = d.Temporal.UIOrigins()
 	e, err := newAPI(cfg, d.DB, d.Client, d.Media, log)
 	if err != nil {
 		return nil, err
 	}
-	if d.http, err = listenHTTP(cfg.HTTPAddr, e, log); err != nil {
-		return nil, err
-	}
+	d.http = serveHTTP(apiListener, e, log)
 	hbCtx, stop := context.WithCancel(context.Background())
 	d.stopHeartbeat = stop
 	d.heartbeatDone = make(chan struct{})
@@ -216,6 +229,7 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	p("\nWhatsApp connector dev stack ready in %s\n\n", took.Round(time.Millisecond))
 	p("  %-16s %s\n", "API:", d.APIURL())
 	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
+	p("  %-16s %s/codec (the embedded UI decodes payloads there; others send CODEC_TOKEN)\n", "Codec server:", d.APIURL())
 	if u := d.Temporal.UIURL(); u != "" {
 		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
 	}
