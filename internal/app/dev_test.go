@@ -132,7 +132,9 @@ func saveHistory(t *testing.T, d *app.Dev, workflowID, file string) {
 	codec, err := d.PIICodec()
 	require.NoError(t, err)
 	require.NoError(t, proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{
-		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) { return codec.Decode(p) },
+		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(p)
+		},
 	}))
 	raw, err := protojson.Marshal(hist)
 	require.NoError(t, err)

@@ -141,7 +141,9 @@ func TestHistoryHoldsNoClearPII(t *testing.T) {
 	codec, err := s.dev.PIICodec()
 	require.NoError(t, err)
 	require.NoError(t, proxy.VisitPayloads(context.Background(), conv, proxy.VisitPayloadsOptions{
-		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) { return codec.Decode(ps) },
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(ps)
+		},
 	}))
 	clear := marshal(t, conv)
 	for _, want := range []string{"Ettore Fieramosca", "ZX-4471", mediaPart, filename, replyText} {
