@@ -312,10 +312,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.CodecCORSOrigins, err = parseOrigins(getenv("CODEC_CORS_ORIGINS")); err != nil {
 		return nil, &Error{"CODEC_CORS_ORIGINS", err.Error()}
 	}
-	if raw := get("PII_HASH_IDENTITIES", "false"); raw != "" {
-		if c.HashIdentities, err = strconv.ParseBool(raw); err != nil {
-			return nil, &Error{"PII_HASH_IDENTITIES", fmt.Sprintf("want true or false, got %q", raw)}
-		}
+	hash := get("PII_HASH_IDENTITIES", "false")
+	if c.HashIdentities, err = strconv.ParseBool(hash); err != nil {
+		return nil, &Error{"PII_HASH_IDENTITIES", fmt.Sprintf("want true or false, got %q", hash)}
 	}
 	return c, nil
 }

@@ -58,7 +58,9 @@ func SearchKey(cfg *config.Config, identity string, out io.Writer) error {
 		return errors.New("usage: connector search-key <identity> (a phone number such as +393331234567, or an Instagram id)")
 	}
 	if !cfg.HashIdentities {
-		return &config.Error{Var: "PII_HASH_IDENTITIES", Msg: "is off: identities are in clear in the Temporal UI, search for ContactIdentity=\"" + identity + "\" (set PII_HASH_IDENTITIES=true, as the service has it, to hash them)"}
+		// Sinch's WhatsApp identities are numbers without "+" or spaces.
+		clear := strings.TrimPrefix(strings.Join(strings.Fields(identity), ""), "+")
+		return &config.Error{Var: "PII_HASH_IDENTITIES", Msg: fmt.Sprintf("is off: identities are in clear in the Temporal UI, search for ContactIdentity=%q (set PII_HASH_IDENTITIES=true, as the service has it, to hash them)", clear)}
 	}
 	if cfg.SecretKey == nil {
 		// dev keeps its generated key there; nothing is created here.
