@@ -153,3 +153,29 @@ func TestFailureConverterEncryptsMessages(t *testing.T) {
 	back := fc.FailureToError(f)
 	assert.Contains(t, back.Error(), assert.AnError.Error())
 }
+
+// BenchmarkEncodeDecode is the cost the codec adds to one payload of the
+// size of an inbound message signal.
+func BenchmarkEncodeDecode(b *testing.B) {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	c, err := piicodec.New([]piicodec.Key{{ID: "k1", Key: k}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := converter.GetDefaultDataConverter().ToPayload(map[string]string{"Text": string(bytes.Repeat([]byte("a"), 1024))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := []*commonpb.Payload{p}
+	b.ReportAllocs()
+	for b.Loop() {
+		enc, err := c.Encode(in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
