@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/config"
@@ -69,6 +70,13 @@ type Deps struct {
 	// is the bearer token /metrics requires.
 	Metrics      *metrics.Metrics
 	MetricsToken string
+	// Codec is the payload codec served at /codec/encode and /codec/decode
+	// to CodecToken bearers and CodecCORSOrigins browsers; CodecDevOrigins
+	// (dev's embedded UI only) may call it from loopback without a token.
+	Codec            converter.PayloadCodec
+	CodecToken       string
+	CodecCORSOrigins []string
+	CodecDevOrigins  []string
 }
 
 // Server holds the handlers' dependencies.
@@ -128,6 +136,7 @@ func New(deps Deps) *echo.Echo {
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
 	s.registerMigrationRoutes(e)
+	s.registerCodecRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.

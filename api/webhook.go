@@ -226,7 +226,7 @@ func (s *Server) onInboundEvent(ctx context.Context, acc models.Account, cb *sin
 		payload = ev.ContactMessageEvent
 	}
 	sig := workflows.ContactEventSignal{EventID: ev.ID, Kind: kind, AcceptTime: ev.AcceptTime, Payload: string(payload)}
-	return s.signalExisting(ctx, workflows.ConversationWorkflowID(acc.ID, ci.Channel, ci.Identity), workflows.EventSignalName, sig, resp)
+	return s.signalExisting(ctx, s.deps.Conversations.Identities.ConversationWorkflowID(acc.ID, ci.Channel, ci.Identity), workflows.EventSignalName, sig, resp)
 }
 
 // onDelivery hands a delivery report to the workflow that sent the message:
@@ -244,7 +244,7 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 	} else if strings.HasPrefix(cb.CorrelationID, "conversation/") {
 		wfID = cb.CorrelationID
 	} else if r.ChannelIdentity.Identity != "" {
-		wfID = workflows.ConversationWorkflowID(acc.ID, r.ChannelIdentity.Channel, r.ChannelIdentity.Identity)
+		wfID = s.deps.Conversations.Identities.ConversationWorkflowID(acc.ID, r.ChannelIdentity.Channel, r.ChannelIdentity.Identity)
 	} else {
 		resp.Status, resp.Reason = "ignored", "delivery report names no workflow and no recipient"
 		return resp, nil

@@ -135,6 +135,20 @@ type Config struct {
 	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
 	SecretKey []byte
 
+	// CodecKeys encrypt the payloads sent to Temporal (PII_CODEC_KEYS):
+	// the first encrypts, every one decrypts, so keys rotate.
+	CodecKeys []CodecKey
+	// CodecToken authorises POST /codec/encode and /codec/decode
+	// (Authorization: Bearer …); empty turns the codec endpoint off
+	// (except dev's embedded UI, see docs/decisions.md §16).
+	CodecToken string
+	// CodecCORSOrigins are the browser origins (the Temporal UI's) allowed
+	// to call the codec endpoint.
+	CodecCORSOrigins []string
+	// HashIdentities replaces the contact identity in workflow ids and the
+	// ContactIdentity search attribute by a keyed hash (PII_HASH_IDENTITIES).
+	HashIdentities bool
+
 	LogLevel slog.Level
 	// LogFormat is text or json; unset, Validate picks json for the api
 	// and worker (log collectors) and text for the other roles.
@@ -146,8 +160,19 @@ type Config struct {
 	MetricsAddr  string
 	MetricsToken string
 
+	// DevUIOrigins are the origins of dev's embedded Temporal UI, set by
+	// dev itself (no variable): they may call the codec endpoint from
+	// loopback without CODEC_TOKEN.
+	DevUIOrigins []string
+
 	// Generated lists the settings dev created for itself (name → file).
 	Generated map[string]string
+}
+
+// CodecKey is one payload encryption key of PII_CODEC_KEYS.
+type CodecKey struct {
+	ID  string
+	Key []byte
 }
 
 // Error is a configuration error that names the offending variable.
@@ -222,6 +247,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		LogFormat:         strings.ToLower(get("LOG_FORMAT", "")),
 		MetricsAddr:       get("METRICS_ADDR", DefaultMetricsAddr),
 		MetricsToken:      strings.TrimSpace(getenv("METRICS_TOKEN")),
+		CodecToken:        strings.TrimSpace(getenv("CODEC_TOKEN")),
 		Generated:         map[string]string{},
 	}
 	c.DatabaseURL = get("DATABASE_URL", filepath.Join(c.DataDir, "connector.db"))
@@ -323,6 +349,21 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{"SECRET_KEY", err.Error()}
 		}
 	}
+	if raw := strings.TrimSpace(getenv("PII_CODEC_KEYS")); raw != "" {
+		if c.CodecKeys, err = ParseCodecKeys(raw); err != nil {
+			return nil, &Error{"PII_CODEC_KEYS", err.Error()}
+		}
+	}
+	if c.CodecToken != "" && len(c.CodecToken) < minAdminTokenLen {
+		return nil, &Error{"CODEC_TOKEN", fmt.Sprintf("at least %d characters (e.g. `openssl rand -hex 24`)", minAdminTokenLen)}
+	}
+	if c.CodecCORSOrigins, err = parseOrigins(getenv("CODEC_CORS_ORIGINS")); err != nil {
+		return nil, &Error{"CODEC_CORS_ORIGINS", err.Error()}
+	}
+	hash := get("PII_HASH_IDENTITIES", "false")
+	if c.HashIdentities, err = strconv.ParseBool(hash); err != nil {
+		return nil, &Error{"PII_HASH_IDENTITIES", fmt.Sprintf("want true or false, got %q", hash)}
+	}
 	return c, nil
 }
 
@@ -397,6 +438,10 @@ func (c *Config) Validate(role Role) error {
 	if c.SecretKey == nil {
 		return &Error{"SECRET_KEY", "required: 32 random bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)"}
 	}
+	if len(c.CodecKeys) == 0 {
+		// api and worker must share them: both encode and decode payloads.
+		return &Error{"PII_CODEC_KEYS", "required for api and worker (the same value on both): id:key pairs, the current key first, e.g. k1:$(openssl rand -hex 32)"}
+	}
 	return nil
 }
 
@@ -426,7 +471,89 @@ func (c *Config) ensureDevSecrets() error {
 		}
 		c.Generated["SECRET_KEY"] = path
 	}
+	if len(c.CodecKeys) == 0 {
+		path := filepath.Join(c.DataDir, "pii_codec.keys")
+		raw, err := loadOrCreate(path, func() (string, error) {
+			k, err := randomHex(32)
+			return "dev1:" + k, err
+		})
+		if err != nil {
+			return &Error{"PII_CODEC_KEYS", "cannot generate a dev key: " + err.Error()}
+		}
+		if c.CodecKeys, err = ParseCodecKeys(raw); err != nil {
+			return &Error{"PII_CODEC_KEYS", fmt.Sprintf("%s: %v", path, err)}
+		}
+		c.Generated["PII_CODEC_KEYS"] = path
+	}
+	if c.CodecToken == "" {
+		path := filepath.Join(c.DataDir, "codec.token")
+		tok, err := loadOrCreate(path, func() (string, error) { return randomHex(24) })
+		if err != nil {
+			return &Error{"CODEC_TOKEN", "cannot generate a dev token: " + err.Error()}
+		}
+		c.CodecToken = tok
+		c.Generated["CODEC_TOKEN"] = path
+	}
 	return nil
+}
+
+// ParseCodecKeys reads PII_CODEC_KEYS: comma-separated id:key pairs, the
+// current (encrypting) key first, then the old ones that still decrypt.
+// Each key is 32 bytes as 64 hex characters or base64.
+func ParseCodecKeys(raw string) ([]CodecKey, error) {
+	var keys []CodecKey
+	seen := map[string]bool{}
+	for i, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		id, key, ok := strings.Cut(item, ":")
+		id, key = strings.TrimSpace(id), strings.TrimSpace(key)
+		if !ok || id == "" || key == "" {
+			return nil, fmt.Errorf("item %d: want id:key (e.g. k2:<64 hex>,k1:<64 hex>, the current key first)", i+1)
+		}
+		if !codecKeyID(id) {
+			return nil, fmt.Errorf("key id %q: want 1 to 64 letters, digits, '.', '_' or '-'", id)
+		}
+		if seen[id] {
+			return nil, fmt.Errorf("key id %q is given twice", id)
+		}
+		seen[id] = true
+		b, err := ParseSecretKey(key)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %v", id, err)
+		}
+		keys = append(keys, CodecKey{ID: id, Key: b})
+	}
+	return keys, nil
+}
+
+func codecKeyID(id string) bool {
+	if len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parseOrigins reads a comma-separated list of browser origins such as
+// https://temporal-ui.example.com.
+func parseOrigins(raw string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimRight(strings.TrimSpace(item), "/")
+		if item == "" {
+			continue
+		}
+		u, err := url.Parse(item)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("want origins such as https://temporal-ui.example.com (scheme and host, no path; no *), got %q", item)
+		}
+		out = append(out, u.Scheme+"://"+u.Host)
+	}
+	return out, nil
 }
 
 func loadOrCreate(path string, gen func() (string, error)) (string, error) {

@@ -21,6 +21,9 @@ func env(kv map[string]string) func(string) string {
 
 const hexKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
+// codecKeys is a rotated PII_CODEC_KEYS: k2 (base64) encrypts, k1 decrypts.
+const codecKeys = "k2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=, k1:" + hexKey
+
 func TestDefaultsMakeDevWorkWithNoVariables(t *testing.T) {
 	dir := t.TempDir()
 	cfg, err := config.Load(env(map[string]string{"DATA_DIR": dir}))
@@ -53,6 +56,20 @@ func TestDefaultsMakeDevWorkWithNoVariables(t *testing.T) {
 	require.NoError(t, again.Validate(config.RoleDev))
 	assert.Equal(t, cfg.AdminToken, again.AdminToken, "the generated token survives a restart")
 	assert.Equal(t, cfg.SecretKey, again.SecretKey, "the generated key survives a restart, so secrets stay readable")
+	require.Len(t, cfg.CodecKeys, 1, "dev generates a payload codec key")
+	assert.Equal(t, cfg.CodecKeys, again.CodecKeys, "the generated codec key survives a restart, so histories stay readable")
+	assert.FileExists(t, filepath.Join(dir, "pii_codec.keys"))
+	assert.Equal(t, cfg.CodecToken, again.CodecToken)
+	assert.GreaterOrEqual(t, len(cfg.CodecToken), 16, "dev generates a codec token")
+}
+
+func TestCodecOriginsAndHashSetting(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"CODEC_CORS_ORIGINS": "https://ui.example.com/, http://localhost:8233", "PII_HASH_IDENTITIES": "true",
+	}))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"https://ui.example.com", "http://localhost:8233"}, cfg.CodecCORSOrigins)
+	assert.True(t, cfg.HashIdentities)
 }
 
 func TestOverrides(t *testing.T) {
@@ -67,6 +84,7 @@ func TestOverrides(t *testing.T) {
 		"SHUTDOWN_TIMEOUT":    "30s",
 		"ADMIN_TOKEN":         "a-very-long-admin-token",
 		"SECRET_KEY":          hexKey,
+		"PII_CODEC_KEYS":      codecKeys,
 		"LOG_LEVEL":           "debug",
 		"LOG_FORMAT":          "JSON",
 	}))
@@ -82,6 +100,11 @@ func TestOverrides(t *testing.T) {
 	assert.Equal(t, slog.LevelDebug, cfg.LogLevel)
 	assert.Equal(t, "json", cfg.LogFormat)
 	assert.Equal(t, byte(0x1f), cfg.SecretKey[31])
+	require.Len(t, cfg.CodecKeys, 2)
+	assert.Equal(t, "k2", cfg.CodecKeys[0].ID, "the first key is the current one")
+	assert.Equal(t, "k1", cfg.CodecKeys[1].ID)
+	assert.Len(t, cfg.CodecKeys[0].Key, 32)
+	assert.False(t, cfg.HashIdentities, "identities are in clear by default")
 	assert.Equal(t, "postgres://u:xxxxx@db:5432/connector?sslmode=disable", cfg.RedactedDatabaseURL(), "password never logged")
 	target, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	require.NoError(t, err)
@@ -110,10 +133,20 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"worker needs secret key", map[string]string{}, config.RoleWorker, "SECRET_KEY"},
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, config.RoleWorker, "METRICS_ADDR"},
 		{"short metrics token", map[string]string{"METRICS_TOKEN": "abc"}, config.RoleAPI, "METRICS_TOKEN"},
+		{"worker needs codec keys", map[string]string{"SECRET_KEY": hexKey}, config.RoleWorker, "PII_CODEC_KEYS"},
+		{"api needs codec keys", map[string]string{"SECRET_KEY": hexKey, "ADMIN_TOKEN": "a-very-long-admin-token"}, config.RoleAPI, "PII_CODEC_KEYS"},
+		{"codec key without id", map[string]string{"PII_CODEC_KEYS": hexKey}, config.RoleAPI, "PII_CODEC_KEYS"},
+		{"codec key too short", map[string]string{"PII_CODEC_KEYS": "k1:abcd"}, config.RoleAPI, "PII_CODEC_KEYS"},
+		{"codec key id twice", map[string]string{"PII_CODEC_KEYS": "k1:" + hexKey + ",k1:" + hexKey}, config.RoleAPI, "PII_CODEC_KEYS"},
+		{"codec key id charset", map[string]string{"PII_CODEC_KEYS": "k 1:" + hexKey}, config.RoleAPI, "PII_CODEC_KEYS"},
+		{"short codec token", map[string]string{"CODEC_TOKEN": "short"}, config.RoleAPI, "CODEC_TOKEN"},
+		{"cors origin with path", map[string]string{"CODEC_CORS_ORIGINS": "https://ui.example.com/x"}, config.RoleAPI, "CODEC_CORS_ORIGINS"},
+		{"cors wildcard", map[string]string{"CODEC_CORS_ORIGINS": "*"}, config.RoleAPI, "CODEC_CORS_ORIGINS"},
+		{"hash identities", map[string]string{"PII_HASH_IDENTITIES": "maybe"}, config.RoleAPI, "PII_HASH_IDENTITIES"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			base := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey}
+			base := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey, "PII_CODEC_KEYS": codecKeys}
 			if strings.Contains(tc.name, "needs") || strings.Contains(tc.name, "short") {
 				base = map[string]string{}
 			}

@@ -64,6 +64,9 @@ type Options struct {
 	LogLevel slog.Level
 	// Retention of closed workflows; 0 means 72h.
 	Retention time.Duration
+	// CodecEndpoint is the codec server the UI's browser calls to decode
+	// payloads (POST {endpoint}/decode); empty shows them encoded.
+	CodecEndpoint string
 }
 
 // Server is a running embedded engine.
@@ -85,6 +88,26 @@ func (s *Server) UIURL() string {
 		return ""
 	}
 	return "http://" + displayAddr(s.uiAddr)
+}
+
+// UIOrigins are the browser origins the Web UI is served from (the
+// localhost and loopback-IP spellings of its address), or nil when the UI
+// is off: a codec server allows them (CORS).
+func (s *Server) UIOrigins() []string {
+	if s.uiAddr == "" {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(s.uiAddr)
+	if err != nil {
+		return nil
+	}
+	out := []string{"http://" + displayAddr(s.uiAddr)}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		out = append(out, "http://"+net.JoinHostPort(host, port))
+	} else if ip != nil && ip.IsUnspecified() {
+		out = append(out, "http://localhost:"+port, "http://127.0.0.1:"+port)
+	}
+	return out
 }
 
 // Start boots the engine and waits until the frontend answers and the
@@ -340,6 +363,9 @@ func (s *Server) startUI() error {
 		CORS:                uiconfig.CORS{CookieInsecure: true},
 		HideLogs:            true,
 		DisableNewsFetch:    true,
+		// The browser calls the codec itself; no token can be configured
+		// here (passAccessToken sends only an OIDC login's token).
+		Codec: uiconfig.Codec{Endpoint: s.opts.CodecEndpoint},
 	}))
 	go func() {
 		if err := s.ui.Start(); err != nil {

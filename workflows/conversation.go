@@ -65,6 +65,10 @@ type ConversationInput struct {
 	// customer's files (MediaFetchInput; 0: its defaults).
 	MediaFetchRetry   time.Duration `json:",omitempty"`
 	MediaFetchAttempt time.Duration `json:",omitempty"`
+	// ContactKey stands for Identity in the ContactIdentity search
+	// attribute (and the workflow id): its keyed hash with
+	// PII_HASH_IDENTITIES; empty (older histories too) means Identity.
+	ContactKey string `json:",omitempty"`
 	// State is carried over by continue-as-new.
 	State *ConversationState
 }
@@ -1018,10 +1022,14 @@ func (c *conversation) upsertSearchAttributes(ctx workflow.Context) {
 			queue = strconv.FormatUint(it.QueueID, 10)
 		}
 	}
+	contact := c.in.ContactKey
+	if contact == "" {
+		contact = c.st.Identity
+	}
 	err := workflow.UpsertTypedSearchAttributes(ctx,
 		AccountIDKey.ValueSet(strconv.FormatUint(c.st.AccountID, 10)),
 		ChannelKey.ValueSet(c.st.Channel),
-		ContactIdentityKey.ValueSet(c.st.Identity),
+		ContactIdentityKey.ValueSet(contact),
 		InteractionStatusKey.ValueSet(status),
 		AgentIDKey.ValueSet(agent),
 		QueueIDKey.ValueSet(queue),

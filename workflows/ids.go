@@ -1,7 +1,11 @@
 package workflows
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,9 +17,49 @@ func DiagnosticsWorkflowID(at time.Time) string {
 
 // ConversationWorkflowID is the id of the conversation of one channel
 // identity on one account. It is readable in the Temporal UI and needs no
-// Sinch contact_id, so it works in DISPATCH mode too.
+// Sinch contact_id, so it works in DISPATCH mode too. Starters call it
+// through Identities, which hashes the identity when configured.
 func ConversationWorkflowID(accountID uint64, channel, identity string) string {
 	return fmt.Sprintf("conversation/%d/%s/%s", accountID, channel, identity)
+}
+
+// Identities says what stands for a contact identity (phone number, IG id)
+// in conversation workflow ids and the ContactIdentity search attribute:
+// the identity itself, or with a HashKey (PII_HASH_IDENTITIES) its keyed
+// hash, so strict deployments keep no phone number in clear in Temporal.
+type Identities struct {
+	// HashKey is nil for clear identities; see IdentityHashKey.
+	HashKey []byte
+}
+
+// identityHashLabel separates this use of SECRET_KEY from its others.
+const identityHashLabel = "xcally-connector/contact-identity-hash/v1"
+
+// IdentityHashKey derives the identity hash key from SECRET_KEY (a labelled
+// HMAC, so the key itself never hashes identities).
+func IdentityHashKey(secretKey []byte) []byte {
+	m := hmac.New(sha256.New, secretKey)
+	m.Write([]byte(identityHashLabel))
+	return m.Sum(nil)
+}
+
+// Key is what stands for identity: itself, or "h-" and 32 hex characters
+// of its HMAC-SHA256 (128 bits). Spaces and a leading "+" are ignored when
+// hashing, so `connector search-key +39 333 1234567` matches WhatsApp's
+// 393331234567.
+func (ids Identities) Key(identity string) string {
+	if ids.HashKey == nil {
+		return identity
+	}
+	norm := strings.TrimPrefix(strings.Join(strings.Fields(identity), ""), "+")
+	m := hmac.New(sha256.New, ids.HashKey)
+	m.Write([]byte(norm))
+	return "h-" + hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// ConversationWorkflowID is ConversationWorkflowID with the identity's Key.
+func (ids Identities) ConversationWorkflowID(accountID uint64, channel, identity string) string {
+	return ConversationWorkflowID(accountID, channel, ids.Key(identity))
 }
 
 // ReconcileWorkflowID names one reconciliation of an account; id is the

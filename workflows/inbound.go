@@ -25,6 +25,9 @@ type ConversationSettings struct {
 	// customer's files (MEDIA_FETCH_RETRY_FOR, MEDIA_FETCH_TIMEOUT).
 	MediaFetchRetry   time.Duration
 	MediaFetchAttempt time.Duration
+	// Identities hashes contact identities in workflow ids and search
+	// attributes when PII_HASH_IDENTITIES is on.
+	Identities Identities
 }
 
 // Input is the start input of the conversation of one channel identity.
@@ -34,6 +37,9 @@ func (s ConversationSettings) Input(accountID uint64, channel, identity string) 
 		InactivityTimeout: s.InactivityTimeout, RoutingRecheck: s.RoutingRecheck,
 		MaxResends: s.MaxResends, ResendBackoff: s.ResendBackoff, SendTimeout: s.SendTimeout,
 		MediaFetchRetry: s.MediaFetchRetry, MediaFetchAttempt: s.MediaFetchAttempt,
+	}
+	if s.Identities.HashKey != nil {
+		in.ContactKey = s.Identities.Key(identity)
 	}
 	if in.MaxResends == 0 {
 		in.MaxResends = -1 // the workflow reads 0 as its default
@@ -93,7 +99,7 @@ func (e *DeliverError) Unwrap() error { return e.Err }
 // returns nil: in the database, in the workflow's history, or both.
 // accountName goes to the memo of a conversation this starts.
 func (b Inbox) Deliver(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
-	wfID := ConversationWorkflowID(accountID, m.ChannelIdentity.Channel, m.ChannelIdentity.Identity)
+	wfID := b.Settings.Identities.ConversationWorkflowID(accountID, m.ChannelIdentity.Channel, m.ChannelIdentity.Identity)
 	if b.DB != nil {
 		in, err := activities.StoreInOpenInteraction(ctx, b.DB, wfID, accountID, sig.InboundMessage)
 		if err != nil {
@@ -113,7 +119,7 @@ func (b Inbox) Deliver(ctx context.Context, accountID uint64, accountName string
 // it starts has the account's name in its memo.
 func SignalInbound(ctx context.Context, c client.Client, taskQueue string, settings ConversationSettings, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
 	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
-	wfID := ConversationWorkflowID(accountID, channel, identity)
+	wfID := settings.Identities.ConversationWorkflowID(accountID, channel, identity)
 	_, err := c.SignalWithStartWorkflow(ctx, wfID, InboundSignalName, sig,
 		client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue, Memo: AccountMemo(accountName)},
 		ConversationWorkflowName, settings.Input(accountID, channel, identity))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/xcally-connector/connector/config"
@@ -29,6 +30,7 @@ commands:
   migrate   apply the database schema and exit
   emulator  only the Sinch emulator, on EMULATOR_ADDR
   bench     measure on this machine against the engine alone: bench [inbound|outbound|all] (-h for flags)
+  search-key <identity>  with PII_HASH_IDENTITIES=true: the hashed identity to search for in the Temporal UI
   faults    zero-loss fault suite on Postgres (DATABASE_URL): faults [-cases a,b] [-messages 2000] [-outage 30s] [-json]
 `
 
@@ -60,6 +62,17 @@ func main() {
 				fmt.Fprintln(os.Stderr, "connector faults:", err)
 			}
 			os.Exit(1)
+		}
+		return
+	}
+	if role == "search-key" {
+		cfg, err := config.Load(os.Getenv)
+		if err == nil {
+			err = app.SearchKey(cfg, strings.Join(os.Args[2:], " "), os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "connector search-key:", err)
+			os.Exit(2)
 		}
 		return
 	}

@@ -70,6 +70,7 @@ func Migrate(cfg *config.Config, log *slog.Logger) error {
 // SDK's metrics go to the process's registry, and a request's log fields
 // learn the workflow id it starts or signals.
 func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) client.Options {
+	dc, fc := piiConverters(cfg)
 	return client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
@@ -77,6 +78,8 @@ func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) c
 		Identity:       identity(),
 		MetricsHandler: m.TemporalHandler(),
 		Interceptors:   []interceptor.ClientInterceptor{logctx.ClientInterceptor()},
+		// Payloads and failure texts are encrypted before they reach Temporal.
+		DataConverter: dc, FailureConverter: fc,
 	}
 }
 
@@ -128,7 +131,13 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 	if err != nil {
 		return nil, err
 	}
+	codec, err := piiCodec(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return api.New(api.Deps{
+		Codec: codec, CodecToken: cfg.CodecToken, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecDevOrigins: cfg.DevUIOrigins,
+
 		Media:         store,
 		MediaSigner:   media.NewSigner(cfg.SecretKey),
 		MediaMaxBytes: cfg.MediaMaxBytes,
@@ -190,10 +199,26 @@ func listenHTTP(addr string, handler http.Handler, log *slog.Logger) (*httpServe
 
 // listenOn is listenHTTP for the address of the variable name.
 func listenOn(name, addr string, handler http.Handler, log *slog.Logger) (*httpServer, error) {
+	l, err := listenTCP(name, addr)
+	if err != nil {
+		return nil, err
+	}
+	return serveHTTP(l, handler, log), nil
+}
+
+// listenTCP binds addr, the value of variable name; dev binds HTTP_ADDR
+// before the API exists, so the embedded UI can be told the codec
+// endpoint's URL.
+func listenTCP(name, addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, &config.Error{Var: name, Msg: fmt.Sprintf("cannot listen on %s: %v", addr, err)}
 	}
+	return l, nil
+}
+
+// serveHTTP serves handler on l.
+func serveHTTP(l net.Listener, handler http.Handler, log *slog.Logger) *httpServer {
 	h := &httpServer{
 		srv: &http.Server{
 			Handler:           handler,
@@ -212,12 +237,16 @@ func listenOn(name, addr string, handler http.Handler, log *slog.Logger) (*httpS
 		}
 		h.done <- err
 	}()
-	return h, nil
+	return h
 }
 
 // URL is the base URL of the listener as reachable from this machine.
-func (h *httpServer) URL() string {
-	host, port, _ := net.SplitHostPort(h.addr)
+func (h *httpServer) URL() string { return localURL(h.addr) }
+
+// localURL is the http URL of a listen address as reachable from this
+// machine.
+func localURL(addr string) string {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "localhost"
 	}
@@ -254,5 +283,6 @@ func conversationSettings(cfg *config.Config) workflows.ConversationSettings {
 		InactivityTimeout: cfg.InactivityTimeout, RoutingRecheck: cfg.RoutingRecheck,
 		MaxResends: cfg.ReplyMaxResends, ResendBackoff: cfg.ReplyResendBackoff, SendTimeout: cfg.ReplySendTimeout,
 		MediaFetchRetry: cfg.MediaFetchRetryFor, MediaFetchAttempt: cfg.MediaFetchTimeout,
+		Identities: identities(cfg),
 	}
 }

@@ -71,7 +71,19 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if cfg.LogLevel <= slog.LevelDebug {
 		engineLevel = slog.LevelInfo
 	}
+	// The API's address is bound first: the embedded UI is told where the
+	// codec endpoint is when it starts.
+	apiListener, err := listenTCP("HTTP_ADDR", cfg.HTTPAddr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if d.http == nil {
+			_ = apiListener.Close()
+		}
+	}()
 	d.Temporal, err = devserver.Start(ctx, devserver.Options{
+		CodecEndpoint:    localURL(apiListener.Addr().String()) + "/codec",
 		FrontendAddr:     cfg.TemporalAddress,
 		UIAddr:           cfg.TemporalUIAddr,
 		DBPath:           cfg.TemporalDBPath,
@@ -112,6 +124,9 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err := d.StartWorker(); err != nil {
 		return nil, err
 	}
+	// The embedded UI's browser decodes payloads through the API's codec
+	// endpoint with no token (docs/decisions.md §16).
+	cfg.DevUIOrigins = d.Temporal.UIOrigins()
 	var events *api.EventListener
 	if events, d.stopEvents, err = startEventListener(cfg, log); err != nil {
 		return nil, err
@@ -120,9 +135,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if err != nil {
 		return nil, err
 	}
-	if d.http, err = listenHTTP(cfg.HTTPAddr, e, log); err != nil {
-		return nil, err
-	}
+	d.http = serveHTTP(apiListener, e, log)
 	hbCtx, stop := context.WithCancel(context.Background())
 	d.stopHeartbeat = stop
 	d.heartbeatDone = make(chan struct{})
@@ -239,6 +252,7 @@ func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	p("  %-16s %s\n", "API:", d.APIURL())
 	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
 	p("  %-16s %s/metrics\n", "Metrics:", d.APIURL())
+	p("  %-16s %s/codec (the embedded UI decodes payloads there; others send CODEC_TOKEN)\n", "Codec server:", d.APIURL())
 	if u := d.Temporal.UIURL(); u != "" {
 		p("  %-16s %s/namespaces/%s/workflows\n", "Temporal UI:", u, d.cfg.TemporalNamespace)
 	}

@@ -13,8 +13,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/xcally-connector/connector/api"
@@ -125,6 +127,15 @@ func saveHistory(t *testing.T, d *app.Dev, workflowID, file string) {
 		require.NoError(t, err)
 		hist.Events = append(hist.Events, ev)
 	}
+	// Stored in clear: the replay test has no codec key, and clear
+	// payloads replay under the codec too.
+	codec, err := d.PIICodec()
+	require.NoError(t, err)
+	require.NoError(t, proxy.VisitPayloads(context.Background(), hist, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(p)
+		},
+	}))
 	raw, err := protojson.Marshal(hist)
 	require.NoError(t, err)
 	// protojson varies its spacing on purpose; re-indent for stable files.

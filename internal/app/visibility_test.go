@@ -62,8 +62,9 @@ func TestSearchAttributesVisible(t *testing.T) {
 	require.NoError(t, err)
 	memo := desc.GetWorkflowExecutionInfo().GetMemo().GetFields()
 	require.Contains(t, memo, workflows.MemoAccountName)
+	dc := devDataConverter(t, s)
 	var name string
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(memo[workflows.MemoAccountName], &name))
+	require.NoError(t, dc.FromPayload(memo[workflows.MemoAccountName], &name), "the memo decodes with the PII codec")
 	assert.Equal(t, acc.Name, name)
 	assert.Subset(t, activitySummaries(t, s, want), []string{
 		fmt.Sprintf("IngestInbound: store 1 inbound message(s) of account %d, opening an interaction", s.account),
@@ -93,8 +94,17 @@ func activitySummaries(t *testing.T, s *replyStack, wfID string) []string {
 			continue
 		}
 		var summary string
-		require.NoError(t, converter.GetDefaultDataConverter().FromPayload(p, &summary))
+		require.NoError(t, devDataConverter(t, s).FromPayload(p, &summary))
 		out = append(out, summary)
 	}
 	return out
+}
+
+// devDataConverter decodes what the dev stack's clients wrote: memos and
+// summaries are encrypted by the PII codec like every payload.
+func devDataConverter(t *testing.T, s *replyStack) converter.DataConverter {
+	t.Helper()
+	codec, err := s.dev.PIICodec()
+	require.NoError(t, err)
+	return codec.DataConverter()
 }

@@ -31,6 +31,7 @@ const (
 	// are valid for config.Validate: a 16+ character token and a 32-byte key.
 	testAdminToken = "test-admin-token-0123456789"
 	testSecretKey  = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	testCodecKeys  = "k2:1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100,k1:" + testSecretKey
 )
 
 // connectorRoles maps the services running the connector binary to the role
@@ -59,7 +60,7 @@ func loadProject(t *testing.T, env map[string]string) (*types.Project, error) {
 
 func project(t *testing.T) *types.Project {
 	t.Helper()
-	p, err := loadProject(t, map[string]string{"ADMIN_TOKEN": testAdminToken, "SECRET_KEY": testSecretKey})
+	p, err := loadProject(t, map[string]string{"ADMIN_TOKEN": testAdminToken, "SECRET_KEY": testSecretKey, "PII_CODEC_KEYS": testCodecKeys})
 	require.NoError(t, err, "docker-compose.yml must load and validate")
 	return p
 }
@@ -104,9 +105,9 @@ func TestComposeLoads(t *testing.T) {
 }
 
 func TestComposeRequiresSecrets(t *testing.T) {
-	for _, missing := range []string{"ADMIN_TOKEN", "SECRET_KEY"} {
+	for _, missing := range []string{"ADMIN_TOKEN", "SECRET_KEY", "PII_CODEC_KEYS"} {
 		t.Run(missing, func(t *testing.T) {
-			e := map[string]string{"ADMIN_TOKEN": testAdminToken, "SECRET_KEY": testSecretKey}
+			e := map[string]string{"ADMIN_TOKEN": testAdminToken, "SECRET_KEY": testSecretKey, "PII_CODEC_KEYS": testCodecKeys}
 			delete(e, missing)
 			_, err := loadProject(t, e)
 			require.Error(t, err, "loading without %s must fail", missing)

@@ -65,10 +65,12 @@ type stack struct {
 	emURL string
 
 	adminToken, secretKey string
-	apiURL                string
-	api, worker           *process
-	admin                 *apiclient.Client
-	hc                    *http.Client
+	// codecKey encrypts the payloads of both processes (PII_CODEC_KEYS).
+	codecKey    string
+	apiURL      string
+	api, worker *process
+	admin       *apiclient.Client
+	hc          *http.Client
 
 	account uint64
 	queue   uint64
@@ -110,6 +112,9 @@ func startStack(ctx context.Context, opts Options, name string, emOpts emulator.
 		return s, err
 	}
 	if s.secretKey, err = randomHex(32); err != nil {
+		return s, err
+	}
+	if s.codecKey, err = randomHex(32); err != nil {
 		return s, err
 	}
 	if err = s.openDatabase(ctx, name); err != nil {
@@ -202,6 +207,7 @@ func (s *stack) env(extra ...string) []string {
 		"DATA_DIR=" + s.dir,
 		"ADMIN_TOKEN=" + s.adminToken,
 		"SECRET_KEY=" + s.secretKey,
+		"PII_CODEC_KEYS=faults:" + s.codecKey,
 		"PUBLIC_URL=" + s.apiURL,
 		"SHUTDOWN_TIMEOUT=5s",
 		"LOG_LEVEL=info",
