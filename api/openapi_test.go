@@ -216,7 +216,8 @@ func (c *openAPIChecker) serveRequest(e *echo.Echo, req *http.Request) *httptest
 // neither. Each answer must match the document.
 func TestOpenAPISecurityMatchesTheMiddleware(t *testing.T) {
 	c := newOpenAPIChecker(t)
-	e := api.New(api.Deps{DB: testdb.Open(t, models.SQLite), Temporal: &fakeTemporal{}, AdminToken: adminToken, Metrics: newTestMetrics(t)})
+	e := api.New(api.Deps{DB: testdb.Open(t, models.SQLite), Temporal: &fakeTemporal{}, AdminToken: adminToken, Metrics: newTestMetrics(t),
+		CodecToken: "a-codec-token-of-the-test"})
 	pathParam := regexp.MustCompile(`\{[^}]+\}`)
 	ops := documentedOperations(c.doc)
 	for _, key := range slices.Sorted(maps.Keys(ops)) {
