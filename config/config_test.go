@@ -168,13 +168,13 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 
 func TestProductionRolesLogJSONByDefault(t *testing.T) {
 	for _, role := range []config.Role{config.RoleAPI, config.RoleWorker} {
-		cfg, err := config.Load(env(map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey, "METRICS_ADDR": "off"}))
+		cfg, err := config.Load(env(map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey, "PII_CODEC_KEYS": "k1:" + hexKey, "METRICS_ADDR": "off"}))
 		require.NoError(t, err)
 		require.NoError(t, cfg.Validate(role))
 		assert.Equal(t, "json", cfg.LogFormat, role)
 		assert.Equal(t, "off", cfg.MetricsAddr)
 	}
-	cfg, err := config.Load(env(map[string]string{"LOG_FORMAT": "text", "SECRET_KEY": hexKey}))
+	cfg, err := config.Load(env(map[string]string{"LOG_FORMAT": "text", "SECRET_KEY": hexKey, "PII_CODEC_KEYS": "k1:" + hexKey}))
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate(config.RoleWorker))
 	assert.Equal(t, "text", cfg.LogFormat, "an explicit LOG_FORMAT wins")
