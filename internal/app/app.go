@@ -263,18 +263,24 @@ func (h *httpServer) shutdown(timeout time.Duration) error {
 }
 
 // inboundSink hands reconciled messages to their conversations exactly as
-// the webhook does, with the same settings.
+// the webhook does, with the same settings, and counts them as received
+// like the webhook's.
 type inboundSink struct {
-	inbox workflows.Inbox
+	inbox   workflows.Inbox
+	metrics *metrics.Metrics
 }
 
-func newInboundSink(cfg *config.Config, db *gorm.DB, c client.Client) *inboundSink {
-	return &inboundSink{inbox: workflows.Inbox{DB: db, Temporal: c, TaskQueue: cfg.TemporalTaskQueue, Settings: conversationSettings(cfg)}}
+func newInboundSink(cfg *config.Config, db *gorm.DB, c client.Client, m *metrics.Metrics) *inboundSink {
+	return &inboundSink{inbox: workflows.Inbox{DB: db, Temporal: c, TaskQueue: cfg.TemporalTaskQueue, Settings: conversationSettings(cfg)}, metrics: m}
 }
 
 // DeliverInbound hands the message to its conversation.
 func (s *inboundSink) DeliverInbound(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, raw string) error {
-	return s.inbox.Deliver(ctx, accountID, accountName, m, workflows.InboundSignalOf(m, raw, time.Now().UTC()))
+	if err := s.inbox.Deliver(ctx, accountID, accountName, m, workflows.InboundSignalOf(m, raw, time.Now().UTC())); err != nil {
+		return err
+	}
+	s.metrics.MessageIn(accountID, m.ChannelIdentity.Channel)
+	return nil
 }
 
 // conversationSettings are the settings new conversations start with.

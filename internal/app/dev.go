@@ -154,7 +154,7 @@ func (d *Dev) StartWorker() error {
 	if err != nil {
 		return err
 	}
-	acts.Inbound = newInboundSink(d.cfg, d.DB, d.Client)
+	acts.Inbound = newInboundSink(d.cfg, d.DB, d.Client, d.Metrics)
 	w := worker.New(d.Client, d.cfg.TemporalTaskQueue, acts, d.cfg.ShutdownTimeout)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

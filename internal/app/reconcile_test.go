@@ -53,12 +53,17 @@ func TestReconcileRecoversGivenUpCallbacks(t *testing.T) {
 			assert.Equal(t, 50, first.Result.Missing)
 			require.Eventually(t, func() bool { return countRows(t, s.dev, &models.Message{}) == 50 }, 30*time.Second, 50*time.Millisecond, "all 50 stored")
 			assert.Len(t, s.interactions(""), 10, "one interaction per contact")
+			received := fmt.Sprintf(`connector_messages_received_total{account_id="%d",channel="WHATSAPP"}`, s.account)
+			_, out := scrapeMetrics(t, s.dev.APIURL(), "")
+			assert.EqualValues(t, 50, seriesValue(out, received), "recovered messages count as received")
 
 			second := run()
 			assert.Equal(t, 50, second.Result.Listed)
 			assert.Equal(t, 0, second.Result.Missing, "nothing is handed over twice")
 			time.Sleep(300 * time.Millisecond)
 			assert.EqualValues(t, 50, countRows(t, s.dev, &models.Message{}), "none stored twice")
+			_, out = scrapeMetrics(t, s.dev.APIURL(), "")
+			assert.EqualValues(t, 50, seriesValue(out, received), "none counted twice")
 			if engine == models.SQLite {
 				saveHistory(t, s.dev, first.WorkflowID, "reconcile.json")
 			}

@@ -98,7 +98,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer tc.Close()
-	acts.Inbound = newInboundSink(cfg, db, tc)
+	acts.Inbound = newInboundSink(cfg, db, tc, m)
 	ensureRetention(tc, cfg, log)
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
 	return worker.Run(ctx, worker.New(tc, cfg.TemporalTaskQueue, acts, cfg.ShutdownTimeout), log)
