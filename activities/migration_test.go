@@ -15,6 +15,7 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/secretbox"
+	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -337,8 +338,12 @@ func testWaitsAndMark(t *testing.T, f *migFixture) {
 	now := time.Now().UTC()
 	rec := activities.MigrationRecord{MigrationID: f.mig.ID, State: models.MigrationCompleted, Steps: activities.NewMigrationSteps(),
 		NextAction: "nothing to do", TargetAccountID: target.AccountID, Reminders: 2, ConfirmedAt: &now, FinishedAt: &now}
+	m, err := metrics.New()
+	require.NoError(t, err)
+	f.acts.Metrics = m
 	require.NoError(t, f.run(nil, f.acts.RecordMigration, rec))
 	require.NoError(t, f.run(nil, f.acts.RecordMigration, rec))
+	assert.Contains(t, scrapeText(t, m), `connector_migrations_total{state="completed"} 1`, "a transition counts once, a repeated record not again")
 	require.NoError(t, f.db.Take(&mig, f.mig.ID).Error)
 	assert.Equal(t, models.MigrationCompleted, mig.State)
 	assert.Nil(t, mig.ActiveSourceID)

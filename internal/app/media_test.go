@@ -172,6 +172,8 @@ func testInboundImage(t *testing.T, engine models.Engine) {
 	assert.Equal(t, "jpg", att.Format)
 	assert.Equal(t, int64(len(want)), att.Size)
 	assert.Equal(t, "holiday photo.jpg", att.FileName, "directories are stripped from the customer's file name")
+	_, out := scrapeMetrics(t, s.dev.APIURL(), "")
+	assert.EqualValues(t, len(want), seriesValue(out, `connector_media_bytes_total{direction="in"}`), "the stored bytes are counted")
 
 	owner, other := bob, carl
 	if it.AgentID != nil && *it.AgentID == carl.ID {
@@ -395,6 +397,9 @@ func testDiskGuard(t *testing.T, engine models.Engine) {
 	assert.Equal(t, "fetch_running", busy.Error.Code)
 	att := s.waitAttachment(it.ID, msg.ID, "failed")
 	assert.Contains(t, att.Error, "disk space low on the connector")
+	_, out := scrapeMetrics(t, s.dev.APIURL(), "")
+	assert.GreaterOrEqual(t, seriesValue(out, `connector_media_failures_total{direction="in",reason="disk_low"}`), 1.0, "each refused attempt is counted")
+	assert.Equal(t, -1.0, seriesValue(out, `connector_media_bytes_total{direction="in"}`), "nothing was stored")
 	assert.True(t, containsAll(s.systemTexts(it.ID), "could not be saved", "disk space low", fmt.Sprintf("/api/attachments/%d/retry", att.ID)), "%q", s.systemTexts(it.ID))
 	var acc api.AccountResponse
 	s.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", s.account), nil, &acc, http.StatusOK)
