@@ -87,6 +87,8 @@ type Account struct {
 
 // AccountEvent records something Sinch told about an account as a whole
 // (CHANNEL_EVENT such as a quality rating change, capability, opt-in/out).
+// Index ix_account_events_kind (account_id, kind, id) is made by migration
+// 2026120203 for retention's "newest of each kind".
 type AccountEvent struct {
 	ID        uint64 `gorm:"primaryKey"`
 	AccountID uint64 `gorm:"not null;index"`

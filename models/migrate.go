@@ -242,6 +242,18 @@ END $$`,
 			return tx.Exec(`DROP FUNCTION IF EXISTS agent_events_notify()`).Error
 		},
 	},
+	{
+		// Retention keeps the newest account event of each kind and type
+		// per account: this index answers "is there a newer one" with one
+		// range read instead of a scan of the account's events.
+		ID: "2026120203_account_events_kind_index",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.Exec(`CREATE INDEX IF NOT EXISTS ix_account_events_kind ON account_events (account_id, kind, id)`).Error
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Exec(`DROP INDEX IF EXISTS ix_account_events_kind`).Error
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of
