@@ -30,5 +30,6 @@ COPY --from=build /out/connector /usr/local/bin/connector
 
 USER connector:connector
 WORKDIR /var/lib/connector
-EXPOSE 8080
+# 8080: the HTTP API (api); 9090: GET /metrics of the worker (METRICS_ADDR).
+EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/connector"]
