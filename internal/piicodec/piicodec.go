@@ -8,9 +8,6 @@
 package piicodec
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"regexp"
@@ -19,6 +16,8 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/xcally-connector/connector/internal/secretbox"
 )
 
 // Metadata of an encrypted payload.
@@ -46,9 +45,11 @@ var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func ValidKeyID(id string) bool { return keyIDPattern.MatchString(id) }
 
 // Codec encrypts with its current key and decrypts with any of its keys.
+// Each key is a secretbox.Box (the AES-256-GCM of the secrets at rest),
+// with the key id as additional data.
 type Codec struct {
 	current string
-	aeads   map[string]cipher.AEAD
+	boxes   map[string]*secretbox.Box
 }
 
 // New builds the codec of keys: the first one encrypts, every one
@@ -57,26 +58,22 @@ func New(keys []Key) (*Codec, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("piicodec: no key")
 	}
-	c := &Codec{current: keys[0].ID, aeads: make(map[string]cipher.AEAD, len(keys))}
+	c := &Codec{current: keys[0].ID, boxes: make(map[string]*secretbox.Box, len(keys))}
 	for _, k := range keys {
 		if !ValidKeyID(k.ID) {
 			return nil, fmt.Errorf("piicodec: key id %q: want 1 to 64 letters, digits, '.', '_' or '-'", k.ID)
 		}
-		if _, dup := c.aeads[k.ID]; dup {
+		if _, dup := c.boxes[k.ID]; dup {
 			return nil, fmt.Errorf("piicodec: key id %q given twice", k.ID)
 		}
 		if len(k.Key) != 32 {
 			return nil, fmt.Errorf("piicodec: key %q: want 32 bytes, got %d", k.ID, len(k.Key))
 		}
-		block, err := aes.NewCipher(k.Key)
+		box, err := secretbox.New(k.Key)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("piicodec: key %q: %w", k.ID, err)
 		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, err
-		}
-		c.aeads[k.ID] = aead
+		c.boxes[k.ID] = box
 	}
 	return c, nil
 }
@@ -88,23 +85,23 @@ func (c *Codec) CurrentKeyID() string { return c.current }
 // key. The key id is also the AEAD's additional data, so a payload cannot
 // be relabelled with another key's id.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
-	aead := c.aeads[c.current]
+	box := c.boxes[c.current]
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		plain, err := proto.Marshal(p)
 		if err != nil {
 			return nil, fmt.Errorf("piicodec: marshal payload: %w", err)
 		}
-		nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, fmt.Errorf("piicodec: nonce: %w", err)
+		sealed, err := box.SealBytes(plain, []byte(c.current))
+		if err != nil {
+			return nil, fmt.Errorf("piicodec: %w", err)
 		}
 		out[i] = &commonpb.Payload{
 			Metadata: map[string][]byte{
 				MetadataEncoding: []byte(EncodingEncrypted),
 				MetadataKeyID:    []byte(c.current),
 			},
-			Data: aead.Seal(nonce, nonce, plain, []byte(c.current)),
+			Data: sealed,
 		}
 	}
 	return out, nil
@@ -120,15 +117,15 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			continue
 		}
 		id := string(p.GetMetadata()[MetadataKeyID])
-		aead, ok := c.aeads[id]
+		box, ok := c.boxes[id]
 		if !ok {
 			return nil, fmt.Errorf("piicodec: payload encrypted with key id %q, which is not configured: add that key to %s (after the current key)", id, KeysVar)
 		}
 		data := p.GetData()
-		if len(data) < aead.NonceSize()+aead.Overhead() {
+		if len(data) < box.Overhead() {
 			return nil, fmt.Errorf("piicodec: payload of key %q is truncated (%d bytes)", id, len(data))
 		}
-		plain, err := aead.Open(nil, data[:aead.NonceSize()], data[aead.NonceSize():], []byte(id))
+		plain, err := box.OpenBytes(data, []byte(id))
 		if err != nil {
 			return nil, fmt.Errorf("piicodec: payload of key %q does not decrypt (wrong key bytes for that id, or tampered data)", id)
 		}

@@ -48,14 +48,7 @@ func (b *Box) Seal(plaintext, aad string) ([]byte, error) {
 	if plaintext == "" {
 		return nil, nil
 	}
-	nonce := make([]byte, b.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("secretbox: nonce: %w", err)
-	}
-	out := make([]byte, 0, 1+len(nonce)+len(plaintext)+b.aead.Overhead())
-	out = append(out, version)
-	out = append(out, nonce...)
-	return b.aead.Seal(out, nonce, []byte(plaintext), []byte(aad)), nil
+	return b.SealBytes([]byte(plaintext), []byte(aad))
 }
 
 // Open decrypts a value sealed by Seal with the same aad. A nil or empty
@@ -64,15 +57,39 @@ func (b *Box) Open(sealed []byte, aad string) (string, error) {
 	if len(sealed) == 0 {
 		return "", nil
 	}
+	plain, err := b.OpenBytes(sealed, []byte(aad))
+	return string(plain), err
+}
+
+// SealBytes encrypts plaintext (empty too) bound to aad, in the format
+// above.
+func (b *Box) SealBytes(plaintext, aad []byte) ([]byte, error) {
 	ns := b.aead.NonceSize()
-	if len(sealed) < 1+ns+b.aead.Overhead() || sealed[0] != version {
-		return "", ErrDecrypt
+	out := make([]byte, 1+ns, 1+ns+len(plaintext)+b.aead.Overhead())
+	out[0] = version
+	nonce := out[1 : 1+ns]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("secretbox: nonce: %w", err)
 	}
-	plain, err := b.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], []byte(aad))
+	return b.aead.Seal(out, nonce, plaintext, aad), nil
+}
+
+// Overhead is how many bytes sealing adds: version, nonce and tag. A shorter
+// value cannot have been sealed.
+func (b *Box) Overhead() int { return 1 + b.aead.NonceSize() + b.aead.Overhead() }
+
+// OpenBytes decrypts a value sealed by SealBytes with the same aad;
+// ErrDecrypt for anything else.
+func (b *Box) OpenBytes(sealed, aad []byte) ([]byte, error) {
+	ns := b.aead.NonceSize()
+	if len(sealed) < b.Overhead() || sealed[0] != version {
+		return nil, ErrDecrypt
+	}
+	plain, err := b.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], aad)
 	if err != nil {
-		return "", ErrDecrypt
+		return nil, ErrDecrypt
 	}
-	return string(plain), nil
+	return plain, nil
 }
 
 // AccountAAD is the additional data that binds an account's sealed secret to
