@@ -3,6 +3,7 @@ package activities
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Summary lines of activity inputs. The workflows put them in each
@@ -136,6 +137,17 @@ func (in CompensateMigrationInput) Summary() string {
 
 func (in MigrationRecord) Summary() string {
 	return fmt.Sprintf("record migration %d: %s", in.MigrationID, in.State)
+}
+
+func (in PruneInput) Summary() string {
+	before := func(t time.Time) string {
+		if t.IsZero() {
+			return "kept"
+		}
+		return "before " + t.UTC().Format("2006-01-02T15:04Z")
+	}
+	return fmt.Sprintf("prune agent_events %s, account_events %s, webhook_nonces %s",
+		before(in.AgentEventsBefore), before(in.AccountEventsBefore), before(in.NoncesBefore))
 }
 
 func ids(v []uint64) string {

@@ -68,9 +68,8 @@ func RetentionWorkflow(ctx workflow.Context, in RetentionInput) (RetentionResult
 			// The next scheduled run tries again anyway.
 			MaximumAttempts: 10,
 		},
-		Summary: "prune agent_events, account_events and webhook_nonces past their retention",
 	})
-	err := workflow.ExecuteActivity(ctx, a.Prune, state.Cutoffs).Get(ctx, &state.Result)
+	err := execute(ctx, a.Prune, state.Cutoffs).Get(ctx, &state.Result)
 	state.Done = err == nil
 	if err != nil {
 		state.Error = err.Error()

@@ -77,3 +77,7 @@ func SearchKey(cfg *config.Config, identity string, out io.Writer) error {
 	_, err := fmt.Fprintf(out, "%s\n\nTemporal UI search (Workflows, query):\n  ContactIdentity=%q\n", key, key)
 	return err
 }
+
+// PIICodec is the payload codec of the dev stack, the one its clients
+// encrypt with: for tools and tests that read raw histories.
+func (d *Dev) PIICodec() (*piicodec.Codec, error) { return piiCodec(d.cfg) }
