@@ -323,10 +323,7 @@ func (a *Activities) VerifyMigrationCredentials(ctx context.Context, in Migratio
 		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("the key secret of account %d cannot be decrypted: %v", acc.ID, err), ErrTypeMigrationCredentials, err)
 	}
-	authURL := acc.AuthURL
-	if authURL == "" {
-		authURL = sinch.DefaultAuthURL
-	}
+	authURL := sinch.AuthURLOf(acc.AuthURL)
 	res := VerifyCredentialsResult{AuthURL: authURL, KeyID: acc.KeyID}
 	if _, err := a.Tokens.Token(ctx, authURL, acc.KeyID, secret); err != nil {
 		if apiErr, ok := sinch.AsAPIError(err); ok && !apiErr.Retryable() {

@@ -356,10 +356,7 @@ func checkCredentials(ctx context.Context, d *diagRun) checkResult {
 	if err != nil {
 		return fail("SECRET_KEY must be the key the secret was stored with; otherwise "+fix, "the key secret cannot be decrypted with this SECRET_KEY")
 	}
-	authURL := d.acc.AuthURL
-	if authURL == "" {
-		authURL = sinch.DefaultAuthURL
-	}
+	authURL := sinch.AuthURLOf(d.acc.AuthURL)
 	_, err = sinch.NewTokenCache(d.s.diag.client, nil).Token(ctx, authURL, d.acc.KeyID, secret)
 	if err == nil {
 		return pass("Sinch issued an OAuth2 token for key %s at %s", d.acc.KeyID, authURL)

@@ -87,9 +87,7 @@ func NewClient(cfg ClientConfig, tokens *TokenCache, httpClient *http.Client) (*
 		}
 		base = u
 	}
-	if cfg.AuthURL == "" {
-		cfg.AuthURL = DefaultAuthURL
-	}
+	cfg.AuthURL = AuthURLOf(cfg.AuthURL)
 	if err := checkHTTPURL(cfg.AuthURL); err != nil {
 		return nil, fmt.Errorf("sinch: client config: auth URL: %w", err)
 	}

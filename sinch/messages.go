@@ -9,6 +9,15 @@ import (
 // DefaultAuthURL is Sinch's OAuth2 token endpoint; it serves every region.
 const DefaultAuthURL = "https://auth.sinch.com/oauth2/token"
 
+// AuthURLOf is an account's OAuth2 token endpoint: authURL, or
+// DefaultAuthURL when it is empty.
+func AuthURLOf(authURL string) string {
+	if authURL == "" {
+		return DefaultAuthURL
+	}
+	return authURL
+}
+
 // MaxTextLength is the longest text_message WhatsApp accepts.
 const MaxTextLength = 4096
 
