@@ -18,12 +18,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
 	uiconfig "github.com/temporalio/ui-server/v2/server/config"
 	uiserveroptions "github.com/temporalio/ui-server/v2/server/server_options"
+	"github.com/xcally-connector/connector/internal/freeport"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	sdkclient "go.temporal.io/sdk/client"
@@ -126,18 +129,20 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
-	if port != 0 {
+	fixed := port != 0
+	if fixed {
 		if err := checkPortFree(host, port); err != nil {
 			return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
 		}
-		return start(ctx, opts, host, port)
 	}
-	// Free ports are picked before the services bind them, so another
-	// process (a parallel test package) may take one in between; the
-	// engine then fails, sometimes with a panic. Try again on new ports.
+	// The services bind the ports the config names, so they are picked
+	// before they are bound; another process may bind one in between and
+	// the engine then fails to start. Try again on new ports.
 	for attempt := 1; ; attempt++ {
-		if port, err = freePort(host); err != nil {
-			return nil, err
+		if !fixed {
+			if port, err = freeport.Pick(host); err != nil {
+				return nil, err
+			}
 		}
 		s, err := start(ctx, opts, host, port)
 		if err == nil || attempt == 5 || ctx.Err() != nil {
@@ -148,7 +153,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 // start builds and starts the engine on the given frontend port, turning a
-// panic of the engine's start-up into an error.
+// panic of the engine's start-up (the engine's Fatal, see slogAdapter) into
+// an error.
 func start(ctx context.Context, opts Options, host string, port int) (_ *Server, err error) {
 	s := &Server{opts: opts, frontendAddr: net.JoinHostPort(host, strconv.Itoa(port))}
 	defer func() {
@@ -163,6 +169,8 @@ func start(ctx context.Context, opts Options, host string, port int) (_ *Server,
 		return nil, err
 	}
 	logger := &slogAdapter{log: opts.Logger, min: opts.LogLevel}
+	logger.starting.Store(true)
+	defer logger.starting.Store(false)
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: authorizer: %w", err)
@@ -216,7 +224,7 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) buildConfig(host string, port int) (*config.Config, error) {
-	httpPort, err := freePort(host)
+	httpPort, err := freeport.Pick(host)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +260,7 @@ func (s *Server) buildConfig(host string, port int) (*config.Config, error) {
 		svc.RPC.BindOnIP = host
 		if name == "frontend" {
 			svc.RPC.GRPCPort, svc.RPC.HTTPPort = port, httpPort
-		} else if svc.RPC.GRPCPort, err = freePort(host); err != nil {
+		} else if svc.RPC.GRPCPort, err = freeport.Pick(host); err != nil {
 			return nil, err
 		}
 		conf.Services[name] = svc
@@ -345,7 +353,7 @@ func (s *Server) startUI() error {
 		return fmt.Errorf("devserver: UI address: %w", err)
 	}
 	if port == 0 {
-		if port, err = freePort(host); err != nil {
+		if port, err = freeport.Pick(host); err != nil {
 			return err
 		}
 	}
@@ -419,18 +427,6 @@ func checkPortFree(host string, port int) error {
 	return l.Close()
 }
 
-// freePort asks the kernel for a free port. The services bind it again right
-// after; on Linux the port is not handed out twice in that window because
-// ephemeral ports are allocated randomly over a large range.
-func freePort(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, fmt.Errorf("devserver: find a free port: %w", err)
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func waitListening(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -446,9 +442,17 @@ func waitListening(addr string, timeout time.Duration) error {
 }
 
 // slogAdapter feeds the server's logger interface into slog.
+//
+// The engine's Fatal means "cannot go on" (its own zap logger exits the
+// process). While the engine starts, Fatal and Panic panic, so start turns
+// them into an error and Start retries: a service that could not bind its
+// port would otherwise go on with a nil listener and crash the process from
+// a goroutine nobody can recover. Once started, they log at error level and
+// the process stays up, as the connector's worker and API must.
 type slogAdapter struct {
-	log *slog.Logger
-	min slog.Level
+	log      *slog.Logger
+	min      slog.Level
+	starting atomic.Bool
 }
 
 var _ log.Logger = (*slogAdapter)(nil)
@@ -470,8 +474,19 @@ func (a *slogAdapter) Info(msg string, tags ...tag.Tag)   { a.emit(slog.LevelInf
 func (a *slogAdapter) Warn(msg string, tags ...tag.Tag)   { a.emit(slog.LevelWarn, msg, tags) }
 func (a *slogAdapter) Error(msg string, tags ...tag.Tag)  { a.emit(slog.LevelError, msg, tags) }
 func (a *slogAdapter) DPanic(msg string, tags ...tag.Tag) { a.emit(slog.LevelError, msg, tags) }
-func (a *slogAdapter) Panic(msg string, tags ...tag.Tag)  { a.emit(slog.LevelError, msg, tags) }
-func (a *slogAdapter) Fatal(msg string, tags ...tag.Tag)  { a.emit(slog.LevelError, msg, tags) }
+func (a *slogAdapter) Panic(msg string, tags ...tag.Tag)  { a.fatal(msg, tags) }
+func (a *slogAdapter) Fatal(msg string, tags ...tag.Tag)  { a.fatal(msg, tags) }
+
+func (a *slogAdapter) fatal(msg string, tags []tag.Tag) {
+	a.emit(slog.LevelError, msg, tags)
+	if a.starting.Load() {
+		parts := []string{msg}
+		for _, t := range tags {
+			parts = append(parts, fmt.Sprintf("%s=%v", t.Key(), t.Value()))
+		}
+		panic(strings.Join(parts, " "))
+	}
+}
 
 // quietLogger silences the SDK client used only for setup.
 type quietLogger struct{}

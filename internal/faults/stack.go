@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/internal/freeport"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/workflows"
@@ -228,11 +230,11 @@ func (s *stack) env(extra ...string) []string {
 func (s *stack) startAPI(ctx context.Context) error {
 	var last error
 	for range apiPortTrials {
-		port, err := freePort()
+		port, err := freeport.Pick("127.0.0.1")
 		if err != nil {
 			return err
 		}
-		addr := net.JoinHostPort("127.0.0.1", port)
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		s.apiURL = "http://" + addr
 		s.api = newProcess(s.opts.Binary, "api", s.env("HTTP_ADDR="+addr), filepath.Join(s.dir, "api.log"))
 		if err := s.api.start(); err != nil {
@@ -381,16 +383,6 @@ func (s *stack) close(keepDir, keepDB bool) {
 	if s.dir != "" && !keepDir {
 		_ = os.RemoveAll(s.dir)
 	}
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	return port, err
 }
 
 func randomHex(n int) (string, error) {
