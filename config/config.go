@@ -526,6 +526,16 @@ func ParseCodecKeys(raw string) ([]CodecKey, error) {
 	return keys, nil
 }
 
+// FormatCodecKeys writes keys as PII_CODEC_KEYS reads them (hex keys), for
+// handing a running configuration to another process.
+func FormatCodecKeys(keys []CodecKey) string {
+	items := make([]string, len(keys))
+	for i, k := range keys {
+		items[i] = k.ID + ":" + hex.EncodeToString(k.Key)
+	}
+	return strings.Join(items, ",")
+}
+
 func codecKeyID(id string) bool {
 	if len(id) > 64 {
 		return false

@@ -242,3 +242,14 @@ func TestRetentionSettings(t *testing.T) {
 		assert.Contains(t, err.Error(), "or off, got \""+raw+"\"")
 	}
 }
+
+func TestFormatCodecKeysRoundTrips(t *testing.T) {
+	keys, err := config.ParseCodecKeys("k2:" + strings.Repeat("ab", 32) + ", k1:" + strings.Repeat("01", 32))
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	raw := config.FormatCodecKeys(keys)
+	assert.Equal(t, "k2:"+strings.Repeat("ab", 32)+",k1:"+strings.Repeat("01", 32), raw)
+	again, err := config.ParseCodecKeys(raw)
+	require.NoError(t, err)
+	assert.Equal(t, keys, again, "the current key stays first")
+}

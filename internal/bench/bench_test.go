@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/xcally-connector/connector/internal/testdb"
 )
 
 // The short versions of both benches, as CI runs them: they check what the
@@ -44,6 +48,32 @@ func TestInboundBenchShort(t *testing.T) {
 	assert.Equal(t, res.EventsPerFollowUp, s.EventsPerMessage)
 	assert.Positive(t, s.AssignmentRatio)
 	assert.Positive(t, s.FollowUpRatio)
+}
+
+// TestInboundBenchWorkerProcess runs the bench as `connector bench inbound
+// -database-url` does on Postgres: the worker is its own `connector worker`
+// process, which must get the stack's whole configuration (payload keys
+// included) to work the conversations the bench starts.
+func TestInboundBenchWorkerProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the connector and starts the whole stack")
+	}
+	dsn := testdb.PostgresDSN(t) // a schema of its own, dropped at the end
+	bin := filepath.Join(t.TempDir(), "connector")
+	build := exec.Command("go", "build", "-o", bin, "github.com/xcally-connector/connector/cmd/connector")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build the connector: %s", out)
+
+	opts := InboundOptions{Messages: 6, FollowUps: 2, Agents: 2, Timeout: 2 * time.Minute, Rate: 6, Concurrency: 2,
+		HistorySample: 6, DatabaseURL: dsn, WorkerBinary: bin}
+	res, err := RunInbound(context.Background(), opts, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	assert.True(t, res.WorkerProcess)
+	assert.Len(t, res.Assignment, 6, "the worker process assigned every interaction")
+	assert.Len(t, res.FollowUpAck, 12)
+	assert.Equal(t, 6, res.Sampled)
+	assert.Positive(t, res.MemoryBefore.RSS, "the worker process's memory")
+	assert.Positive(t, res.MemoryOpen.RSS)
 }
 
 func TestOutboundBenchShort(t *testing.T) {

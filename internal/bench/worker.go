@@ -18,7 +18,8 @@ import (
 // bench's stack, so that its memory is the worker's alone.
 type workerProcess struct {
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when the process has exited; err is then set
+	err  error
 }
 
 // startWorkerProcess stops the stack's in-process worker and starts bin
@@ -31,6 +32,10 @@ func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProc
 		"DATABASE_URL="+cfg.DatabaseURL, "DATA_DIR="+cfg.DataDir,
 		"TEMPORAL_ADDRESS="+d.Temporal.FrontendAddr(), "TEMPORAL_NAMESPACE="+cfg.TemporalNamespace,
 		"TEMPORAL_TASK_QUEUE="+cfg.TemporalTaskQueue, "SECRET_KEY="+hex.EncodeToString(cfg.SecretKey), "LOG_LEVEL=error",
+		// The stack's payload keys and identity mode: the worker must read
+		// what the bench's starter writes into Temporal.
+		"PII_CODEC_KEYS="+config.FormatCodecKeys(cfg.CodecKeys),
+		"PII_HASH_IDENTITIES="+strconv.FormatBool(cfg.HashIdentities),
 		// Its /metrics on a free port: :9090 may be taken on this machine.
 		"METRICS_ADDR=127.0.0.1:0",
 	)
@@ -38,13 +43,26 @@ func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProc
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start worker process %s: %w", bin, err)
 	}
-	w := &workerProcess{cmd: cmd, done: make(chan error, 1)}
-	go func() { w.done <- cmd.Wait() }()
+	w := &workerProcess{cmd: cmd, done: make(chan struct{})}
+	go func() { w.err = cmd.Wait(); close(w.done) }()
 	return w, nil
+}
+
+// alive fails once the worker process has exited, with how it ended.
+func (w *workerProcess) alive() error {
+	select {
+	case <-w.done:
+		return fmt.Errorf("the worker process exited (%v); its stderr is above", w.err)
+	default:
+		return nil
+	}
 }
 
 // rss is the worker process's resident set size.
 func (w *workerProcess) rss() (uint64, error) {
+	if err := w.alive(); err != nil {
+		return 0, err
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(w.cmd.Process.Pid) + "/status")
 	if err != nil {
 		return 0, fmt.Errorf("read the worker's memory: %w", err)
