@@ -129,20 +129,19 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
-	fixed := port != 0
-	if fixed {
+	if port != 0 {
 		if err := checkPortFree(host, port); err != nil {
 			return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
 		}
+		// No retry: a failed start-up may keep the frontend's listener.
+		return start(ctx, opts, host, port)
 	}
 	// The services bind the ports the config names, so they are picked
 	// before they are bound; another process may bind one in between and
 	// the engine then fails to start. Try again on new ports.
 	for attempt := 1; ; attempt++ {
-		if !fixed {
-			if port, err = freeport.Pick(host); err != nil {
-				return nil, err
-			}
+		if port, err = freeport.Pick(host); err != nil {
+			return nil, err
 		}
 		s, err := start(ctx, opts, host, port)
 		if err == nil || attempt == 5 || ctx.Err() != nil {
