@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"time"
+
+	"github.com/xcally-connector/connector/internal/freeport"
 )
 
 // Proxy forwards TCP connections from a loopback port to an upstream
@@ -24,12 +27,28 @@ type Proxy struct {
 	wg     sync.WaitGroup
 }
 
+// listenTrials bounds the picks when another process binds the picked port
+// first.
+const listenTrials = 3
+
 // dialUpstreamTimeout bounds the proxy's own dial to the upstream.
 const dialUpstreamTimeout = 5 * time.Second
 
-// NewProxy listens on a free loopback port and forwards to upstream.
+// NewProxy listens on a free loopback port and forwards to upstream. The
+// port is outside the ephemeral range (freeport), so no outgoing connection
+// takes it while the proxy is cut and Restore can bind it again.
 func NewProxy(upstream string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var ln net.Listener
+	var err error
+	for range listenTrials {
+		var port int
+		if port, err = freeport.Pick("127.0.0.1"); err != nil {
+			break
+		}
+		if ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("proxy: listen: %w", err)
 	}
