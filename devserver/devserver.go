@@ -130,7 +130,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
 	if port != 0 {
-		if err := checkPortFree(host, port); err != nil {
+		if err := freeport.Check(host, port); err != nil {
 			return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
 		}
 		// No retry: a failed start-up may keep the frontend's listener.
@@ -357,7 +357,7 @@ func (s *Server) startUI() error {
 		}
 	}
 	// The UI server exits the process if it cannot listen, so check first.
-	if err := checkPortFree(host, port); err != nil {
+	if err := freeport.Check(host, port); err != nil {
 		return fmt.Errorf("devserver: UI port %d is taken: %w", port, err)
 	}
 	s.uiAddr = net.JoinHostPort(host, strconv.Itoa(port))
@@ -416,14 +416,6 @@ func displayAddr(addr string) string {
 		return "localhost:" + port
 	}
 	return addr
-}
-
-func checkPortFree(host string, port int) error {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
-	return l.Close()
 }
 
 func waitListening(addr string, timeout time.Duration) error {

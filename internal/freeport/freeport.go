@@ -33,11 +33,15 @@ const trials = 64
 // Pick returns a port free on host, outside the ephemeral range when the
 // machine leaves room for one, else the kernel's pick.
 func Pick(host string) (int, error) {
-	lo, hi := ephemeralRange()
-	for _, span := range candidates(lo, hi) {
+	return pick(host, candidates(ephemeralRange()))
+}
+
+// pick probes random ports of spans, then falls back to the kernel's pick.
+func pick(host string, spans [][2]int) (int, error) {
+	for _, span := range spans {
 		for range trials / 2 {
 			port := span[0] + rand.IntN(span[1]-span[0]+1)
-			if free(host, port) {
+			if Check(host, port) == nil {
 				return port, nil
 			}
 		}
@@ -77,11 +81,12 @@ func ephemeralRange() (int, int) {
 	return 49152, 65535
 }
 
-func free(host string, port int) bool {
+// Check tells whether port can be bound on host now: nil, or the bind's
+// error (address already in use, permission denied).
+func Check(host string, port int) error {
 	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return false
+		return err
 	}
-	_ = l.Close()
-	return true
+	return l.Close()
 }

@@ -27,15 +27,24 @@ func TestPickIsOutsideTheEphemeralRangeAndBindable(t *testing.T) {
 }
 
 func TestPickSkipsTakenPorts(t *testing.T) {
-	// Hold every candidate of a one-port span: Pick must not return it.
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer func() { _ = held.Close() }()
-	taken := held.Addr().(*net.TCPAddr).Port
-	assert.False(t, free("127.0.0.1", taken))
+	// A span of one port, held: every probe fails, so the pick falls back
+	// to the kernel's port, never the held one.
 	port, err := Pick("127.0.0.1")
 	require.NoError(t, err)
-	assert.NotEqual(t, taken, port)
+	held, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	require.NoError(t, err)
+	defer func() { _ = held.Close() }()
+	assert.Error(t, Check("127.0.0.1", port))
+
+	got, err := pick("127.0.0.1", [][2]int{{port, port}})
+	require.NoError(t, err)
+	assert.NotEqual(t, port, got)
+	assert.NoError(t, Check("127.0.0.1", got))
+
+	require.NoError(t, held.Close())
+	got, err = pick("127.0.0.1", [][2]int{{port, port}})
+	require.NoError(t, err)
+	assert.Equal(t, port, got, "once free, the span's only port is the pick")
 }
 
 func TestCandidates(t *testing.T) {
