@@ -129,6 +129,31 @@ type Config struct {
 	RetentionAgentEvents   time.Duration
 	RetentionAccountEvents time.Duration
 	RetentionEvery         time.Duration
+	// RetentionMedia is how long stored media files are kept (0: forever);
+	// older files are deleted by the retention workflow and their links
+	// answer 410.
+	RetentionMedia time.Duration
+
+	// HTTPWriteTimeout bounds writing one response (server-sent event
+	// streams are exempt); HTTPReadTimeout bounds reading one request.
+	HTTPWriteTimeout time.Duration
+	HTTPReadTimeout  time.Duration
+	// SSEMaxStreamsPerAgent caps an agent's open event streams: a new one
+	// closes the oldest.
+	SSEMaxStreamsPerAgent int
+	// AuthFailureBurst and AuthFailureEvery are the token bucket of
+	// authentication failures per client IP (AUTH_FAILURE_LIMIT, e.g. 20/1m:
+	// 20 failures at once, refilled at 20 a minute); past it requests get
+	// 429 with Retry-After. AuthFailureBurst 0 turns the limit off.
+	AuthFailureBurst int
+	AuthFailureEvery time.Duration
+	// TrustedProxies are the networks whose X-Forwarded-For is believed
+	// when finding a client's IP (rate limits, logs); empty: nobody's, the
+	// client IP is the TCP peer.
+	TrustedProxies []netip.Prefix
+	// SinchAllowCustomURLs lets accounts use baseUrl/authUrl hosts other
+	// than Sinch's own (dev sets it for the emulator).
+	SinchAllowCustomURLs bool
 
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
@@ -167,6 +192,10 @@ type Config struct {
 
 	// Generated lists the settings dev created for itself (name → file).
 	Generated map[string]string
+
+	// sinchCustomURLs is SINCH_ALLOW_CUSTOM_URLS as set ("" when unset:
+	// dev then allows custom URLs for its emulator).
+	sinchCustomURLs string
 }
 
 // CodecKey is one payload encryption key of PII_CODEC_KEYS.
@@ -221,7 +250,13 @@ const (
 	DefaultRetentionAgentEvents   = 720 * time.Hour
 	DefaultRetentionAccountEvents = 2160 * time.Hour
 	DefaultRetentionEvery         = time.Hour
-	minAdminTokenLen              = 16
+	DefaultRetentionMedia         = 2160 * time.Hour
+	// HTTP server limits.
+	DefaultHTTPWriteTimeout      = 2 * time.Minute
+	DefaultHTTPReadTimeout       = 60 * time.Second
+	DefaultSSEMaxStreamsPerAgent = 5
+	DefaultAuthFailureLimit      = "20/1m"
+	minAdminTokenLen             = 16
 )
 
 // Load reads the configuration through getenv (os.Getenv in production, a map
@@ -329,9 +364,41 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"RETENTION_AGENT_EVENTS", DefaultRetentionAgentEvents, time.Hour, &c.RetentionAgentEvents},
 		{"RETENTION_ACCOUNT_EVENTS", DefaultRetentionAccountEvents, time.Hour, &c.RetentionAccountEvents},
 		{"RETENTION_EVERY", DefaultRetentionEvery, time.Minute, &c.RetentionEvery},
+		{"RETENTION_MEDIA", DefaultRetentionMedia, time.Hour, &c.RetentionMedia},
 	} {
 		if *r.dst, err = parseOffDuration(get(r.name, r.def.String()), r.min); err != nil {
 			return nil, &Error{r.name, err.Error()}
+		}
+	}
+	for _, d := range []struct {
+		name string
+		def  time.Duration
+		dst  *time.Duration
+	}{
+		{"HTTP_WRITE_TIMEOUT", DefaultHTTPWriteTimeout, &c.HTTPWriteTimeout},
+		{"HTTP_READ_TIMEOUT", DefaultHTTPReadTimeout, &c.HTTPReadTimeout},
+	} {
+		raw := get(d.name, d.def.String())
+		v, err := time.ParseDuration(raw)
+		if err != nil || v < time.Second || v > time.Hour {
+			return nil, &Error{d.name, fmt.Sprintf("want a duration from 1s to 1h such as %s, got %q", d.def, raw)}
+		}
+		*d.dst = v
+	}
+	streams := get("SSE_MAX_STREAMS_PER_AGENT", strconv.Itoa(DefaultSSEMaxStreamsPerAgent))
+	if c.SSEMaxStreamsPerAgent, err = strconv.Atoi(streams); err != nil || c.SSEMaxStreamsPerAgent < 1 || c.SSEMaxStreamsPerAgent > 100 {
+		return nil, &Error{"SSE_MAX_STREAMS_PER_AGENT", fmt.Sprintf("want an integer from 1 to 100, got %q", streams)}
+	}
+	if c.AuthFailureBurst, c.AuthFailureEvery, err = parseRateLimit(get("AUTH_FAILURE_LIMIT", DefaultAuthFailureLimit)); err != nil {
+		return nil, &Error{"AUTH_FAILURE_LIMIT", err.Error()}
+	}
+	if c.TrustedProxies, err = parsePrefixes(getenv("TRUSTED_PROXIES")); err != nil {
+		return nil, &Error{"TRUSTED_PROXIES", err.Error()}
+	}
+	c.sinchCustomURLs = strings.TrimSpace(getenv("SINCH_ALLOW_CUSTOM_URLS"))
+	if c.sinchCustomURLs != "" {
+		if c.SinchAllowCustomURLs, err = strconv.ParseBool(c.sinchCustomURLs); err != nil {
+			return nil, &Error{"SINCH_ALLOW_CUSTOM_URLS", fmt.Sprintf("want true or false, got %q", c.sinchCustomURLs)}
 		}
 	}
 	rate := get("SINCH_SEND_RATE", strconv.FormatFloat(DefaultSinchSendRate, 'f', -1, 64))
@@ -428,6 +495,10 @@ func (c *Config) Validate(role Role) error {
 		}
 		if err := c.ensureDevSecrets(); err != nil {
 			return err
+		}
+		if c.sinchCustomURLs == "" {
+			// dev's accounts point at the Sinch emulator on loopback.
+			c.SinchAllowCustomURLs = true
 		}
 	}
 	if role == RoleAPI || role == RoleDev {
@@ -695,6 +766,47 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("want a positive size such as 1M or 524288, got %q", s)
 	}
 	return n * mult, nil
+}
+
+// parseRateLimit reads a token bucket as "N/duration" (N events at once,
+// refilled at N per duration), or off (0, 0).
+func parseRateLimit(raw string) (int, time.Duration, error) {
+	if raw == "off" || raw == "0" {
+		return 0, 0, nil
+	}
+	n, per, ok := strings.Cut(raw, "/")
+	burst, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || err != nil || burst < 1 || burst > 100000 {
+		return 0, 0, fmt.Errorf("want N/duration such as 20/1m (N from 1 to 100000), or off, got %q", raw)
+	}
+	every, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || every < time.Second || every > 24*time.Hour {
+		return 0, 0, fmt.Errorf("want N/duration with a duration from 1s to 24h such as 20/1m, or off, got %q", raw)
+	}
+	return burst, every, nil
+}
+
+// parsePrefixes reads comma-separated IP addresses and CIDR networks
+// (an address is its own /32 or /128).
+func parsePrefixes(raw string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(raw, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want an IP address or a CIDR network such as 10.0.0.0/8", item)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // parseOffDuration reads a duration of at least min, or off (0).
