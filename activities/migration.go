@@ -353,8 +353,9 @@ type CopyAccessResult struct {
 }
 
 // CopyMigrationAccess links the target to every live queue of the source
-// (QueueAccount) and enables it for every live agent who enabled the
-// source (AgentAccount), step 3. Insert or ignore: a repeat adds nothing.
+// (QueueAccount) and copies every live agent's permission on the source to
+// the target, enabled where the agent enabled the source (AgentAccount),
+// step 3. Insert or ignore: a repeat adds nothing.
 func (a *Activities) CopyMigrationAccess(ctx context.Context, in MigrationPairInput) (CopyAccessResult, error) {
 	var res CopyAccessResult
 	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -362,8 +363,12 @@ func (a *Activities) CopyMigrationAccess(ctx context.Context, in MigrationPairIn
 		if res.QueueIDs, err = sourceQueues(tx, in.SourceAccountID); err != nil {
 			return err
 		}
-		if res.AgentIDs, err = sourceAgents(tx, in.SourceAccountID); err != nil {
+		links, err := sourceAgentLinks(tx, in.SourceAccountID)
+		if err != nil {
 			return err
+		}
+		for _, l := range links {
+			res.AgentIDs = append(res.AgentIDs, l.AgentID)
 		}
 		for _, q := range res.QueueIDs {
 			r := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.QueueAccount{QueueID: q, AccountID: in.TargetAccountID})
@@ -372,8 +377,11 @@ func (a *Activities) CopyMigrationAccess(ctx context.Context, in MigrationPairIn
 			}
 			res.QueuesAdded += int(r.RowsAffected)
 		}
-		for _, ag := range res.AgentIDs {
-			r := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.AgentAccount{AgentID: ag, AccountID: in.TargetAccountID})
+		for _, link := range links {
+			ag := link.AgentID
+			r := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.AgentAccount{
+				AgentID: ag, AccountID: in.TargetAccountID, Enabled: link.Enabled, EnabledAt: link.EnabledAt,
+			})
 			if r.Error != nil {
 				return fmt.Errorf("enable account for agent %d: %w", ag, r.Error)
 			}
@@ -396,12 +404,23 @@ func sourceQueues(tx *gorm.DB, accountID uint64) ([]uint64, error) {
 	return ids, err
 }
 
+// sourceAgentLinks are the permissions of the live agents on an account.
+func sourceAgentLinks(tx *gorm.DB, accountID uint64) ([]models.AgentAccount, error) {
+	var links []models.AgentAccount
+	err := tx.Model(&models.AgentAccount{}).Omit(clause.Associations).
+		Joins("JOIN agents ON agents.id = agent_accounts.agent_id AND agents.deleted_at IS NULL").
+		Where("agent_accounts.account_id = ?", accountID).Order("agent_accounts.agent_id").
+		Select("agent_accounts.agent_id", "agent_accounts.account_id", "agent_accounts.enabled", "agent_accounts.enabled_at").
+		Find(&links).Error
+	return links, err
+}
+
 // sourceAgents are the ids of the live agents who enabled an account.
 func sourceAgents(tx *gorm.DB, accountID uint64) ([]uint64, error) {
 	var ids []uint64
 	err := tx.Table("agent_accounts").Select("agent_accounts.agent_id").
 		Joins("JOIN agents ON agents.id = agent_accounts.agent_id AND agents.deleted_at IS NULL").
-		Where("agent_accounts.account_id = ?", accountID).Order("agent_accounts.agent_id").Pluck("agent_accounts.agent_id", &ids).Error
+		Where("agent_accounts.account_id = ? AND agent_accounts.enabled = ?", accountID, true).Order("agent_accounts.agent_id").Pluck("agent_accounts.agent_id", &ids).Error
 	return ids, err
 }
 

@@ -167,11 +167,12 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 			return err
 		}
 		var enabled int64
-		if err := tx.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id = ?", in.AgentID, in.AccountID).Count(&enabled).Error; err != nil {
+		if err := tx.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id IN (?)", in.AgentID,
+			models.ReachableAccountIDs(tx, in.AgentID).Where("account_id = ?", in.AccountID)).Count(&enabled).Error; err != nil {
 			return err
 		}
 		if enabled == 0 {
-			return notEligible("agent %d has not enabled account %d", in.AgentID, in.AccountID)
+			return notEligible("agent %d is not permitted on account %d or has not enabled it", in.AgentID, in.AccountID)
 		}
 		queueID := in.QueueID
 		if queueID == 0 && inter.QueueID != nil {
@@ -281,8 +282,9 @@ func routingQueues(tx *gorm.DB, in RouteInput) ([]models.Queue, error) {
 	return queues, q.Order("queues.id").Find(&queues).Error
 }
 
-// eligibleAgents lists the queue's available members who enabled the
-// account and are under capacity, ordered by id.
+// eligibleAgents lists the queue's available members who are permitted on
+// the account and enabled it (models.ReachableAccountIDs) and are under
+// capacity, ordered by id.
 func eligibleAgents(tx *gorm.DB, queueID, accountID uint64) ([]candidate, error) {
 	var rows []candidate
 	err := tx.Raw(`
@@ -290,9 +292,9 @@ SELECT a.id AS id, a.capacity AS capacity,
        (SELECT COUNT(*) FROM interactions i WHERE i.agent_id = a.id AND i.status = ?) AS active
 FROM agents a
 JOIN queue_agents qa ON qa.agent_id = a.id AND qa.queue_id = ?
-JOIN agent_accounts aa ON aa.agent_id = a.id AND aa.account_id = ?
+JOIN agent_accounts aa ON aa.agent_id = a.id AND aa.account_id = ? AND aa.enabled = ?
 WHERE a.deleted_at IS NULL AND a.presence = ?
-ORDER BY a.id`, models.InteractionAssigned, queueID, accountID, models.PresenceAvailable).Scan(&rows).Error
+ORDER BY a.id`, models.InteractionAssigned, queueID, accountID, true, models.PresenceAvailable).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("eligible agents of queue %d: %w", queueID, err)
 	}

@@ -19,6 +19,9 @@ type Principal struct {
 	Admin bool
 	// AgentID is the calling agent (0 for the admin).
 	AgentID uint64
+	// TokenHash is the agent token's stored hash: a long-lived stream
+	// checks it is still the agent's (rotation and deletion end streams).
+	TokenHash string
 }
 
 // CanActAs reports whether the caller may act for agentID: the admin may act
@@ -54,8 +57,9 @@ func (s *Server) requireAgentOrAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		var agent models.Agent
+		hash := hashToken(tok)
 		err := s.deps.DB.WithContext(c.Request().Context()).
-			Select("id").Where("token_hash = ?", hashToken(tok)).Take(&agent).Error
+			Select("id").Where("token_hash = ?", hash).Take(&agent).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
 			return errUnauthorized("unknown or revoked token")
@@ -63,7 +67,7 @@ func (s *Server) requireAgentOrAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("look up agent token: %w", err)
 		}
-		c.Set(principalKey, Principal{AgentID: agent.ID})
+		c.Set(principalKey, Principal{AgentID: agent.ID, TokenHash: hash})
 		return next(c)
 	}
 }

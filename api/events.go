@@ -20,6 +20,9 @@ const (
 	ssePoll      = 250 * time.Millisecond
 	sseKeepAlive = 15 * time.Second
 	sseBatch     = 100
+	// sseTokenRecheck is how often an agent's stream checks that its token
+	// is still valid (not rotated, agent not deleted).
+	sseTokenRecheck = time.Second
 )
 
 // agentEvents streams an agent's events as Server-Sent Events:
@@ -46,6 +49,11 @@ func (s *Server) agentEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	superseded, release, err := s.openStream(c, agentID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Subscribed before the first read: an event committed after it wakes
 	// the loop, one committed before is read by it.
 	var wake <-chan struct{}
@@ -69,9 +77,25 @@ func (s *Server) agentEvents(c echo.Context) error {
 	keepAlive := time.NewTicker(sseKeepAlive)
 	defer keepAlive.Stop()
 	wrote := false
+	var tokenChecked time.Time
 	for {
 		var evs []models.AgentEvent
-		if err := db.Where("agent_id = ? AND id > ?", agentID, last).Order("id").Limit(sseBatch).Find(&evs).Error; err != nil {
+		p := principalFrom(c)
+		if !p.Admin && time.Since(tokenChecked) >= sseTokenRecheck {
+			// A rotated token or a deleted agent ends the stream.
+			var n int64
+			if err := db.Model(&models.Agent{}).Where("id = ? AND token_hash = ?", agentID, p.TokenHash).Count(&n).Error; err == nil && n == 0 {
+				_, _ = fmt.Fprint(w, "event: stream.revoked\ndata: {}\n\n")
+				w.Flush()
+				return nil
+			}
+			tokenChecked = time.Now()
+		}
+		q := db.Where("agent_id = ? AND id > ?", agentID, last)
+		if !p.Admin {
+			q = agentEventsVisible(q, agentID)
+		}
+		if err := q.Order("id").Limit(sseBatch).Find(&evs).Error; err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -94,6 +118,9 @@ func (s *Server) agentEvents(c echo.Context) error {
 		for {
 			select {
 			case <-ctx.Done():
+				return nil
+			case <-superseded:
+				s.endSuperseded(w)
 				return nil
 			case <-poll.C:
 				break wait

@@ -135,14 +135,13 @@ func (s *Server) registerInteractionRoutes(e *echo.Echo) {
 }
 
 // visibleInteractions scopes a query to what the caller may see: admins see
-// everything, agents the interactions of accounts they enabled.
+// everything, agents the interactions of accounts they reach (permitted
+// and enabled, scopeToReachable). Every interaction route (read, reply,
+// close, transfer, accept) loads through it: an interaction of another
+// account is a 404.
 func (s *Server) visibleInteractions(c echo.Context) *gorm.DB {
 	q := s.deps.DB.WithContext(c.Request().Context()).Model(&models.Interaction{})
-	if p := principalFrom(c); !p.Admin {
-		q = q.Where("interactions.account_id IN (?)",
-			s.deps.DB.Model(&models.AgentAccount{}).Select("account_id").Where("agent_id = ?", p.AgentID))
-	}
-	return q
+	return scopeToReachable(c, q, "interactions.account_id")
 }
 
 func (s *Server) listInteractions(c echo.Context) error {

@@ -27,26 +27,16 @@ var (
 )
 
 // listCannedAnswers handles GET /api/whatsapp/accounts/:id/canned-answers:
-// the admin, or an agent who enabled the account.
+// the admin, or an agent permitted on the account who enabled it.
 func (s *Server) listCannedAnswers(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return err
 	}
-	db := s.deps.DB.WithContext(c.Request().Context())
-	if p := principalFrom(c); p.Admin {
-		if err := rowExists(db, &models.Account{}, "account", id); err != nil {
-			return err
-		}
-	} else {
-		var n int64
-		if err := db.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id = ?", p.AgentID, id).Count(&n).Error; err != nil {
-			return err
-		}
-		if n == 0 {
-			return errForbidden(fmt.Sprintf("agent %d has not enabled account %d: enable it to use its canned answers", p.AgentID, id))
-		}
+	if err := s.requireReachable(c, id); err != nil {
+		return err
 	}
+	db := s.deps.DB.WithContext(c.Request().Context())
 	answers, err := loadCannedAnswers(db, id)
 	if err != nil {
 		return err

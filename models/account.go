@@ -30,6 +30,11 @@ type Account struct {
 	// secrets are write-only in the API and never stored or logged in clear.
 	KeySecretEnc     []byte
 	WebhookSecretEnc []byte
+	// AllowUnsignedWebhooks lets an account without a webhook secret take
+	// unsigned callbacks (an admin's explicit choice; the account warns).
+	// Without it, an account always has a secret and every callback must
+	// be signed with it.
+	AllowUnsignedWebhooks bool `gorm:"not null;default:false"`
 	// Phone is the sender number in E.164 with its prefix.
 	Phone                string `gorm:"size:32;not null"`
 	Description          string `gorm:"size:2048"`

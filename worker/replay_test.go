@@ -34,7 +34,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 // TestEveryShippedWorkflowHasAHistory keeps the replay set complete: each
 // workflow name in workflows/messages.go needs a recorded history.
 func TestEveryShippedWorkflowHasAHistory(t *testing.T) {
-	shipped := []string{workflows.DiagnosticsWorkflowName, workflows.ConversationWorkflowName, workflows.ReconcileWorkflowName, workflows.MediaFetchWorkflowName, workflows.MigrationWorkflowName, workflows.RetentionWorkflowName}
+	shipped := []string{workflows.DiagnosticsWorkflowName, workflows.ConversationWorkflowName, workflows.ReconcileWorkflowName, workflows.MediaFetchWorkflowName, workflows.MigrationWorkflowName, workflows.RetentionWorkflowName, workflows.AgentReleaseWorkflowName}
 	var all strings.Builder
 	files, _ := filepath.Glob(filepath.Join("..", "workflows", "testdata", "*.json"))
 	for _, f := range files {

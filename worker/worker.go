@@ -31,6 +31,7 @@ func RegisterWorkflows(r sdkworker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.MediaFetchWorkflow, workflow.RegisterOptions{Name: workflows.MediaFetchWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.MigrationWorkflow, workflow.RegisterOptions{Name: workflows.MigrationWorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.RetentionWorkflow, workflow.RegisterOptions{Name: workflows.RetentionWorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.AgentReleaseWorkflow, workflow.RegisterOptions{Name: workflows.AgentReleaseWorkflowName})
 }
 
 // New builds a worker on taskQueue with every workflow and activity

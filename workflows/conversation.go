@@ -194,6 +194,9 @@ type conversation struct {
 	events   workflow.ReceiveChannel
 	delivery workflow.ReceiveChannel
 	nudges   workflow.ReceiveChannel
+	// takeBacks carries TakeBackSignal (no command until one arrives, so
+	// histories recorded before it replay unchanged).
+	takeBacks workflow.ReceiveChannel
 	commands workflow.Channel
 	seen     map[string]bool
 	logger   log.Logger
@@ -275,6 +278,7 @@ func (c *conversation) setup(ctx workflow.Context) error {
 	c.events = workflow.GetSignalChannel(ctx, EventSignalName)
 	c.delivery = workflow.GetSignalChannel(ctx, DeliverySignalName)
 	c.nudges = workflow.GetSignalChannel(ctx, RoutingNudgeSignalName)
+	c.takeBacks = workflow.GetSignalChannel(ctx, TakeBackSignalName)
 	c.commands = workflow.NewBufferedChannel(ctx, 64)
 	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (ConversationState, error) {
 		return *c.st, nil
@@ -394,6 +398,11 @@ func (c *conversation) run(ctx workflow.Context) error {
 				c.route(ctx)
 			}
 		})
+		sel.AddReceive(c.takeBacks, func(ch workflow.ReceiveChannel, _ bool) {
+			for _, tb := range drain[TakeBackSignal](ctx, ch) {
+				c.takeBackFrom(ctx, tb)
+			}
+		})
 		sel.AddReceive(c.commands, func(ch workflow.ReceiveChannel, _ bool) {
 			var cmd command
 			ch.Receive(ctx, &cmd)
@@ -434,7 +443,8 @@ func (c *conversation) run(ctx workflow.Context) error {
 
 // hasWork reports whether a signal or command is waiting.
 func (c *conversation) hasWork() bool {
-	return c.inbound.Len() > 0 || c.events.Len() > 0 || c.delivery.Len() > 0 || c.nudges.Len() > 0 || c.commands.Len() > 0
+	return c.inbound.Len() > 0 || c.events.Len() > 0 || c.delivery.Len() > 0 || c.nudges.Len() > 0 || c.commands.Len() > 0 ||
+		c.takeBacks.Len() > 0
 }
 
 func (c *conversation) shouldContinueAsNew(ctx workflow.Context) bool {
@@ -457,6 +467,9 @@ func (c *conversation) continueAsNew(ctx workflow.Context) error {
 	}
 	for _, d := range drain[DeliverySignal](ctx, c.delivery) {
 		c.handleDelivery(ctx, d)
+	}
+	for _, tb := range drain[TakeBackSignal](ctx, c.takeBacks) {
+		c.takeBackFrom(ctx, tb)
 	}
 	next := c.in
 	next.State = c.st
@@ -769,6 +782,43 @@ func (c *conversation) takeBack(ctx workflow.Context) {
 	it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
 	c.upsertSearchAttributes(ctx)
 	c.route(ctx)
+}
+
+// takeBackFrom takes the open interaction back from an agent who may no
+// longer work on it: assigned to that agent, it goes back to the queue it
+// was in (a pending transfer's queue when it came by transfer) and is
+// routed again, as after a timeout; offered to that agent, the offer is
+// withdrawn and the interaction routed again. Routing reads the agent's
+// access from the database, so the agent is not picked again.
+func (c *conversation) takeBackFrom(ctx workflow.Context, tb TakeBackSignal) {
+	it := c.st.Interaction
+	if it == nil || (tb.InteractionID != 0 && it.ID != tb.InteractionID) {
+		return
+	}
+	switch {
+	case it.Status == "assigned" && it.AgentID == tb.AgentID:
+		queueID := it.QueueID
+		if !it.ReturnAt.IsZero() {
+			queueID = it.ReturnQueueID
+		}
+		var a *activities.Activities
+		var info activities.QueueInfo
+		if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID}).Get(ctx, &info); err != nil {
+			c.handleActivityError(ctx, "take back", err)
+			return
+		}
+		c.logger.Info("interaction taken back from its agent", "interaction", it.ID, "agent", tb.AgentID, "reason", tb.Reason, "queue", queueID)
+		it.Status, it.AgentID, it.QueueID, it.Queue = "queued", 0, info.ID, info
+		it.QueuedAt, it.Visited, it.Offered, it.TimedOut = workflow.Now(ctx), nil, nil, false
+		it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
+		c.upsertSearchAttributes(ctx)
+		c.route(ctx)
+	case it.Status == "queued" && slices.Contains(it.Offered, tb.AgentID):
+		it.Offered = slices.DeleteFunc(slices.Clone(it.Offered), func(id uint64) bool { return id == tb.AgentID })
+		c.logger.Info("offer withdrawn from agent", "interaction", it.ID, "agent", tb.AgentID, "reason", tb.Reason)
+		c.notify(ctx, nil, tb.AgentID)
+		c.route(ctx)
+	}
 }
 
 func (c *conversation) autoClose(ctx workflow.Context) {

@@ -62,6 +62,35 @@ func (ids Identities) ConversationWorkflowID(accountID uint64, channel, identity
 	return ConversationWorkflowID(accountID, channel, ids.Key(identity))
 }
 
+// ConversationAccountOf returns the account of a conversation workflow id
+// (ok false for any other id). Ids read from a Sinch callback body are
+// checked with it before they are used: a callback on one account's URL
+// only ever reaches that account's conversations.
+func ConversationAccountOf(workflowID string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(workflowID, "conversation/")
+	if !ok {
+		return 0, false
+	}
+	acc, tail, ok := strings.Cut(rest, "/")
+	if !ok || tail == "" || acc == "" || len(acc) > 20 {
+		return 0, false
+	}
+	var id uint64
+	for _, r := range acc {
+		if r < '0' || r > '9' {
+			return 0, false
+		}
+		id = id*10 + uint64(r-'0')
+	}
+	return id, id != 0
+}
+
+// AgentReleaseWorkflowID names one take back of an agent's interactions;
+// requestID (the API request's id) keeps repeated requests apart.
+func AgentReleaseWorkflowID(agentID, accountID uint64, requestID string) string {
+	return fmt.Sprintf("agent-release/%d/%d/%s", agentID, accountID, requestID)
+}
+
 // ReconcileWorkflowID names one reconciliation of an account; id is the
 // reconciliation's own id (its start time in Unix nanoseconds).
 func ReconcileWorkflowID(accountID uint64, id string) string {

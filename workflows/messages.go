@@ -26,6 +26,11 @@ const (
 	// queue or account links changed): it re-runs routing at once instead of
 	// at its next periodic check.
 	RoutingNudgeSignalName = "routing-nudge"
+	// TakeBackSignalName takes the open interaction back from an agent who
+	// may no longer work on it (its permission on the account revoked, the
+	// account disabled, the agent deleted): it goes back to its queue and
+	// is routed again, as after a timeout (TakeBackSignal).
+	TakeBackSignalName = "take-back"
 	// InboundSignalName carries a contact's message (InboundSignal).
 	InboundSignalName = "inbound"
 	// EventSignalName carries a contact event such as composing (ContactEventSignal).
@@ -69,6 +74,17 @@ type ContactEventSignal struct {
 	Kind       string
 	AcceptTime time.Time
 	Payload    string
+}
+
+// TakeBackSignal names the agent to take the interaction back from. An
+// interaction assigned to that agent goes back to its queue; an offer to
+// it is withdrawn. Anything else (closed, another agent's) is left alone,
+// so a repeated or late signal does nothing.
+type TakeBackSignal struct {
+	AgentID       uint64
+	InteractionID uint64
+	// Reason is logged: permission_revoked, account_disabled, agent_deleted.
+	Reason string
 }
 
 // DeliverySignal is a MESSAGE_DELIVERY report of a message this
