@@ -115,6 +115,9 @@ type MigrationTarget struct {
 	Channels             []string `json:"channels,omitempty"`
 	Debug                *bool    `json:"debug,omitempty"`
 	SendRatePerSecond    *float64 `json:"sendRatePerSecond,omitempty"`
+	// AllowUnsignedWebhooks: the new account takes unsigned callbacks
+	// (no webhook secret), as the admin chose explicitly.
+	AllowUnsignedWebhooks bool `json:"allowUnsignedWebhooks,omitempty"`
 }
 
 // ReceiveURL is the webhook target of an account on its public URL.
@@ -209,7 +212,7 @@ func (a *Activities) createTarget(tx *gorm.DB, mig models.Migration, src models.
 		Channels: src.Channels, Debug: src.Debug, SendRatePerSecond: src.SendRatePerSecond,
 		TransferOptions: src.TransferOptions, ActionFlow: src.ActionFlow, RoutingStrategy: src.RoutingStrategy,
 		AgentNotifyTimeoutSeconds: src.AgentNotifyTimeoutSeconds, InactivityTimeoutSeconds: src.InactivityTimeoutSeconds,
-		Status: models.AccountActive,
+		Status: models.AccountActive, AllowUnsignedWebhooks: t.AllowUnsignedWebhooks,
 	}
 	if t.List != nil {
 		acc.List = *t.List

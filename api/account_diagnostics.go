@@ -329,7 +329,7 @@ func (s *Server) recordWebhookHealth(accountID uint64, verifyErr error) {
 		set = clause.AssignmentColumns([]string{"last_callback_at", "updated_at"})
 	} else {
 		var e *Error
-		if !errors.As(verifyErr, &e) || (e.Status != http.StatusUnauthorized && e.Code != "secret_unreadable") {
+		if !errors.As(verifyErr, &e) || (e.Status != http.StatusUnauthorized && e.Code != "secret_unreadable" && e.Code != "app_id_mismatch") {
 			return // the database or the engine failed, not the signature
 		}
 		// The next verified callback is written at once, so the

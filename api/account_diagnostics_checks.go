@@ -254,7 +254,8 @@ const fixWebhookSecret = "set the same secret on both sides: the Secret field of
 // checks that a set one decrypts.
 func checkWebhookSecret(_ context.Context, d *diagRun) checkResult {
 	if hasWarning(d.warnings, WarningNoWebhookSecret) {
-		return warn(fixWebhookSecret, "not set: the receive URL accepts unsigned callbacks, so anyone who knows it can inject messages")
+		return fail(fixWebhookSecret+" (or PATCH {\"generateWebhookSecret\":true} and paste the secret it returns into Sinch)",
+			"not set (allowUnsignedWebhooks): the receive URL accepts unsigned callbacks, so anyone who knows it can inject messages")
 	}
 	if d.s.deps.Secrets == nil {
 		return skip("configure SECRET_KEY on the api process", "this API has no secret box: the webhook secret cannot be read")
@@ -335,6 +336,10 @@ func signatureFix(code string) string {
 		return "check the clock of the connector host (NTP); WEBHOOK_TIMESTAMP_TOLERANCE bounds the accepted age of a signature"
 	case "nonce_replayed":
 		return "a signed callback was posted twice with the same nonce: make sure the proxy does not retry POSTs itself; if it repeats, someone may be replaying captured callbacks"
+	case "app_id_mismatch":
+		return "a callback came from another Sinch app than the account's appId: point each app's webhook at its own account's receive URL, or correct the account's appId"
+	case "webhook_secret_missing":
+		return fixWebhookSecret
 	case "secret_unreadable":
 		return "the webhook secret cannot be decrypted: SECRET_KEY must be the key it was stored with, or set the secret again: " + fixWebhookSecret
 	}

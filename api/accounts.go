@@ -1,6 +1,8 @@
 package api
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinch"
 )
 
 // Warnings an AccountResponse may carry.
@@ -72,8 +75,19 @@ type AccountRequest struct {
 	KeyID     *string `json:"keyId"`
 	// KeySecret is the Sinch access key secret; it cannot be cleared.
 	KeySecret *string `json:"keySecret"`
-	// WebhookSecret is the secret token of the Sinch webhook; "" clears it.
+	// WebhookSecret is the secret of the Sinch webhook, at least 16
+	// characters; "" clears it (only with allowUnsignedWebhooks).
 	WebhookSecret *string `json:"webhookSecret"`
+	// GenerateWebhookSecret makes the connector create a random secret
+	// (32 bytes), returned once in the response's webhookSecret for the
+	// admin to paste into the Sinch webhook; on PATCH it replaces the
+	// current one.
+	GenerateWebhookSecret *bool `json:"generateWebhookSecret"`
+	// AllowUnsignedWebhooks accepts an account without a webhook secret:
+	// its receive URL then takes unsigned callbacks (the account warns).
+	// Without it, creating an account needs webhookSecret or
+	// generateWebhookSecret.
+	AllowUnsignedWebhooks *bool `json:"allowUnsignedWebhooks"`
 	// Phone is the sender number in E.164 with its + prefix.
 	Phone       *string `json:"phone"`
 	Description *string `json:"description"`
@@ -117,6 +131,12 @@ type AccountResponse struct {
 	ReceiveURL       string `json:"receiveUrl"`
 	KeySecretSet     bool   `json:"keySecretSet"`
 	WebhookSecretSet bool   `json:"webhookSecretSet"`
+	// AllowUnsignedWebhooks is set when the account takes unsigned
+	// callbacks (no webhook secret).
+	AllowUnsignedWebhooks bool `json:"allowUnsignedWebhooks"`
+	// WebhookSecret is present only in the answer to a request with
+	// generateWebhookSecret: the generated secret, shown this once.
+	WebhookSecret string `json:"webhookSecret,omitempty"`
 	// LastProcessingMode is the Sinch processing mode of the latest callback.
 	LastProcessingMode string `json:"lastProcessingMode"`
 	// QualityRating is the latest WhatsApp quality rating reported by Sinch.
@@ -228,6 +248,9 @@ func (r *AccountRequest) normalize(create bool) error {
 	if err := checkMax("webhookSecret", r.WebhookSecret, maxSecretLen); err != nil {
 		return err
 	}
+	if err := r.checkWebhookSecret(create); err != nil {
+		return err
+	}
 	if r.Phone != nil || create {
 		if r.Phone == nil || *r.Phone == "" {
 			return fieldError("phone", "required")
@@ -253,6 +276,62 @@ func (r *AccountRequest) normalize(create bool) error {
 		return fieldError("sendRatePerSecond", "want 0 (the default) to %d messages per second, got %v", maxSendRate, *r.SendRatePerSecond)
 	}
 	return nil
+}
+
+// minWebhookSecretLen is the shortest webhook secret accepted: a short
+// one can be guessed, and it is all that authenticates a callback.
+const minWebhookSecretLen = 16
+
+// generatedWebhookSecretBytes is the entropy of a generated secret.
+const generatedWebhookSecretBytes = 32
+
+// checkWebhookSecret applies "signed by default": an account has a webhook
+// secret of at least 16 characters, or an admin explicitly allowed
+// unsigned callbacks. On PATCH only what the request changes is checked
+// here; the combination with the stored account is checked by
+// checkSignedAfterUpdate.
+func (r *AccountRequest) checkWebhookSecret(create bool) error {
+	generate := r.GenerateWebhookSecret != nil && *r.GenerateWebhookSecret
+	unsigned := r.AllowUnsignedWebhooks != nil && *r.AllowUnsignedWebhooks
+	if generate && r.WebhookSecret != nil {
+		return fieldError("generateWebhookSecret", "give either webhookSecret or generateWebhookSecret, not both")
+	}
+	if r.WebhookSecret != nil && *r.WebhookSecret != "" && len([]rune(*r.WebhookSecret)) < minWebhookSecretLen {
+		return fieldError("webhookSecret", "at least %d characters, got %d (or generateWebhookSecret: true to have one made)", minWebhookSecretLen, len([]rune(*r.WebhookSecret)))
+	}
+	if create && !generate && !unsigned && (r.WebhookSecret == nil || *r.WebhookSecret == "") {
+		return fieldError("webhookSecret", "required: the secret of the Sinch webhook (at least %d characters), so that only Sinch can post callbacks; or send generateWebhookSecret: true to have one made (returned once), or allowUnsignedWebhooks: true to accept unsigned callbacks (not recommended)", minWebhookSecretLen)
+	}
+	return nil
+}
+
+// checkSinchHosts refuses a baseUrl or authUrl outside Sinch's own hosts
+// unless custom URLs are allowed: the key secret is sent to the auth URL.
+func (r *AccountRequest) checkSinchHosts(allowCustom bool) error {
+	if allowCustom {
+		return nil
+	}
+	if r.BaseURL != nil && *r.BaseURL != "" {
+		if err := sinch.CheckBaseURL(*r.BaseURL); err != nil {
+			return fieldError("baseUrl", "%v", err)
+		}
+	}
+	if r.AuthURL != nil && *r.AuthURL != "" {
+		if err := sinch.CheckAuthURL(*r.AuthURL); err != nil {
+			return fieldError("authUrl", "%v", err)
+		}
+	}
+	return nil
+}
+
+// newWebhookSecret is a generated webhook secret: 32 random bytes,
+// base64url (43 characters).
+func newWebhookSecret() (string, error) {
+	b := make([]byte, generatedWebhookSecretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("webhook secret: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // maxSendRate bounds sendRatePerSecond: Sinch's project-wide limit is
@@ -321,7 +400,8 @@ func (r *AccountRequest) model() models.Account {
 		Phone: deref(r.Phone), Description: deref(r.Description),
 		NotificationTemplate: deref(r.NotificationTemplate),
 		Channels:             strings.Join(*r.Channels, ","), Debug: r.Debug != nil && *r.Debug,
-		SendRatePerSecond: derefFloat(r.SendRatePerSecond),
+		SendRatePerSecond:     derefFloat(r.SendRatePerSecond),
+		AllowUnsignedWebhooks: r.AllowUnsignedWebhooks != nil && *r.AllowUnsignedWebhooks,
 	}
 }
 
@@ -347,6 +427,9 @@ func (r *AccountRequest) columns() map[string]any {
 	if r.SendRatePerSecond != nil {
 		cols["send_rate_per_second"] = *r.SendRatePerSecond
 	}
+	if r.AllowUnsignedWebhooks != nil {
+		cols["allow_unsigned_webhooks"] = *r.AllowUnsignedWebhooks
+	}
 	return cols
 }
 
@@ -359,11 +442,18 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err := req.normalize(true); err != nil {
 		return err
 	}
+	if err := req.checkSinchHosts(s.deps.SinchAllowCustomURLs); err != nil {
+		return err
+	}
+	generated, err := req.generatedSecret()
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	acc := req.model()
 	// The secrets' additional data binds them to the row id, so the row is
 	// created first and sealed in the same transaction.
-	err := s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&acc).Error; err != nil {
 			return err
 		}
@@ -375,8 +465,10 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err != nil {
 		return accountWriteError(err, deref(req.Key))
 	}
-	s.log.InfoContext(ctx, "account created", "account_id", acc.ID, "key", acc.Key, "request_id", requestID(c))
-	return c.JSON(http.StatusCreated, toAccountResponse(acc, s.deps.PolicyWarningStreak))
+	s.log.InfoContext(ctx, "account created", "account_id", acc.ID, "key", acc.Key, "unsigned", acc.AllowUnsignedWebhooks, "request_id", requestID(c))
+	resp := toAccountResponse(acc, s.deps.PolicyWarningStreak)
+	resp.WebhookSecret = generated
+	return c.JSON(http.StatusCreated, resp)
 }
 
 // listAccounts handles GET /api/whatsapp/accounts.
@@ -418,6 +510,13 @@ func (s *Server) updateAccount(c echo.Context) error {
 	if err := req.normalize(false); err != nil {
 		return err
 	}
+	if err := req.checkSinchHosts(s.deps.SinchAllowCustomURLs); err != nil {
+		return err
+	}
+	generated, err := req.generatedSecret()
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	cols := req.columns()
 	var acc models.Account
@@ -434,14 +533,22 @@ func (s *Server) updateAccount(c echo.Context) error {
 			return err
 		}
 		var err error
-		acc, err = loadAccount(tx, id)
-		return err
+		if acc, err = loadAccount(tx, id); err != nil {
+			return err
+		}
+		if len(acc.WebhookSecretEnc) == 0 && !acc.AllowUnsignedWebhooks {
+			// Rolled back: the account would take no callback at all.
+			return fieldError("webhookSecret", "the account would have no webhook secret and refuse every callback: set webhookSecret (at least %d characters) or generateWebhookSecret: true, or allowUnsignedWebhooks: true to accept unsigned callbacks", minWebhookSecretLen)
+		}
+		return nil
 	})
 	if err != nil {
 		return accountWriteError(err, deref(req.Key))
 	}
 	s.log.InfoContext(ctx, "account updated", "account_id", id, "fields", changedFields(cols, req), "request_id", requestID(c))
-	return c.JSON(http.StatusOK, toAccountResponse(acc, s.deps.PolicyWarningStreak))
+	resp := toAccountResponse(acc, s.deps.PolicyWarningStreak)
+	resp.WebhookSecret = generated
+	return c.JSON(http.StatusOK, resp)
 }
 
 // deleteAccount handles DELETE /api/whatsapp/accounts/:id: a soft delete
@@ -471,6 +578,21 @@ func (s *Server) deleteAccount(c echo.Context) error {
 	}
 	s.log.InfoContext(ctx, "account deleted", "account_id", id, "request_id", requestID(c))
 	return c.NoContent(http.StatusNoContent)
+}
+
+// generatedSecret makes the webhook secret a request asks for with
+// generateWebhookSecret and puts it in the request, so it is sealed like a
+// given one; "" when none was asked for.
+func (r *AccountRequest) generatedSecret() (string, error) {
+	if r.GenerateWebhookSecret == nil || !*r.GenerateWebhookSecret {
+		return "", nil
+	}
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return "", err
+	}
+	r.WebhookSecret = &secret
+	return secret, nil
 }
 
 // sealAccountSecrets stores the secrets given (nil: unchanged; "" clears
@@ -585,9 +707,9 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 		ProjectID: a.ProjectID, AppID: a.AppID, KeyID: a.KeyID, Phone: a.Phone,
 		Description: a.Description, NotificationTemplate: a.NotificationTemplate,
 		Channels: chans, Debug: a.Debug, SendRatePerSecond: a.SendRatePerSecond, PolicyFailureStreak: a.PolicyFailureStreak,
-		ReceiveURL:         activities.ReceiveURL(a.PublicURL, a.ID),
-		KeySecretSet:       len(a.KeySecretEnc) > 0,
-		WebhookSecretSet:   len(a.WebhookSecretEnc) > 0,
+		ReceiveURL:       activities.ReceiveURL(a.PublicURL, a.ID),
+		KeySecretSet:     len(a.KeySecretEnc) > 0,
+		WebhookSecretSet: len(a.WebhookSecretEnc) > 0, AllowUnsignedWebhooks: a.AllowUnsignedWebhooks,
 		LastProcessingMode: string(a.LastProcessingMode), QualityRating: a.QualityRating,
 		Status: string(status), StatusReason: a.StatusReason, MigratedToAccountID: a.MigratedToAccountID,
 		Warnings:  warnings,

@@ -45,6 +45,10 @@ type MigrationResponse struct {
 	// NextAction is what the admin must do now.
 	NextAction string `json:"nextAction"`
 	Error      string `json:"error,omitempty"`
+	// TargetWebhookSecret is present only in the answer to a start with
+	// target.generateWebhookSecret: the new account's generated webhook
+	// secret, shown this once, to paste into the new Sinch app's webhook.
+	TargetWebhookSecret string `json:"targetWebhookSecret,omitempty"`
 	// Target is the new account as requested (no secrets).
 	Target        activities.MigrationTarget `json:"target"`
 	BridgeQueueID *uint64                    `json:"bridgeQueueId"`
@@ -84,7 +88,7 @@ func (s *Server) startMigration(c echo.Context) error {
 	if req.Target == nil {
 		return fieldError("target", "required: the new Sinch V2 account, with the fields of POST /api/whatsapp/accounts")
 	}
-	target, err := migrationTarget(req.Target)
+	target, err := migrationTarget(req.Target, s.deps.SinchAllowCustomURLs)
 	if err != nil {
 		return err
 	}
@@ -125,6 +129,10 @@ func (s *Server) startMigration(c echo.Context) error {
 	if s.deps.Secrets == nil {
 		return errors.New("no secret box configured: cannot store the new account's secrets")
 	}
+	generated, err := req.Target.generatedSecret()
+	if err != nil {
+		return err
+	}
 	mig, err := s.insertMigration(db, src.ID, target, *req.Target.KeySecret, deref(req.Target.WebhookSecret))
 	if err != nil {
 		return err
@@ -146,17 +154,23 @@ func (s *Server) startMigration(c echo.Context) error {
 		return errUnavailable("engine_unavailable", "the workflow engine did not start the migration; retry", err)
 	}
 	s.log.InfoContext(ctx, "migration started", "migration_id", mig.ID, "source_account_id", src.ID, "workflow_id", mig.WorkflowID, "request_id", requestID(c))
-	return c.JSON(http.StatusAccepted, toMigrationResponse(mig))
+	resp := toMigrationResponse(mig)
+	resp.TargetWebhookSecret = generated
+	return c.JSON(http.StatusAccepted, resp)
 }
 
 // migrationTarget validates the target like POST /api/whatsapp/accounts
 // (field names prefixed with "target.") and keeps which optional settings
 // were given: the others come from the source.
-func migrationTarget(r *AccountRequest) (activities.MigrationTarget, error) {
+func migrationTarget(r *AccountRequest, allowCustomURLs bool) (activities.MigrationTarget, error) {
 	given := struct{ list, description, template, channels, debug, rate bool }{
 		r.List != nil, r.Description != nil, r.NotificationTemplate != nil, r.Channels != nil, r.Debug != nil, r.SendRatePerSecond != nil,
 	}
-	if err := r.normalize(true); err != nil {
+	err := r.normalize(true)
+	if err == nil {
+		err = r.checkSinchHosts(allowCustomURLs)
+	}
+	if err != nil {
 		var apiErr *Error
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusBadRequest {
 			return activities.MigrationTarget{}, &Error{Status: apiErr.Status, Code: apiErr.Code, Message: "target." + apiErr.Message}
@@ -167,6 +181,7 @@ func migrationTarget(r *AccountRequest) (activities.MigrationTarget, error) {
 		Name: deref(r.Name), Key: deref(r.Key), PublicURL: deref(r.PublicURL), Type: deref(r.Type), Region: deref(r.Region),
 		BaseURL: deref(r.BaseURL), AuthURL: deref(r.AuthURL), ProjectID: deref(r.ProjectID), AppID: deref(r.AppID),
 		KeyID: deref(r.KeyID), Phone: deref(r.Phone),
+		AllowUnsignedWebhooks: r.AllowUnsignedWebhooks != nil && *r.AllowUnsignedWebhooks,
 	}
 	if given.list {
 		t.List = r.List

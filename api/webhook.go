@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,8 +64,14 @@ func (s *Server) notify(c echo.Context) error {
 	}
 	s.traceCallback(c, acc, body)
 	nonce, err := s.verifyCallback(c, acc, body)
+	if err == nil {
+		err = checkCallbackApp(acc, body)
+	}
 	s.recordWebhookHealth(acc.ID, err) // for the account diagnostics
 	if err != nil {
+		if nonce != "" {
+			s.releaseNonce(acc.ID, nonce)
+		}
 		return err
 	}
 	resp, err := s.handleCallback(c, acc, body)
@@ -79,7 +86,8 @@ func (s *Server) notify(c echo.Context) error {
 }
 
 // verifyCallback checks the HMAC signature, the timestamp window and the
-// nonce of an account that has a webhook secret. It returns the claimed
+// nonce of an account that has a webhook secret; an account without one
+// takes unsigned callbacks only when it allows them explicitly. It returns the claimed
 // nonce ("" when the account has no secret).
 func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte) (string, error) {
 	secret, err := s.deps.Secrets.Open(acc.WebhookSecretEnc, secretbox.AccountAAD(acc.ID, "webhook_secret"))
@@ -88,7 +96,11 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 			Message: "the account's webhook secret cannot be decrypted: is SECRET_KEY the one it was stored with?", Err: err}
 	}
 	if secret == "" {
-		return "", nil
+		if acc.AllowUnsignedWebhooks {
+			return "", nil // the admin's explicit choice; the account warns
+		}
+		return "", &Error{Status: http.StatusUnauthorized, Code: "webhook_secret_missing",
+			Message: fmt.Sprintf("account %d has no webhook secret and does not accept unsigned callbacks: set webhookSecret on the account and on the Sinch webhook", acc.ID)}
 	}
 	sh := sinch.SignatureHeadersFrom(c.Request().Header)
 	switch err := sinch.VerifySignature(secret, sh, body); {
@@ -119,6 +131,29 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 	return sh.Nonce, nil
 }
 
+// checkCallbackApp refuses a callback of another Sinch app than the
+// account's (every Sinch callback carries app_id): a webhook of one app
+// pointed at another account's URL, or a forged callback. A 403 (Sinch
+// does not retry it as it retries 5xx) recorded in the account's
+// diagnostics. A body that is not JSON is left to the decoder's 400.
+func checkCallbackApp(acc models.Account, body []byte) error {
+	var head struct {
+		AppID *string `json:"app_id"`
+	}
+	if json.Unmarshal(body, &head) != nil || acc.AppID == "" {
+		return nil
+	}
+	if head.AppID == nil || *head.AppID != acc.AppID {
+		got := "none"
+		if head.AppID != nil {
+			got = strconv.Quote(*head.AppID)
+		}
+		return &Error{Status: http.StatusForbidden, Code: "app_id_mismatch",
+			Message: fmt.Sprintf("callback app_id %s is not the Sinch app of account %d (%q): point each app's webhook at its own account's receive URL", got, acc.ID, acc.AppID)}
+	}
+	return nil
+}
+
 func (s *Server) releaseNonce(accountID uint64, nonce string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -137,13 +172,6 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	c.Set(webhookTriggerKey, string(cb.Trigger))
 	ctx := c.Request().Context()
 	log := s.log.With("account_id", acc.ID, "trigger", cb.Trigger, "request_id", requestID(c))
-	if cb.AppID != "" && acc.AppID != "" && cb.AppID != acc.AppID {
-		// A webhook pointing at the wrong account, or a wrong appId on the
-		// account. 503 keeps Sinch retrying while an admin fixes it.
-		log.Error("callback app_id does not match the account", "callback_app_id", cb.AppID, "account_app_id", acc.AppID)
-		return WebhookResponse{}, &Error{Status: http.StatusServiceUnavailable, Code: "app_mismatch",
-			Message: fmt.Sprintf("callback app_id %q is not the appId of account %d: check the webhook URL and the account's appId", cb.AppID, acc.ID)}
-	}
 	resp := WebhookResponse{Status: "accepted", Trigger: string(cb.Trigger)}
 	switch cb.Trigger {
 	case sinch.TriggerMessageInbound:
@@ -239,10 +267,19 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 	s.recordProcessingMode(ctx, acc, r.ProcessingMode)
 	var meta activities.SendMetadata
 	wfID := ""
+	// A workflow id read from the body is used only when it is one of this
+	// account's conversations: a report on one account's URL never reaches
+	// another account's workflow, signed or not.
 	if json.Unmarshal([]byte(r.Metadata), &meta) == nil && meta.WorkflowID != "" {
 		wfID = meta.WorkflowID
+		if !ownsConversation(acc, wfID) {
+			return s.foreignID(ctx, acc, cb, "message_delivery_report.metadata.workflowId", wfID, resp)
+		}
 	} else if strings.HasPrefix(cb.CorrelationID, "conversation/") {
 		wfID = cb.CorrelationID
+		if !ownsConversation(acc, wfID) {
+			return s.foreignID(ctx, acc, cb, "correlation_id", wfID, resp)
+		}
 	} else if r.ChannelIdentity.Identity != "" {
 		wfID = s.deps.Conversations.Identities.ConversationWorkflowID(acc.ID, r.ChannelIdentity.Channel, r.ChannelIdentity.Identity)
 	} else {
@@ -258,6 +295,31 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 		sig.ReasonCode, sig.ReasonSubCode, sig.ReasonChannelCode, sig.ReasonDescription = r.Reason.Code, r.Reason.SubCode, r.Reason.ChannelCode, r.Reason.Description
 	}
 	return s.signalExisting(ctx, wfID, workflows.DeliverySignalName, sig, resp)
+}
+
+// ownsConversation reports whether a conversation workflow id is one of
+// the account's.
+func ownsConversation(acc models.Account, wfID string) bool {
+	id, ok := workflows.ConversationAccountOf(wfID)
+	return ok && id == acc.ID
+}
+
+// AccountEventForeignID is the account event of a callback that named a
+// workflow of another account: it is ignored, and recorded here.
+const AccountEventForeignID = "CALLBACK_FOREIGN_ID"
+
+// foreignID ignores a callback that names another account's workflow (200,
+// Sinch must not retry it) and records it as an account event for the
+// admin: a misrouted webhook or a forged callback.
+func (s *Server) foreignID(ctx context.Context, acc models.Account, cb *sinch.Callback, field, id string, resp WebhookResponse) (WebhookResponse, error) {
+	s.log.Warn("callback names a workflow of another account: ignored", "account_id", acc.ID, "field", field, "workflow_id", id, "trigger", cb.Trigger)
+	payload, _ := json.Marshal(map[string]string{"field": field, "id": id, "trigger": string(cb.Trigger), "appId": cb.AppID})
+	ev := models.AccountEvent{AccountID: acc.ID, Kind: AccountEventForeignID, Type: field, Payload: string(payload), OccurredAt: time.Now().UTC()}
+	if err := s.deps.DB.WithContext(ctx).Create(&ev).Error; err != nil {
+		return resp, errUnavailable("database_unavailable", "cannot record the account event; Sinch will retry", err)
+	}
+	resp.Status, resp.Reason = "ignored", field+" names a workflow of another account"
+	return resp, nil
 }
 
 // signalExisting signals a workflow that should exist; if it does not, the
