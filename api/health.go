@@ -15,7 +15,8 @@ import (
 // HealthResponse is the body of /healthz and /readyz.
 type HealthResponse struct {
 	Status string `json:"status"`
-	// Checks maps each dependency to "ok" or the reason it failed.
+	// Checks maps each dependency to "ok" or "unavailable"; why it failed
+	// is in the log, not in this unauthenticated answer.
 	Checks map[string]string `json:"checks,omitempty"`
 	// Failing names the dependencies that failed, for a quick read.
 	Failing []string `json:"failing,omitempty"`
@@ -27,7 +28,8 @@ func (s *Server) healthz(c echo.Context) error {
 }
 
 // readyz checks the database and Temporal concurrently and answers 503
-// naming every failing dependency.
+// naming every failing dependency. The errors themselves (addresses, driver
+// messages) go to the log only: /readyz answers anyone.
 func (s *Server) readyz(c echo.Context) error {
 	ctx := c.Request().Context()
 	type result struct {
@@ -53,7 +55,8 @@ func (s *Server) readyz(c echo.Context) error {
 	for range checks {
 		r := <-out
 		if r.err != nil {
-			resp.Checks[r.name] = r.err.Error()
+			s.log.WarnContext(ctx, "readiness check failed", "component", r.name, "err", r.err)
+			resp.Checks[r.name] = "unavailable"
 			resp.Failing = append(resp.Failing, r.name)
 		} else {
 			resp.Checks[r.name] = "ok"

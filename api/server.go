@@ -6,9 +6,13 @@ package api
 
 import (
 	"crypto/subtle"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -43,6 +47,9 @@ type Deps struct {
 	ReadyTimeout time.Duration
 	// WebhookTolerance is the largest accepted age of a callback signature.
 	WebhookTolerance time.Duration
+	// SinchAllowCustomURLs lets accounts name baseUrl/authUrl hosts other
+	// than Sinch's own (SINCH_ALLOW_CUSTOM_URLS; dev's emulator).
+	SinchAllowCustomURLs bool
 	// Conversations are the settings new conversations start with
 	// (inactivity, routing recheck, REPLY_*, MEDIA_FETCH_*); media fetch
 	// retries started by the API use its MediaFetch* too.
@@ -77,7 +84,48 @@ type Deps struct {
 	CodecToken       string
 	CodecCORSOrigins []string
 	CodecDevOrigins  []string
+
+	// HTTPReadTimeout and HTTPWriteTimeout bound reading one request and
+	// writing one response (HTTP_READ_TIMEOUT, HTTP_WRITE_TIMEOUT; default
+	// 60s and 2m). New sets them on the returned echo's Server, the
+	// http.Server that serves the API; agents' event streams and file
+	// replies move their own deadlines.
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	// SSEMaxStreamsPerAgent caps an agent's open event streams; one more
+	// closes the oldest (SSE_MAX_STREAMS_PER_AGENT, default 5).
+	SSEMaxStreamsPerAgent int
+	// AuthFailureBurst authentication failures per client IP are allowed
+	// at once, refilled at AuthFailureBurst per AuthFailureEvery
+	// (AUTH_FAILURE_LIMIT); past them the client's authenticated requests
+	// answer 429. 0 turns the limit off.
+	AuthFailureBurst int
+	AuthFailureEvery time.Duration
+	// TrustedProxies are the networks whose X-Forwarded-For and X-Real-IP
+	// are believed (TRUSTED_PROXIES); without any, a client's IP is its TCP
+	// peer.
+	TrustedProxies []netip.Prefix
+	// Now is the clock of the auth-failure limit (nil: time.Now).
+	Now func() time.Time
 }
+
+// Server settings besides HTTP_READ_TIMEOUT and HTTP_WRITE_TIMEOUT.
+const (
+	// readHeaderTimeout bounds reading a request's headers (a slow-loris
+	// client sending them a byte at a time), never longer than the read
+	// timeout.
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes a keep-alive connection with no request.
+	idleTimeout = 120 * time.Second
+	// webhookRoute is Sinch's callback route.
+	webhookRoute = "/api/whatsapp/accounts/:id/notify"
+	// replyRoute takes agents' replies, files included.
+	replyRoute = "/api/interactions/:id/messages"
+	// minUploadRate is the slowest file upload (bytes per second) given
+	// the time it needs: 128 KiB/s (1 Mbit/s, a poor mobile uplink) sends
+	// the 100 MB MEDIA_MAX_BYTES in about 13 minutes.
+	minUploadRate = 128 << 10
+)
 
 // Server holds the handlers' dependencies.
 type Server struct {
@@ -89,8 +137,14 @@ type Server struct {
 	webhookHealth webhookHealthState
 	diag          *diagnosticsRuntime
 	// routes are the registered route templates: the HTTP metrics label
-	// anything else metrics.Unmatched.
-	routes map[string]bool
+	// anything else metrics.Unmatched. publicRoutes ("METHOD /path") need
+	// no authentication, so the auth-failure limit never refuses them.
+	routes       map[string]bool
+	publicRoutes map[string]bool
+	// authFailures counts authentication failures per client (nil: no
+	// limit); streams are the agents' open event streams.
+	authFailures *authFailures
+	streams      *streamRegistry
 }
 
 // New builds the echo instance with middleware and every route.
@@ -110,11 +164,30 @@ func New(deps Deps) *echo.Echo {
 	if deps.PolicyWarningStreak <= 0 {
 		deps.PolicyWarningStreak = config.DefaultPolicyStreak
 	}
-	s := &Server{deps: deps, log: logctx.Wrap(deps.Logger), diag: newDiagnosticsRuntime(deps.Diagnostics)}
+	if deps.HTTPReadTimeout <= 0 {
+		deps.HTTPReadTimeout = config.DefaultHTTPReadTimeout
+	}
+	if deps.HTTPWriteTimeout <= 0 {
+		deps.HTTPWriteTimeout = config.DefaultHTTPWriteTimeout
+	}
+	if deps.SSEMaxStreamsPerAgent <= 0 {
+		deps.SSEMaxStreamsPerAgent = config.DefaultSSEMaxStreamsPerAgent
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	s := &Server{deps: deps, log: logctx.Wrap(deps.Logger), diag: newDiagnosticsRuntime(deps.Diagnostics),
+		authFailures: newAuthFailures(deps.AuthFailureBurst, deps.AuthFailureEvery, deps.Now),
+		streams:      newStreamRegistry(deps.SSEMaxStreamsPerAgent)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = clientIP(deps.TrustedProxies)
+	e.Server.ReadHeaderTimeout = min(readHeaderTimeout, deps.HTTPReadTimeout)
+	e.Server.ReadTimeout = deps.HTTPReadTimeout
+	e.Server.WriteTimeout = deps.HTTPWriteTimeout
+	e.Server.IdleTimeout = idleTimeout
 	e.Use(middleware.RequestID())
 	e.Use(s.observe())
 	e.Use(s.requestLogger())
@@ -125,13 +198,14 @@ func New(deps Deps) *echo.Echo {
 			return err
 		},
 	}))
+	e.Use(s.limitAuthFailures())
 	e.Use(s.bodyLimit())
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/openapi.json", serveOpenAPI)
 	// Sinch authenticates with the webhook secret, not the admin token.
-	e.POST("/api/whatsapp/accounts/:id/notify", s.notify, s.webhookMetrics)
+	e.POST(webhookRoute, s.notify, s.webhookMetrics)
 	s.registerInteractionRoutes(e)
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
@@ -150,7 +224,36 @@ func New(deps Deps) *echo.Echo {
 	for _, r := range e.Routes() {
 		s.routes[r.Path] = true
 	}
+	s.publicRoutes = map[string]bool{
+		"GET /healthz": true, "GET /readyz": true, "GET /openapi.json": true,
+		// Signed links Sinch fetches agents' files from; the webhook
+		// target check of the account diagnostics.
+		"GET /api/media/:token": true, "GET " + webhookRoute: true,
+		"GET /metrics": deps.MetricsToken == "",
+	}
 	return e
+}
+
+// clientIP is the echo IPExtractor (c.RealIP: the request log's remote_ip,
+// the auth-failure limit): the TCP peer, or, when the peer is one of the
+// trusted proxies, the nearest address in X-Forwarded-For (else
+// X-Real-IP) that is not. echo's extractors trust loopback, link-local
+// and private networks by default: here only TRUSTED_PROXIES are.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	xff, realIP := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header.Values(echo.HeaderXForwardedFor)) > 0 {
+			return xff(r)
+		}
+		return realIP(r)
+	}
 }
 
 // requestLogger logs one line per request with its id, status and latency.
@@ -190,7 +293,8 @@ func (s *Server) bodyLimit() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			limit := s.deps.BodyLimit
-			if c.Path() == "/api/interactions/:id/messages" && isMultipart(c) {
+			upload := c.Path() == replyRoute && isMultipart(c)
+			if upload {
 				limit = max(limit, s.mediaMax()+multipartOverhead)
 			}
 			req := c.Request()
@@ -199,10 +303,48 @@ func (s *Server) bodyLimit() echo.MiddlewareFunc {
 			}
 			if req.Body != nil {
 				req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+				if upload {
+					req.Body = s.slowUpload(c, req.Body, limit)
+				}
 			}
 			return next(c)
 		}
 	}
+}
+
+// slowUpload gives a file reply the time its size needs at minUploadRate
+// on top of HTTP_READ_TIMEOUT (ReadTimeout alone would cut a 100 MB file
+// sent at less than 1.7 MB/s), and HTTP_WRITE_TIMEOUT after that for the
+// answer (its deadline runs from the end of the headers). The deadlines
+// move when the handler starts reading the body, so only after the caller
+// is authenticated and the interaction checked: an unauthenticated client
+// keeps the short ones. The size is the Content-Length, else the limit.
+func (s *Server) slowUpload(c echo.Context, body io.ReadCloser, limit int64) io.ReadCloser {
+	size := limit
+	if n := c.Request().ContentLength; n > 0 && n < limit {
+		size = n
+	}
+	rc := http.NewResponseController(c.Response().Writer)
+	u := &uploadBody{ReadCloser: body}
+	u.extend = sync.OnceFunc(func() {
+		read := time.Now().Add(s.deps.HTTPReadTimeout + time.Duration(size/minUploadRate)*time.Second)
+		// A writer without deadlines (a test's recorder) has none to move.
+		if rc.SetReadDeadline(read) == nil {
+			_ = rc.SetWriteDeadline(read.Add(s.deps.HTTPWriteTimeout))
+		}
+	})
+	return u
+}
+
+// uploadBody moves the connection's deadlines on its first read.
+type uploadBody struct {
+	io.ReadCloser
+	extend func()
+}
+
+func (u *uploadBody) Read(p []byte) (int, error) {
+	u.extend()
+	return u.ReadCloser.Read(p)
 }
 
 // requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>` and records the
@@ -216,7 +358,9 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 			return errUnauthorized("missing bearer token: send Authorization: Bearer <token>")
 		}
 		if subtle.ConstantTimeCompare([]byte(tok), want) != 1 {
-			return errForbidden("the bearer token is not an admin token")
+			err := errForbidden("the bearer token is not an admin token")
+			err.Err = errWrongToken // an auth failure, see limitAuthFailures
+			return err
 		}
 		c.Set(principalKey, Principal{Admin: true})
 		return next(c)

@@ -166,6 +166,11 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 
 		Metrics:      m,
 		MetricsToken: cfg.MetricsToken,
+
+		HTTPReadTimeout: cfg.HTTPReadTimeout, HTTPWriteTimeout: cfg.HTTPWriteTimeout,
+		SSEMaxStreamsPerAgent: cfg.SSEMaxStreamsPerAgent,
+		AuthFailureBurst:      cfg.AuthFailureBurst, AuthFailureEvery: cfg.AuthFailureEvery,
+		TrustedProxies: cfg.TrustedProxies,
 	}), nil
 }
 
@@ -217,16 +222,23 @@ func listenTCP(name, addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// serveHTTP serves handler on l.
+// serveHTTP serves handler on l. The API (an echo) is served by its own
+// Server, whose timeouts api.New set from HTTP_READ_TIMEOUT and
+// HTTP_WRITE_TIMEOUT next to the handlers that lift them; any other
+// handler (the worker's /metrics) gets the default ones.
 func serveHTTP(l net.Listener, handler http.Handler, log *slog.Logger) *httpServer {
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       config.DefaultHTTPReadTimeout,
+		WriteTimeout:      config.DefaultHTTPWriteTimeout,
+		IdleTimeout:       120 * time.Second,
+	}
+	if e, ok := handler.(*echo.Echo); ok {
+		srv = e.Server
+	}
+	srv.Handler, srv.ErrorLog = handler, slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	h := &httpServer{
-		srv: &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       60 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		},
+		srv:  srv,
 		addr: l.Addr().String(),
 		done: make(chan error, 1),
 	}
