@@ -77,9 +77,14 @@ var contentFreeEvents = []string{"interaction.withdrawn", "interaction.transferr
 // access change is committed, so routing no longer picks the agent; an
 // error leaves the change in place and the caller's retry (the routes are
 // idempotent) starts the release again.
-func (s *Server) releaseAgent(ctx context.Context, reqID string, agentID, accountID uint64, reason string) error {
+//
+// The release's workflow id is returned in X-Workflow-Id.
+func (s *Server) releaseAgent(c echo.Context, agentID, accountID uint64, reason string) error {
+	id := workflows.AgentReleaseWorkflowID(agentID, accountID, requestID(c))
+	ctx, cancel := context.WithTimeout(c.Request().Context(), engineTimeout)
+	defer cancel()
 	_, err := s.deps.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        workflows.AgentReleaseWorkflowID(agentID, accountID, reqID),
+		ID:        id,
 		TaskQueue: s.deps.TaskQueue,
 		// One release does a list and a few signals; an engine backlog is
 		// the only reason to wait longer.
@@ -89,5 +94,6 @@ func (s *Server) releaseAgent(ctx context.Context, reqID string, agentID, accoun
 		return errUnavailable("engine_unavailable",
 			"the change is saved, but taking back the agent's open interactions could not start: repeat the request", err)
 	}
+	c.Response().Header().Set("X-Workflow-Id", id)
 	return nil
 }

@@ -210,7 +210,7 @@ func (s *Server) disableAccount(c echo.Context) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "account disabled for agent", "agent_id", agentID, "account_id", accountID, "by", by(c), "request_id", requestID(c))
-	if err := s.releaseAgent(ctx, requestID(c), agentID, accountID, workflows.ReleaseAccountDisabled); err != nil {
+	if err := s.releaseAgent(c, agentID, accountID, workflows.ReleaseAccountDisabled); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -260,7 +260,7 @@ func (s *Server) revokeAccount(c echo.Context) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "agent permission revoked", "agent_id", agentID, "account_id", accountID, "request_id", requestID(c))
-	if err := s.releaseAgent(ctx, requestID(c), agentID, accountID, workflows.ReleasePermissionRevoked); err != nil {
+	if err := s.releaseAgent(c, agentID, accountID, workflows.ReleasePermissionRevoked); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -423,7 +423,7 @@ func (s *Server) deleteAgent(c echo.Context) error {
 		return err
 	}
 	s.log.InfoContext(ctx, "agent deleted", "agent_id", id, "request_id", requestID(c))
-	if err := s.releaseAgent(ctx, requestID(c), id, 0, workflows.ReleaseAgentDeleted); err != nil {
+	if err := s.releaseAgent(c, id, 0, workflows.ReleaseAgentDeleted); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

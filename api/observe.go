@@ -98,7 +98,7 @@ func webhookOutcome(c echo.Context, err error) string {
 		return metrics.WebhookBadSignature
 	case e.Code == "malformed_callback":
 		return metrics.WebhookDecodeError
-	case e.Code == "app_mismatch":
+	case e.Code == "app_id_mismatch":
 		return metrics.WebhookAppMismatch
 	case e.Status == http.StatusServiceUnavailable:
 		return metrics.WebhookUnavailable

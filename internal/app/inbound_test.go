@@ -128,7 +128,9 @@ func newStackWith(t *testing.T, engine models.Engine, tweak func(*config.Config)
 		s.admin(http.MethodPost, "/api/agents", map[string]any{"name": name, "capacity": 5}, &ag, http.StatusCreated)
 		s.agents[name] = agentCreds{ag.ID, ag.Token}
 		s.admin(http.MethodPut, fmt.Sprintf("/api/queues/%d/agents/%d", q.ID, ag.ID), nil, nil, http.StatusNoContent)
-		// The agent enables the account itself, with its own token.
+		// The admin permits the account; the agent enables it itself, with
+		// its own token.
+		s.admin(http.MethodPut, fmt.Sprintf("/api/agents/%d/permissions/%d", ag.ID, acc.ID), nil, nil, http.StatusNoContent)
 		require.Equal(t, http.StatusNoContent, s.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, acc.ID), ag.Token, nil, nil))
 		if !strings.HasPrefix(name, "away") {
 			require.Equal(t, http.StatusOK, s.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/presence", ag.ID), ag.Token, map[string]string{"status": "available"}, nil))

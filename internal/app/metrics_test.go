@@ -124,6 +124,7 @@ func testMetricsAndLogs(t *testing.T, engine models.Engine) {
 	var bob agentCreds
 	s.admin(http.MethodPost, "/api/agents", map[string]any{"name": "bob", "capacity": 5}, &bob, http.StatusCreated)
 	s.admin(http.MethodPut, fmt.Sprintf("/api/queues/%d/agents/%d", q.ID, bob.ID), nil, nil, http.StatusNoContent)
+	s.admin(http.MethodPut, fmt.Sprintf("/api/agents/%d/permissions/%d", bob.ID, acc.ID), nil, nil, http.StatusNoContent)
 	require.Equal(t, http.StatusNoContent, s.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", bob.ID, acc.ID), bob.Token, nil, nil))
 	require.Equal(t, http.StatusOK, s.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/presence", bob.ID), bob.Token, map[string]string{"status": "available"}, nil))
 	require.NoError(t, s.em.CreateApp(emulator.App{AppID: appID, ProjectID: "proj-1", Region: "eu", ProcessingMode: "CONVERSATION",
