@@ -86,9 +86,11 @@ func newDiagEnv(t *testing.T, engine models.Engine) *diagEnv {
 }
 
 // server builds an API on the env's database; tweak adjusts its deps.
+// The account's baseUrl and authUrl are the emulator's (loopback), so
+// custom Sinch URLs are allowed.
 func (env *diagEnv) server(tweak func(*api.Deps)) *echo.Echo {
 	d := api.Deps{DB: env.db, Temporal: &fakeTemporal{}, Secrets: env.box, AdminToken: adminToken, TaskQueue: "q",
-		PublicURL: env.srv.URL, Media: env.store, MediaSigner: env.signer,
+		PublicURL: env.srv.URL, Media: env.store, MediaSigner: env.signer, SinchAllowCustomURLs: true,
 		Diagnostics: api.DiagnosticsDeps{TLSConfig: &tls.Config{RootCAs: env.pool, MinVersion: tls.VersionTLS12}, CheckTimeout: 5 * time.Second}}
 	if tweak != nil {
 		tweak(&d)
@@ -325,15 +327,18 @@ func testDiagWebhook(t *testing.T, env *diagEnv) {
 	assert.Contains(t, c[api.CheckLastCallback].Message, "more than DIAGNOSTICS_CALLBACK_MAX_AGE")
 	assert.Equal(t, api.CheckPass, c[api.CheckSignatureFailure].Status)
 
-	env.patch(map[string]any{"webhookSecret": ""})
+	// Unsigned callbacks, the admin's explicit choice, fail the check.
+	env.patch(map[string]any{"webhookSecret": "", "allowUnsignedWebhooks": true})
 	_, c = env.diagnose(nil)
-	assert.Equal(t, api.CheckWarn, c[api.CheckWebhookSecret].Status)
+	assert.Equal(t, api.CheckFail, c[api.CheckWebhookSecret].Status)
+	assert.Contains(t, c[api.CheckWebhookSecret].Message, "allowUnsignedWebhooks")
 	assert.Contains(t, c[api.CheckWebhookSecret].Fix, "Webhooks")
+	assert.Contains(t, c[api.CheckWebhookSecret].Fix, "generateWebhookSecret")
 	env.update(map[string]any{"webhook_secret_enc": []byte("not a ciphertext")})
 	_, c = env.diagnose(nil)
 	assert.Equal(t, api.CheckFail, c[api.CheckWebhookSecret].Status)
 	assert.Contains(t, c[api.CheckWebhookSecret].Message, "cannot be decrypted")
-	env.patch(map[string]any{"webhookSecret": diagWebhookSecret})
+	env.patch(map[string]any{"webhookSecret": diagWebhookSecret, "allowUnsignedWebhooks": false})
 	_, c = env.diagnose(nil)
 	assert.Equal(t, api.CheckPass, c[api.CheckWebhookSecret].Status)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
@@ -27,7 +28,9 @@ import (
 )
 
 // Secrets sent by the configuration tests. Every cfgEnv checks at cleanup
-// that none of them appears in any response body or log line.
+// that none of them appears in any response body or log line, and that a
+// secret the API generated appears only in the one response that returns
+// it (cfgEnv.shownOnce).
 const (
 	cfgKeySecret     = "ks-PLAIN-key-secret-0001"
 	cfgWebhookSecret = "wh-PLAIN-webhook-secret-0001"
@@ -37,11 +40,54 @@ const (
 
 var cfgSecrets = []string{cfgKeySecret, cfgWebhookSecret, cfgRotatedSecret, cfgNewWebhook}
 
-// cfgTemporal records the routing nudges the API sends.
+// cfgTemporal records the routing nudges the API sends and the workflows
+// it starts (AgentReleaseWorkflow); startErr (of fakeTemporal) fails the
+// starts.
 type cfgTemporal struct {
 	fakeTemporal
 	mu      sync.Mutex
 	signals []string
+	starts  []cfgStart
+}
+
+// cfgStart is one ExecuteWorkflow call.
+type cfgStart struct {
+	opts     client.StartWorkflowOptions
+	workflow any
+	args     []any
+}
+
+func (f *cfgTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return nil, f.startErr
+	}
+	f.starts = append(f.starts, cfgStart{opts: opts, workflow: wf, args: args})
+	return nil, nil
+}
+
+// releases returns the AgentReleaseWorkflow starts so far, checking that
+// each went by name to the API's task queue with one AgentReleaseInput and
+// a workflow id of its agent and account.
+func (f *cfgTemporal) releases(t *testing.T) []workflows.AgentReleaseInput {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []workflows.AgentReleaseInput
+	for _, s := range f.starts {
+		if !assert.Equal(t, workflows.AgentReleaseWorkflowName, s.workflow, "started by its registered name") || !assert.Len(t, s.args, 1) {
+			continue
+		}
+		in, ok := s.args[0].(workflows.AgentReleaseInput)
+		if !assert.True(t, ok, "argument %T is an AgentReleaseInput", s.args[0]) {
+			continue
+		}
+		assert.Equal(t, "q", s.opts.TaskQueue)
+		assert.True(t, strings.HasPrefix(s.opts.ID, fmt.Sprintf("agent-release/%d/%d/", in.AgentID, in.AccountID)), "workflow id %q", s.opts.ID)
+		out = append(out, in)
+	}
+	return out
 }
 
 func (f *cfgTemporal) SignalWorkflow(_ context.Context, workflowID, _ string, name string, _ any) error {
@@ -108,25 +154,49 @@ type cfgEnv struct {
 	logs     *cfgLog
 	mu       sync.Mutex
 	bodies   []string
+	// shownOnce maps a secret the API generated to the index in bodies of
+	// the one response that returned it.
+	shownOnce map[string]int
 }
 
 // forEachCfgEngine runs fn on a fresh server per engine.
 func forEachCfgEngine(t *testing.T, fn func(t *testing.T, env *cfgEnv)) {
+	forEachCfgEngineWith(t, nil, fn)
+}
+
+// forEachCfgEngineWith is forEachCfgEngine with tweak applied to the
+// server's deps.
+func forEachCfgEngineWith(t *testing.T, tweak func(*api.Deps), fn func(t *testing.T, env *cfgEnv)) {
 	for _, engine := range testdb.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
-			fn(t, newCfgEnv(t, engine))
+			fn(t, newCfgEnvWith(t, engine, tweak))
 		})
 	}
 }
 
+// allowCustomURLs lets accounts name a loopback or emulator baseUrl and
+// authUrl (SINCH_ALLOW_CUSTOM_URLS), for the tests that need one.
+func allowCustomURLs(d *api.Deps) { d.SinchAllowCustomURLs = true }
+
 func newCfgEnv(t *testing.T, engine models.Engine) *cfgEnv {
+	t.Helper()
+	return newCfgEnvWith(t, engine, nil)
+}
+
+// newCfgEnvWith is a configuration server on engine; tweak (may be nil)
+// adjusts its deps before the server is built.
+func newCfgEnvWith(t *testing.T, engine models.Engine, tweak func(*api.Deps)) *cfgEnv {
 	t.Helper()
 	box, err := secretbox.New(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
-	env := &cfgEnv{t: t, db: testdb.Open(t, engine), box: box, temporal: &cfgTemporal{}, logs: &cfgLog{}}
+	env := &cfgEnv{t: t, db: testdb.Open(t, engine), box: box, temporal: &cfgTemporal{}, logs: &cfgLog{}, shownOnce: map[string]int{}}
 	logger := slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	env.e = api.New(api.Deps{DB: env.db, Temporal: env.temporal, Secrets: box, Logger: logger,
-		AdminToken: adminToken, TaskQueue: "q", PublicURL: "https://motion.example.com"})
+	deps := api.Deps{DB: env.db, Temporal: env.temporal, Secrets: box, Logger: logger,
+		AdminToken: adminToken, TaskQueue: "q", PublicURL: "https://motion.example.com"}
+	if tweak != nil {
+		tweak(&deps)
+	}
+	env.e = api.New(deps)
 	t.Cleanup(func() {
 		env.mu.Lock()
 		defer env.mu.Unlock()
@@ -136,8 +206,34 @@ func newCfgEnv(t *testing.T, engine models.Engine) *cfgEnv {
 			}
 			assert.NotContains(t, env.logs.String(), secret, "a secret in the logs")
 		}
+		// A generated secret is returned once, by design, to be pasted
+		// into Sinch: only that response may carry it.
+		for secret, once := range env.shownOnce {
+			for i, b := range env.bodies {
+				if i != once {
+					assert.NotContains(t, b, secret, "a generated secret in a response other than the one that generated it")
+				}
+			}
+			assert.NotContains(t, env.logs.String(), secret, "a generated secret in the logs")
+		}
 	})
 	return env
+}
+
+// generated reads the webhook secret the API generated from rec, the
+// latest response, and registers it as shown once.
+func (env *cfgEnv) generated(rec *httptest.ResponseRecorder) string {
+	env.t.Helper()
+	var v struct {
+		WebhookSecret string `json:"webhookSecret"`
+	}
+	require.NoError(env.t, json.Unmarshal(rec.Body.Bytes(), &v), rec.Body.String())
+	require.NotEmpty(env.t, v.WebhookSecret, "the response carries the generated secret: %s", rec.Body.String())
+	env.mu.Lock()
+	defer env.mu.Unlock()
+	require.Equal(env.t, rec.Body.String(), env.bodies[len(env.bodies)-1], "rec is the latest response")
+	env.shownOnce[v.WebhookSecret] = len(env.bodies) - 1
+	return v.WebhookSecret
 }
 
 // call sends a request with an optional bearer token; body is a string or
@@ -193,11 +289,13 @@ func cfgFullAccount(key string) map[string]any {
 	}
 }
 
-// cfgMinimalAccount sets only the required account fields.
+// cfgMinimalAccount sets only the required account fields (a webhook
+// secret is required unless unsigned callbacks are allowed explicitly).
 func cfgMinimalAccount(key string) map[string]any {
 	return map[string]any{
 		"name": "Support " + key, "key": key, "publicUrl": "https://motion.example.com", "region": "us",
-		"projectId": "proj-2", "appId": "app-2", "keyId": "key-2", "keySecret": cfgKeySecret, "phone": "+14155550100",
+		"projectId": "proj-2", "appId": "app-2", "keyId": "key-2", "keySecret": cfgKeySecret, "webhookSecret": cfgWebhookSecret,
+		"phone": "+14155550100",
 	}
 }
 
@@ -209,6 +307,20 @@ func (env *cfgEnv) createAccount(key string) api.AccountResponse {
 func (env *cfgEnv) createAgent(name string) api.AgentCreatedResponse {
 	env.t.Helper()
 	return cfgDecode[api.AgentCreatedResponse](env.t, env.admin(http.MethodPost, "/api/agents", map[string]any{"name": name}), http.StatusCreated)
+}
+
+// permit gives agentID the admin's permission on accountID.
+func (env *cfgEnv) permit(agentID, accountID uint64) {
+	env.t.Helper()
+	rec := env.admin(http.MethodPut, fmt.Sprintf("/api/agents/%d/permissions/%d", agentID, accountID), nil)
+	require.Equal(env.t, http.StatusNoContent, rec.Code, rec.Body.String())
+}
+
+// enable has the agent itself enable accountID (permitted before).
+func (env *cfgEnv) enable(ag api.AgentCreatedResponse, accountID uint64) {
+	env.t.Helper()
+	rec := env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, accountID), ag.Token, nil)
+	require.Equal(env.t, http.StatusNoContent, rec.Code, rec.Body.String())
 }
 
 func (env *cfgEnv) createQueue(name string) api.QueueResponse {
@@ -266,8 +378,9 @@ func TestAccountCreateGetList(t *testing.T) {
 		assert.Empty(t, minimal.List)
 		assert.Empty(t, minimal.BaseURL)
 		assert.True(t, minimal.KeySecretSet)
-		assert.False(t, minimal.WebhookSecretSet)
-		assert.Equal(t, []string{api.WarningNoWebhookSecret}, minimal.Warnings)
+		assert.True(t, minimal.WebhookSecretSet, "signed by default: the webhook secret is required")
+		assert.False(t, minimal.AllowUnsignedWebhooks)
+		assert.Empty(t, minimal.Warnings)
 
 		got := cfgDecode[api.AccountResponse](t, env.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", full.ID), nil), http.StatusOK)
 		assert.Equal(t, full, got, "GET returns what POST returned")
@@ -333,21 +446,28 @@ func TestAccountSecretsEncryptedAtRest(t *testing.T) {
 		assertFieldError(t, env.admin(http.MethodPatch, path, map[string]any{"keySecret": ""}), "keySecret", "cannot be cleared")
 		assertSealed(row().KeySecretEnc, "key_secret", cfgRotatedSecret)
 
-		got = cfgDecode[api.AccountResponse](t, env.admin(http.MethodPatch, path, map[string]any{"webhookSecret": ""}), http.StatusOK)
+		// Clearing the webhook secret needs the explicit choice of unsigned
+		// callbacks; without it the PATCH is refused and changes nothing.
+		assertFieldError(t, env.admin(http.MethodPatch, path, map[string]any{"webhookSecret": ""}), "webhookSecret", "allowUnsignedWebhooks")
+		assertSealed(row().WebhookSecretEnc, "webhook_secret", cfgWebhookSecret)
+		got = cfgDecode[api.AccountResponse](t, env.admin(http.MethodPatch, path, map[string]any{"webhookSecret": "", "allowUnsignedWebhooks": true}), http.StatusOK)
 		assert.False(t, got.WebhookSecretSet)
+		assert.True(t, got.AllowUnsignedWebhooks)
 		assert.Equal(t, []string{api.WarningNoWebhookSecret}, got.Warnings)
 		assert.Empty(t, row().WebhookSecretEnc, "cleared")
 		assert.True(t, got.KeySecretSet, "the key secret is untouched")
 
-		got = cfgDecode[api.AccountResponse](t, env.admin(http.MethodPatch, path, map[string]any{"webhookSecret": cfgNewWebhook}), http.StatusOK)
+		got = cfgDecode[api.AccountResponse](t, env.admin(http.MethodPatch, path, map[string]any{"webhookSecret": cfgNewWebhook, "allowUnsignedWebhooks": false}), http.StatusOK)
 		assert.True(t, got.WebhookSecretSet)
+		assert.False(t, got.AllowUnsignedWebhooks)
 		assert.Empty(t, got.Warnings)
 		assertSealed(row().WebhookSecretEnc, "webhook_secret", cfgNewWebhook)
 	})
 }
 
 func TestAccountPatch(t *testing.T) {
-	forEachCfgEngine(t, func(t *testing.T, env *cfgEnv) {
+	// The patch below points authUrl at a loopback token endpoint.
+	forEachCfgEngineWith(t, allowCustomURLs, func(t *testing.T, env *cfgEnv) {
 		before := cfgDecode[api.AccountResponse](t, env.admin(http.MethodPost, "/api/whatsapp/accounts", cfgFullAccount("p1")), http.StatusCreated)
 		path := fmt.Sprintf("/api/whatsapp/accounts/%d", before.ID)
 
@@ -442,7 +562,10 @@ func TestAccountDuplicateKey(t *testing.T) {
 
 func TestAccountWarnings(t *testing.T) {
 	forEachCfgEngine(t, func(t *testing.T, env *cfgEnv) {
-		acc := env.createAccount("warn")
+		body := cfgMinimalAccount("warn")
+		delete(body, "webhookSecret")
+		body["allowUnsignedWebhooks"] = true
+		acc := cfgDecode[api.AccountResponse](t, env.admin(http.MethodPost, "/api/whatsapp/accounts", body), http.StatusCreated)
 		require.NoError(t, env.db.Model(&models.Account{}).Where("id = ?", acc.ID).
 			Updates(map[string]any{"last_processing_mode": models.ProcessingDispatch, "quality_rating": "GREEN"}).Error)
 		got := cfgDecode[api.AccountResponse](t, env.admin(http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", acc.ID), nil), http.StatusOK)
@@ -509,6 +632,15 @@ func TestAccountValidation(t *testing.T) {
 		{"keySecret empty", set("keySecret", ""), "keySecret", "required"},
 		{"keySecret too long", set("keySecret", strings.Repeat("s", 1025)), "keySecret", "at most 1024"},
 		{"webhookSecret too long", set("webhookSecret", strings.Repeat("s", 1025)), "webhookSecret", "at most 1024"},
+		{"webhookSecret missing", del("webhookSecret"), "webhookSecret", "required"},
+		{"webhookSecret short", set("webhookSecret", "fifteen-chars-x"), "webhookSecret", "at least 16 characters, got 15"},
+		// Without SINCH_ALLOW_CUSTOM_URLS only Sinch's hosts: the key
+		// secret is sent to authUrl.
+		{"baseUrl loopback", set("baseUrl", "http://127.0.0.1:8090/eu"), "baseUrl", "Conversation API origin"},
+		{"baseUrl foreign host", set("baseUrl", "https://eu.conversation.api.sinch.com.example.net"), "baseUrl", "is not a Sinch host"},
+		{"authUrl loopback", set("authUrl", "http://127.0.0.1:9999/token"), "authUrl", "Sinch's token endpoint"},
+		{"authUrl foreign host", set("authUrl", "https://attacker.example/oauth2/token"), "authUrl", `"attacker.example" is not a Sinch host`},
+		{"authUrl other port", set("authUrl", "https://auth.sinch.com:8443/oauth2/token"), "authUrl", "port 443"},
 		{"phone missing", del("phone"), "phone", "required"},
 		{"phone without plus", set("phone", "393331234567"), "phone", "E.164"},
 		{"phone leading zero", set("phone", "+0393331234"), "phone", "E.164"},
@@ -675,6 +807,11 @@ func TestConfigRoutesAuth(t *testing.T) {
 			{http.MethodDelete, fmt.Sprintf("/api/queues/%d/agents/%d", q.ID, me.ID), ""},
 			{http.MethodPost, "/api/agents", `{"name":"x"}`},
 			{http.MethodGet, "/api/agents", ""},
+			{http.MethodPatch, fmt.Sprintf("/api/queues/%d", q.ID), `{"name":"x"}`},
+			{http.MethodPatch, fmt.Sprintf("/api/agents/%d", me.ID), `{"capacity":5}`},
+			{http.MethodDelete, fmt.Sprintf("/api/agents/%d", me.ID), ""},
+			{http.MethodPut, fmt.Sprintf("/api/agents/%d/permissions/%d", me.ID, acc.ID), ""},
+			{http.MethodDelete, fmt.Sprintf("/api/agents/%d/permissions/%d", me.ID, acc.ID), ""},
 		}
 		for _, r := range adminOnly {
 			rec := env.call(r.method, r.path, "", r.body)
@@ -687,6 +824,10 @@ func TestConfigRoutesAuth(t *testing.T) {
 			assert.Equal(t, http.StatusForbidden, rec.Code, "unknown token: %s %s", r.method, r.path)
 		}
 
+		// Both agents are permitted on the account, so enabling it is
+		// theirs to do.
+		env.permit(me.ID, acc.ID)
+		env.permit(other.ID, acc.ID)
 		agentRoutes := []struct{ method, path, body string }{
 			{http.MethodGet, "/api/agents/%d", ""},
 			{http.MethodPut, "/api/agents/%d/accounts/" + fmt.Sprint(acc.ID), ""},
@@ -710,7 +851,21 @@ func TestConfigRoutesAuth(t *testing.T) {
 			assert.Less(t, rec.Code, 300, "admin: %s %s: %s", r.method, theirs, rec.Body.String())
 		}
 
-		rec := env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), "", "")
+		// Token rotation is an agent route too; it invalidates the token
+		// used, so it goes last.
+		rotate := "/api/agents/%d/token"
+		rec := env.call(http.MethodPost, fmt.Sprintf(rotate, me.ID), "", nil)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "no token")
+		rec = env.call(http.MethodPost, fmt.Sprintf(rotate, me.ID), "agt_unknown", nil)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "unknown token")
+		rec = env.call(http.MethodPost, fmt.Sprintf(rotate, other.ID), me.Token, nil)
+		assert.Equal(t, http.StatusForbidden, rec.Code, "another agent's token")
+		assert.Equal(t, "forbidden", errorBody(t, rec).Code)
+		rec = env.call(http.MethodPost, fmt.Sprintf(rotate, other.ID), adminToken, nil)
+		assert.Equal(t, http.StatusOK, rec.Code, "admin: %s", rec.Body.String())
+		me = cfgDecode[api.AgentCreatedResponse](t, env.call(http.MethodPost, fmt.Sprintf(rotate, me.ID), me.Token, nil), http.StatusOK)
+
+		rec = env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), "", "")
 		assert.Equal(t, "Bearer", rec.Header().Get(echo.HeaderWWWAuthenticate))
 		rec = env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), "", "")
 		assert.Equal(t, http.StatusUnauthorized, rec.Code)
@@ -727,6 +882,7 @@ func TestConfigNudgeSignalName(t *testing.T) {
 		acc := env.createAccount("nudge")
 		env.seedQueuedInteraction(acc.ID)
 		ag := env.createAgent("n")
+		env.permit(ag.ID, acc.ID)
 		rec := env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", ag.ID, acc.ID), ag.Token, nil)
 		require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
 		env.temporal.expectSignals(t, 1, "enabling an account wakes the waiting interaction")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/models"
@@ -24,6 +25,7 @@ func TestAgentCreateShowsTokenOnce(t *testing.T) {
 		assert.Equal(t, 3, ann.Capacity)
 		assert.Equal(t, "away", ann.Presence)
 		assert.Nil(t, ann.PresenceAt)
+		assert.Contains(t, rec.Body.String(), `"permittedAccountIds":[]`)
 		assert.Contains(t, rec.Body.String(), `"enabledAccountIds":[]`)
 		assert.Contains(t, rec.Body.String(), `"queueIds":[]`)
 		require.True(t, strings.HasPrefix(ann.Token, "agt_"), ann.Token)
@@ -102,6 +104,9 @@ func TestAgentTokenOfDeletedAgentIsRefused(t *testing.T) {
 	})
 }
 
+// TestAgentEnablesAccounts: an agent enables only the accounts an admin
+// permitted it on; the admin's enable permits and enables at once; a
+// disable keeps the permission.
 func TestAgentEnablesAccounts(t *testing.T) {
 	forEachCfgEngine(t, func(t *testing.T, env *cfgEnv) {
 		acc := env.createAccount("enable")
@@ -110,25 +115,47 @@ func TestAgentEnablesAccounts(t *testing.T) {
 		other := env.createAgent("other")
 		env.seedQueuedInteraction(acc.ID)
 		mine := fmt.Sprintf("/api/agents/%d/accounts/%d", me.ID, acc.ID)
+		links := func() (permitted, enabled int64) {
+			t.Helper()
+			q := env.db.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id = ?", me.ID, acc.ID)
+			require.NoError(t, q.Session(&gorm.Session{}).Count(&permitted).Error)
+			require.NoError(t, q.Session(&gorm.Session{}).Where("enabled = ?", true).Count(&enabled).Error)
+			return permitted, enabled
+		}
+
+		rec := env.call(http.MethodPut, mine, me.Token, nil)
+		require.Equal(t, http.StatusForbidden, rec.Code, "not permitted yet: %s", rec.Body.String())
+		assert.Equal(t, "account_not_permitted", errorBody(t, rec).Code)
+		p, e := links()
+		assert.Zero(t, p+e, "a refused enable writes nothing")
+
+		for i := 1; i <= 2; i++ {
+			rec := env.admin(http.MethodPut, fmt.Sprintf("/api/agents/%d/permissions/%d", me.ID, acc.ID), nil)
+			require.Equal(t, http.StatusNoContent, rec.Code, "permit #%d: %s", i, rec.Body.String())
+		}
+		p, e = links()
+		assert.Equal(t, [2]int64{1, 0}, [2]int64{p, e}, "permitted once, not enabled")
+		env.temporal.expectSignals(t, 0, "a permission alone makes nobody eligible")
 
 		for i := 1; i <= 2; i++ {
 			rec := env.call(http.MethodPut, mine, me.Token, nil)
 			require.Equal(t, http.StatusNoContent, rec.Code, "PUT #%d: %s", i, rec.Body.String())
 		}
 		env.temporal.expectSignals(t, 2, "enabling wakes the waiting interaction")
-		var n int64
-		require.NoError(t, env.db.Model(&models.AgentAccount{}).Where("agent_id = ? AND account_id = ?", me.ID, acc.ID).Count(&n).Error)
-		assert.EqualValues(t, 1, n, "enabled once")
+		p, e = links()
+		assert.Equal(t, [2]int64{1, 1}, [2]int64{p, e}, "enabled once")
 
-		rec := env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", other.ID, acc.ID), me.Token, nil)
+		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", other.ID, acc.ID), me.Token, nil)
 		assert.Equal(t, http.StatusForbidden, rec.Code, "not for another agent")
 		assert.Equal(t, "forbidden", errorBody(t, rec).Code)
+		env.permit(other.ID, acc.ID)
 		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", other.ID, acc.ID), other.Token, nil)
 		require.Equal(t, http.StatusNoContent, rec.Code, "the other agent for itself")
 		rec = env.admin(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", me.ID, acc2.ID), nil)
-		require.Equal(t, http.StatusNoContent, rec.Code, "the admin for an agent")
+		require.Equal(t, http.StatusNoContent, rec.Code, "the admin for an agent: permits and enables")
 
 		got := cfgDecode[api.AgentResponse](t, env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), me.Token, nil), http.StatusOK)
+		assert.Equal(t, []uint64{acc.ID, acc2.ID}, got.PermittedAccountIDs)
 		assert.Equal(t, []uint64{acc.ID, acc2.ID}, got.EnabledAccountIDs)
 
 		for i := 1; i <= 2; i++ {
@@ -137,6 +164,10 @@ func TestAgentEnablesAccounts(t *testing.T) {
 		}
 		got = cfgDecode[api.AgentResponse](t, env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), me.Token, nil), http.StatusOK)
 		assert.Equal(t, []uint64{acc2.ID}, got.EnabledAccountIDs)
+		assert.Equal(t, []uint64{acc.ID, acc2.ID}, got.PermittedAccountIDs, "disabling keeps the permission")
+		assert.Len(t, env.temporal.releases(t), 2, "each disable takes back what the agent held")
+		rec = env.call(http.MethodPut, mine, me.Token, nil)
+		require.Equal(t, http.StatusNoContent, rec.Code, "so the agent may enable it again: %s", rec.Body.String())
 		signals := env.temporal.settled()
 
 		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/999", me.ID), me.Token, nil)
@@ -148,13 +179,16 @@ func TestAgentEnablesAccounts(t *testing.T) {
 		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/999/accounts/%d", acc.ID), me.Token, nil)
 		assert.Equal(t, http.StatusForbidden, rec.Code, "an agent learns nothing about other ids")
 
-		// A soft-deleted account cannot be enabled, and deleting it disables it.
+		// A soft-deleted account cannot be enabled, and deleting it removes
+		// the permission too.
 		require.Equal(t, http.StatusNoContent, env.admin(http.MethodDelete, fmt.Sprintf("/api/whatsapp/accounts/%d", acc2.ID), nil).Code)
 		got = cfgDecode[api.AgentResponse](t, env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", me.ID), me.Token, nil), http.StatusOK)
-		assert.Equal(t, []uint64{}, got.EnabledAccountIDs)
+		assert.Equal(t, []uint64{acc.ID}, got.EnabledAccountIDs)
+		assert.Equal(t, []uint64{acc.ID}, got.PermittedAccountIDs)
 		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", me.ID, acc2.ID), me.Token, nil)
 		assert.Equal(t, http.StatusNotFound, rec.Code)
 		assert.Equal(t, fmt.Sprintf("account %d does not exist", acc2.ID), errorBody(t, rec).Message)
+		var n int64
 		require.NoError(t, env.db.Model(&models.AgentAccount{}).Where("account_id = ?", acc2.ID).Count(&n).Error)
 		assert.Zero(t, n)
 		assert.Equal(t, signals, env.temporal.settled(), "failed requests wake nobody")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,14 +80,13 @@ func (h fakeUpdateHandle) Get(_ context.Context, out any) error {
 	return json.Unmarshal(raw, out)
 }
 
-// newSettingsEnv is a cfgEnv whose Temporal also accepts updates.
+// newSettingsEnv is a cfgEnv whose Temporal also accepts updates; its
+// signals and workflow starts are recorded in env.temporal as usual.
 func newSettingsEnv(t *testing.T, engine models.Engine) (*cfgEnv, *updateTemporal) {
 	t.Helper()
-	env := newCfgEnv(t, engine)
 	ut := &updateTemporal{}
-	env.e = api.New(api.Deps{DB: env.db, Temporal: ut, Secrets: env.box,
-		Logger:     slog.New(slog.NewTextHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		AdminToken: adminToken, TaskQueue: "q", PublicURL: "https://motion.example.com"})
+	env := newCfgEnvWith(t, engine, func(d *api.Deps) { d.Temporal = ut })
+	env.temporal = &ut.cfgTemporal
 	return env, ut
 }
 
@@ -349,12 +347,13 @@ func TestSettingsCannedAnswerIDsKept(t *testing.T) {
 func TestCannedAnswersListing(t *testing.T) {
 	forEachSettingsEngine(t, func(t *testing.T, env *cfgEnv, _ *updateTemporal) {
 		acc := env.createAccount("list")
-		enabled, stranger := env.createAgent("enabled"), env.createAgent("stranger")
-		rec := env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", enabled.ID, acc.ID), enabled.Token, nil)
-		require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+		enabled, stranger, permitted := env.createAgent("enabled"), env.createAgent("stranger"), env.createAgent("permitted")
+		env.permit(enabled.ID, acc.ID)
+		env.enable(enabled, acc.ID)
+		env.permit(permitted.ID, acc.ID)
 		path := fmt.Sprintf("/api/whatsapp/accounts/%d/canned-answers", acc.ID)
 
-		rec = env.call(http.MethodGet, path, enabled.Token, nil)
+		rec := env.call(http.MethodGet, path, enabled.Token, nil)
 		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 		assert.JSONEq(t, `[]`, rec.Body.String(), "never null")
 
@@ -368,6 +367,11 @@ func TestCannedAnswersListing(t *testing.T) {
 
 		rec = env.call(http.MethodGet, path, stranger.Token, nil)
 		assert.Equal(t, http.StatusForbidden, rec.Code)
+		assert.Equal(t, "account_not_permitted", errorBody(t, rec).Code)
+		assert.Contains(t, errorBody(t, rec).Message, "is not permitted on account")
+		rec = env.call(http.MethodGet, path, permitted.Token, nil)
+		assert.Equal(t, http.StatusForbidden, rec.Code, "permitted, not enabled")
+		assert.Equal(t, "account_not_enabled", errorBody(t, rec).Code)
 		assert.Contains(t, errorBody(t, rec).Message, "has not enabled account")
 		assert.Equal(t, http.StatusUnauthorized, env.call(http.MethodGet, path, "", nil).Code)
 		assert.Equal(t, http.StatusUnauthorized, env.call(http.MethodGet, path, "agt_unknown", nil).Code)
@@ -469,8 +473,8 @@ func TestCannedReply(t *testing.T) {
 	forEachSettingsEngine(t, func(t *testing.T, env *cfgEnv, ut *updateTemporal) {
 		acc := env.createAccount("canned")
 		bob := env.createAgent("Bob")
-		rec := env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", bob.ID, acc.ID), bob.Token, nil)
-		require.Equal(t, http.StatusNoContent, rec.Code, rec.Body.String())
+		env.permit(bob.ID, acc.ID)
+		env.enable(bob, acc.ID)
 		named := env.seedAssigned(acc.ID, bob.ID, "393330000301", "Maria Rossi")
 		anonymous := env.seedAssigned(acc.ID, bob.ID, "393330000302", "")
 		queued := env.seedAssigned(acc.ID, 0, "393330000303", "Queued Q")
@@ -500,7 +504,7 @@ func TestCannedReply(t *testing.T) {
 			return env.call(http.MethodPost, fmt.Sprintf("/api/interactions/%d/messages", it.ID), token, body)
 		}
 
-		rec = reply(named, bob.Token, map[string]any{"cannedAnswerId": greeting.ID})
+		rec := reply(named, bob.Token, map[string]any{"cannedAnswerId": greeting.ID})
 		require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
 		want := "Hello Maria Rossi (393330000301), I am Bob of Support canned & co"
 		assert.Equal(t, want, cfgDecode[api.MessageResponse](t, rec, http.StatusAccepted).Text)

@@ -82,7 +82,9 @@ type webhookEnv struct {
 	sign bool
 }
 
-const fixtureSecret = "whsec-fixture"
+// fixtureSecret is the webhook secret of the test accounts (at least 16
+// characters, as the API requires).
+const fixtureSecret = "whsec-fixture-0123456789"
 
 func newWebhookEnv(t *testing.T, engine models.Engine, appID, secret string) *webhookEnv {
 	t.Helper()
@@ -345,11 +347,17 @@ func TestWebhookRejections(t *testing.T) {
 	rec = w.post(t, big, "n-big")
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
 
-	// Another app's callback: the webhook points at the wrong account.
+	// Another app's callback, correctly signed: the webhook points at the
+	// wrong account, or the callback is forged. Refused for good (Sinch
+	// does not retry a 4xx) and its nonce not kept.
 	other := bytes.Replace(body, []byte(`"app_id":"01HAPP"`), []byte(`"app_id":"01HOTHER"`), 1)
 	rec = w.post(t, other, "n-other")
-	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	assert.Equal(t, "app_mismatch", errorBody(t, rec).Code)
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+	assert.Equal(t, "app_id_mismatch", errorBody(t, rec).Code)
+	assert.Contains(t, errorBody(t, rec).Message, `"01HOTHER"`)
+	require.NoError(t, w.db.Model(&models.WebhookNonce{}).Count(&n).Error)
+	assert.EqualValues(t, 1, n, "the refused callback's nonce is released")
+	assert.Len(t, w.tc.started, 1, "nothing reached Temporal")
 }
 
 func TestEngineDownAnswers503AndKeepsTheNonce(t *testing.T) {
@@ -369,11 +377,20 @@ func TestEngineDownAnswers503AndKeepsTheNonce(t *testing.T) {
 	assert.Len(t, w.tc.started, 1)
 }
 
+// TestAccountWithoutSecretAcceptsUnsignedCallbacks: an account without a
+// webhook secret takes unsigned callbacks only with allowUnsignedWebhooks.
 func TestAccountWithoutSecretAcceptsUnsignedCallbacks(t *testing.T) {
 	w := newWebhookEnv(t, models.SQLite, "01HAPP", "")
+	require.NoError(t, w.db.Model(&w.acc).Update("allow_unsigned_webhooks", true).Error)
 	rec := w.post(t, waText("01HMSG", "393331234567", "CONVERSATION"), "")
 	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Len(t, w.tc.started, 1)
+
+	require.NoError(t, w.db.Model(&w.acc).Update("allow_unsigned_webhooks", false).Error)
+	rec = w.post(t, waText("01HMSG2", "393331234567", "CONVERSATION"), "")
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, rec.Body.String())
+	assert.Equal(t, "webhook_secret_missing", errorBody(t, rec).Code)
+	assert.Len(t, w.tc.started, 1, "refused without the explicit choice")
 }
 
 func TestEventForUnknownConversationIsIgnored(t *testing.T) {
