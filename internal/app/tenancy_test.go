@@ -162,7 +162,7 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 	// B is unchanged: give a wrongly routed signal time to act.
 	time.Sleep(2 * time.Second)
 	after := s.messageOf(itB.ID, reply.ID)
-	X
+	assert.Equal(t, "accepted", after.Status, "B's message keeps its status")
 	assert.Equal(t, 1, after.Attempts, "nothing was resent")
 	assert.Len(t, s.outboxOf(appB, customerB), 1, "B's customer got nothing more")
 
