@@ -123,6 +123,7 @@ func TestMigrationAPI(t *testing.T) {
 			t.Run("start", func(t *testing.T) { testMigrationStart(t, newMigEnv(t, engine)) })
 			t.Run("validation", func(t *testing.T) { testMigrationValidation(t, newMigEnv(t, engine)) })
 			t.Run("signals", func(t *testing.T) { testMigrationSignals(t, newMigEnv(t, engine)) })
+			t.Run("webhook secret", func(t *testing.T) { testMigrationWebhookSecret(t, newMigEnv(t, engine)) })
 		})
 	}
 }
@@ -242,6 +243,13 @@ func testMigrationValidation(t *testing.T, env *migEnv) {
 		{"key of a cancelled migration's account", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "key", "old-v2")}, http.StatusConflict,
 			fmt.Sprintf(`target.key: account %d already has key "old-v2" (disabled: migration 7 was cancelled by the admin); delete it (DELETE /api/whatsapp/accounts/%d) to reuse the key`, old.ID, old.ID)},
 		{"unknown field", `{"sourceAccountId":1,"target":{},"extra":1}`, http.StatusBadRequest, "extra: unknown field"},
+		// The new account is signed by default and talks to Sinch's hosts
+		// only, like POST /api/whatsapp/accounts.
+		{"no webhook secret", map[string]any{"sourceAccountId": env.source.ID, "target": without(migTarget(), "webhookSecret")}, http.StatusBadRequest, "target.webhookSecret: required"},
+		{"short webhook secret", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "webhookSecret", "too-short")}, http.StatusBadRequest, "target.webhookSecret: at least 16 characters"},
+		{"secret given and generated", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "generateWebhookSecret", true)}, http.StatusBadRequest, "target.generateWebhookSecret: give either"},
+		{"foreign auth url", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "authUrl", "https://attacker.example/oauth2/token")}, http.StatusBadRequest, "target.authUrl: "},
+		{"loopback base url", map[string]any{"sourceAccountId": env.source.ID, "target": with(migTarget(), "baseUrl", "http://127.0.0.1:8090/eu")}, http.StatusBadRequest, "target.baseUrl: "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -315,4 +323,43 @@ func without(m map[string]any, key string) map[string]any {
 func with(m map[string]any, key string, v any) map[string]any {
 	m[key] = v
 	return m
+}
+
+// testMigrationWebhookSecret: target.generateWebhookSecret makes the new
+// account's secret, returned once in targetWebhookSecret and sealed to the
+// migration; target.allowUnsignedWebhooks carries the explicit choice of
+// an unsigned account instead.
+func testMigrationWebhookSecret(t *testing.T, env *migEnv) {
+	target := without(migTarget(), "webhookSecret")
+	target["generateWebhookSecret"] = true
+	rec := env.call(http.MethodPost, "/api/migrations", map[string]any{"sourceAccountId": env.source.ID, "target": target})
+	m := cfgDecode[api.MigrationResponse](t, rec, http.StatusAccepted)
+	secret := m.TargetWebhookSecret
+	assert.Len(t, secret, 43, "32 random bytes, base64url")
+	var row models.Migration
+	require.NoError(t, env.db.Take(&row, m.ID).Error)
+	ws, err := env.box.Open(row.TargetWebhookSecretEnc, secretbox.MigrationAAD(m.ID, "webhook_secret"))
+	require.NoError(t, err)
+	assert.Equal(t, secret, ws, "the new account gets the secret that was shown")
+	assert.NotContains(t, row.Target, secret)
+	for _, path := range []string{fmt.Sprintf("/api/migrations/%d", m.ID), "/api/migrations"} {
+		rec := env.call(http.MethodGet, path, nil)
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.NotContains(t, rec.Body.String(), secret, "shown once: %s", path)
+		assert.NotContains(t, rec.Body.String(), "targetWebhookSecret", path)
+	}
+	require.Len(t, env.temporal.inputs, 1)
+	raw, _ := json.Marshal(env.temporal.inputs[0])
+	assert.NotContains(t, string(raw), secret, "no secret in the workflow input")
+
+	require.NoError(t, env.db.Model(&models.Migration{}).Where("id = ?", m.ID).
+		Updates(map[string]any{"state": models.MigrationCancelled, "active_source_id": nil}).Error)
+	target = without(migTarget(), "webhookSecret")
+	target["allowUnsignedWebhooks"] = true
+	unsigned := env.start(target)
+	assert.Empty(t, unsigned.TargetWebhookSecret)
+	assert.True(t, unsigned.Target.AllowUnsignedWebhooks)
+	var unsignedRow models.Migration
+	require.NoError(t, env.db.Take(&unsignedRow, unsigned.ID).Error)
+	assert.Empty(t, unsignedRow.TargetWebhookSecretEnc, "no secret: the new account takes unsigned callbacks")
 }
