@@ -34,6 +34,10 @@ const (
 	RoleWorker   Role = "worker"
 	RoleMigrate  Role = "migrate"
 	RoleEmulator Role = "emulator"
+	// RoleRekey re-seals the stored secrets under the current key of
+	// SECRET_KEYS (`connector rekey`): it needs only the database and the
+	// keys.
+	RoleRekey Role = "rekey"
 )
 
 // Config is every setting of the connector. Load fills it from the
@@ -157,8 +161,17 @@ type Config struct {
 
 	// AdminToken authorises admin routes (Authorization: Bearer …).
 	AdminToken string
-	// SecretKey is the 32-byte AES-256-GCM key that encrypts secrets at rest.
-	SecretKey []byte
+	// SecretKeys are the keys of SECRET_KEYS (nil when unset): the first
+	// seals secrets at rest and signs media URLs, every one opens and
+	// verifies, so keys rotate. SecretKey is the single key of SECRET_KEY
+	// (or dev's generated $DATA_DIR/secret.key), the legacy form of one key
+	// named LegacySecretKeyID. At most one of the two is set; SecretKeyRing
+	// gives the keys of either.
+	SecretKeys []CodecKey
+	SecretKey  []byte
+	// HashKeyID is PII_HASH_KEY_ID: the id of the key in SecretKeyRing the
+	// identity hash is derived from (see IdentityKey).
+	HashKeyID string
 
 	// CodecKeys encrypt the payloads sent to Temporal (PII_CODEC_KEYS):
 	// the first encrypts, every one decrypts, so keys rotate.
@@ -198,7 +211,7 @@ type Config struct {
 	sinchCustomURLs string
 }
 
-// CodecKey is one payload encryption key of PII_CODEC_KEYS.
+// CodecKey is one id:key pair of PII_CODEC_KEYS or SECRET_KEYS.
 type CodecKey struct {
 	ID  string
 	Key []byte
@@ -258,6 +271,15 @@ const (
 	DefaultAuthFailureLimit      = "20/1m"
 	minAdminTokenLen             = 16
 )
+
+// LegacySecretKeyID is the id the single key of SECRET_KEY (and dev's
+// generated secret.key) has: SECRET_KEY=x is SECRET_KEYS=k0:x, so a
+// rotation starts from SECRET_KEYS=k1:<new>,k0:x and values sealed under
+// x stay readable.
+const LegacySecretKeyID = "k0"
+
+// secretKeysHelp is how to write SECRET_KEYS, for error messages.
+const secretKeysHelp = "id:key pairs, the current key first, each key 32 random bytes as 64 hex characters or base64, e.g. k1:$(openssl rand -hex 32)"
 
 // Load reads the configuration through getenv (os.Getenv in production, a map
 // in tests). It applies defaults and parses values; it reports the first
@@ -416,6 +438,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			return nil, &Error{"SECRET_KEY", err.Error()}
 		}
 	}
+	if raw := strings.TrimSpace(getenv("SECRET_KEYS")); raw != "" {
+		if c.SecretKey != nil {
+			return nil, &Error{"SECRET_KEYS", "SECRET_KEY is set too: keep one of them (SECRET_KEY=x is SECRET_KEYS=" + LegacySecretKeyID + ":x; SECRET_KEYS lets keys rotate)"}
+		}
+		if c.SecretKeys, err = ParseCodecKeys(raw); err != nil {
+			return nil, &Error{"SECRET_KEYS", err.Error()}
+		}
+	}
+	c.HashKeyID = strings.TrimSpace(getenv("PII_HASH_KEY_ID"))
 	if raw := strings.TrimSpace(getenv("PII_CODEC_KEYS")); raw != "" {
 		if c.CodecKeys, err = ParseCodecKeys(raw); err != nil {
 			return nil, &Error{"PII_CODEC_KEYS", err.Error()}
@@ -435,8 +466,9 @@ func Load(getenv func(string) string) (*Config, error) {
 }
 
 // Validate checks the loaded values for role. In dev, a missing ADMIN_TOKEN
-// or SECRET_KEY is generated once and kept under DataDir so that data
-// encrypted with it stays readable after a restart.
+// or secret key (neither SECRET_KEYS nor SECRET_KEY) is generated once and
+// kept under DataDir so that data encrypted with it stays readable after a
+// restart.
 func (c *Config) Validate(role Role) error {
 	if _, err := ParseDatabaseURL(c.DatabaseURL); err != nil {
 		return &Error{"DATABASE_URL", err.Error()}
@@ -462,6 +494,12 @@ func (c *Config) Validate(role Role) error {
 		}
 	}
 	if role == RoleMigrate {
+		return nil
+	}
+	if role == RoleRekey {
+		if len(c.SecretKeyRing()) == 0 {
+			return &Error{"SECRET_KEYS", "required: the keys the stored secrets are sealed with, the one to re-seal them under first (" + secretKeysHelp + ")"}
+		}
 		return nil
 	}
 	checkTemporal := checkHostPort
@@ -506,8 +544,13 @@ func (c *Config) Validate(role Role) error {
 			return &Error{"ADMIN_TOKEN", fmt.Sprintf("required, at least %d characters", minAdminTokenLen)}
 		}
 	}
-	if c.SecretKey == nil {
-		return &Error{"SECRET_KEY", "required: 32 random bytes as 64 hex characters or base64 (e.g. `openssl rand -hex 32`)"}
+	if len(c.SecretKeyRing()) == 0 {
+		return &Error{"SECRET_KEYS", "required (or the single SECRET_KEY): " + secretKeysHelp}
+	}
+	if c.HashIdentities {
+		if _, err := c.IdentityKey(); err != nil {
+			return err
+		}
 	}
 	if len(c.CodecKeys) == 0 {
 		// api and worker must share them: both encode and decode payloads.
@@ -531,7 +574,7 @@ func (c *Config) ensureDevSecrets() error {
 		c.AdminToken = tok
 		c.Generated["ADMIN_TOKEN"] = path
 	}
-	if c.SecretKey == nil {
+	if len(c.SecretKeyRing()) == 0 {
 		path := filepath.Join(c.DataDir, "secret.key")
 		raw, err := loadOrCreate(path, func() (string, error) { return randomHex(32) })
 		if err != nil {
@@ -568,8 +611,47 @@ func (c *Config) ensureDevSecrets() error {
 	return nil
 }
 
-// ParseCodecKeys reads PII_CODEC_KEYS: comma-separated id:key pairs, the
-// current (encrypting) key first, then the old ones that still decrypt.
+// SecretKeyRing is the keys of SECRET_KEYS, or SECRET_KEY as the one key
+// LegacySecretKeyID; nil when neither is set. The first one seals.
+func (c *Config) SecretKeyRing() []CodecKey {
+	if len(c.SecretKeys) > 0 {
+		return c.SecretKeys
+	}
+	if c.SecretKey != nil {
+		return []CodecKey{{ID: LegacySecretKeyID, Key: c.SecretKey}}
+	}
+	return nil
+}
+
+// IdentityKey is the key of SecretKeyRing that PII_HASH_IDENTITIES derives
+// the identity hash from: the one PII_HASH_KEY_ID names, or the only key.
+// The hash is part of running conversations' workflow ids, so it must not
+// follow the current key through a rotation: with several keys the id is
+// required, and an id that names no key is an error.
+func (c *Config) IdentityKey() (CodecKey, error) {
+	ring := c.SecretKeyRing()
+	if len(ring) == 0 {
+		return CodecKey{}, &Error{"SECRET_KEYS", "required: the identity hash (PII_HASH_IDENTITIES) is derived from one of its keys"}
+	}
+	if c.HashKeyID == "" {
+		if len(ring) > 1 {
+			return CodecKey{}, &Error{"PII_HASH_KEY_ID", fmt.Sprintf("required with PII_HASH_IDENTITIES=true and %d keys in SECRET_KEYS: name the key the identity hashes were made with (%s if it was SECRET_KEY). A hash from another key gives other workflow ids, so messages would not reach running conversations", len(ring), LegacySecretKeyID)}
+		}
+		return ring[0], nil
+	}
+	ids := make([]string, len(ring))
+	for i, k := range ring {
+		if k.ID == c.HashKeyID {
+			return k, nil
+		}
+		ids[i] = k.ID
+	}
+	return CodecKey{}, &Error{"PII_HASH_KEY_ID", fmt.Sprintf("%q is not a key of SECRET_KEYS (%s): keep the key the identity hashes were made with in SECRET_KEYS, even after a rotation; a hash from another key gives other workflow ids", c.HashKeyID, strings.Join(ids, ", "))}
+}
+
+// ParseCodecKeys reads PII_CODEC_KEYS and SECRET_KEYS: comma-separated
+// id:key pairs, the current (encrypting) key first, then the old ones that
+// still decrypt.
 // Each key is 32 bytes as 64 hex characters or base64.
 func ParseCodecKeys(raw string) ([]CodecKey, error) {
 	var keys []CodecKey
@@ -597,7 +679,8 @@ func ParseCodecKeys(raw string) ([]CodecKey, error) {
 	return keys, nil
 }
 
-// FormatCodecKeys writes keys as PII_CODEC_KEYS reads them (hex keys), for
+// FormatCodecKeys writes keys as PII_CODEC_KEYS and SECRET_KEYS read them
+// (hex keys), for
 // handing a running configuration to another process.
 func FormatCodecKeys(keys []CodecKey) string {
 	items := make([]string, len(keys))

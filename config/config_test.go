@@ -130,7 +130,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"public url with path", map[string]string{"PUBLIC_URL": "https://m.example.com/x"}, config.RoleAPI, "PUBLIC_URL"},
 		{"api needs admin token", map[string]string{"SECRET_KEY": hexKey}, config.RoleAPI, "ADMIN_TOKEN"},
 		{"short admin token", map[string]string{"SECRET_KEY": hexKey, "ADMIN_TOKEN": "short"}, config.RoleAPI, "ADMIN_TOKEN"},
-		{"worker needs secret key", map[string]string{}, config.RoleWorker, "SECRET_KEY"},
+		{"worker needs secret key", map[string]string{}, config.RoleWorker, "SECRET_KEYS"},
+		{"rekey needs secret key", map[string]string{}, config.RoleRekey, "SECRET_KEYS"},
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, config.RoleWorker, "METRICS_ADDR"},
 		{"short metrics token", map[string]string{"METRICS_TOKEN": "abc"}, config.RoleAPI, "METRICS_TOKEN"},
 		{"worker needs codec keys", map[string]string{"SECRET_KEY": hexKey}, config.RoleWorker, "PII_CODEC_KEYS"},
@@ -252,4 +253,145 @@ func TestFormatCodecKeysRoundTrips(t *testing.T) {
 	again, err := config.ParseCodecKeys(raw)
 	require.NoError(t, err)
 	assert.Equal(t, keys, again, "the current key stays first")
+}
+
+// rotatedKeys is a SECRET_KEYS after a rotation from SECRET_KEY=hexKey: k1
+// (base64) seals, k0 (the old single key) still opens.
+const rotatedKeys = "k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=, k0:" + hexKey
+
+func TestSecretKeys(t *testing.T) {
+	base := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "PII_CODEC_KEYS": codecKeys}
+	with := func(kv map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range base {
+			out[k] = v
+		}
+		for k, v := range kv {
+			out[k] = v
+		}
+		return out
+	}
+
+	cfg, err := config.Load(env(with(map[string]string{"SECRET_KEYS": rotatedKeys})))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleAPI))
+	ring := cfg.SecretKeyRing()
+	require.Len(t, ring, 2)
+	assert.Equal(t, "k1", ring[0].ID, "the first key seals")
+	assert.Equal(t, byte(1), ring[0].Key[31])
+	assert.Equal(t, "k0", ring[1].ID)
+	assert.Equal(t, byte(0x1f), ring[1].Key[31])
+	assert.Nil(t, cfg.SecretKey)
+
+	cfg, err = config.Load(env(with(map[string]string{"SECRET_KEY": hexKey})))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleWorker))
+	require.Len(t, cfg.SecretKeyRing(), 1)
+	assert.Equal(t, config.CodecKey{ID: config.LegacySecretKeyID, Key: cfg.SecretKey}, cfg.SecretKeyRing()[0], "SECRET_KEY=x is SECRET_KEYS=k0:x")
+	assert.Equal(t, "k0", config.LegacySecretKeyID)
+
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"both set":       {map[string]string{"SECRET_KEY": hexKey, "SECRET_KEYS": rotatedKeys}, "SECRET_KEY is set too"},
+		"no id":          {map[string]string{"SECRET_KEYS": hexKey}, "want id:key"},
+		"short key":      {map[string]string{"SECRET_KEYS": "k1:abcd"}, "32 bytes"},
+		"id twice":       {map[string]string{"SECRET_KEYS": "k1:" + hexKey + ",k1:" + hexKey}, "given twice"},
+		"id charset":     {map[string]string{"SECRET_KEYS": "k/1:" + hexKey}, "letters, digits"},
+		"empty item":     {map[string]string{"SECRET_KEYS": "k1:" + hexKey + ","}, "item 2"},
+		"bad single key": {map[string]string{"SECRET_KEY": "abcd"}, "32 bytes"},
+	} {
+		_, err := config.Load(env(with(tc.env)))
+		var cerr *config.Error
+		require.ErrorAs(t, err, &cerr, name)
+		want := "SECRET_KEYS"
+		if _, ok := tc.env["SECRET_KEYS"]; !ok {
+			want = "SECRET_KEY"
+		}
+		assert.Equal(t, want, cerr.Var, name)
+		assert.Contains(t, err.Error(), tc.want, name)
+	}
+}
+
+func TestDevGeneratesSecretKeyOnlyWhenNoneIsSet(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(env(map[string]string{"DATA_DIR": dir, "SECRET_KEYS": rotatedKeys}))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.NoFileExists(t, filepath.Join(dir, "secret.key"))
+	assert.Equal(t, "k1", cfg.SecretKeyRing()[0].ID)
+	assert.NotContains(t, cfg.Generated, "SECRET_KEY")
+
+	cfg, err = config.Load(env(map[string]string{"DATA_DIR": dir}))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.FileExists(t, filepath.Join(dir, "secret.key"))
+	require.Len(t, cfg.SecretKeyRing(), 1)
+	assert.Equal(t, config.LegacySecretKeyID, cfg.SecretKeyRing()[0].ID, "the generated key is dev's SECRET_KEY")
+}
+
+func TestIdentityHashKey(t *testing.T) {
+	load := func(kv map[string]string) (*config.Config, error) {
+		all := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "PII_CODEC_KEYS": codecKeys, "PII_HASH_IDENTITIES": "true"}
+		for k, v := range kv {
+			all[k] = v
+		}
+		cfg, err := config.Load(env(all))
+		if err != nil {
+			return nil, err
+		}
+		return cfg, cfg.Validate(config.RoleAPI)
+	}
+
+	// Before the rotation: SECRET_KEY=x, the only key.
+	before, err := load(map[string]string{"SECRET_KEY": hexKey})
+	require.NoError(t, err)
+	k, err := before.IdentityKey()
+	require.NoError(t, err)
+	assert.Equal(t, "k0", k.ID)
+
+	// After: SECRET_KEYS=k1:y,k0:x names the hash key, and it is x still.
+	after, err := load(map[string]string{"SECRET_KEYS": rotatedKeys, "PII_HASH_KEY_ID": "k0"})
+	require.NoError(t, err)
+	k2, err := after.IdentityKey()
+	require.NoError(t, err)
+	assert.Equal(t, k, k2, "the identity hash does not follow the current key")
+
+	one, err := load(map[string]string{"SECRET_KEYS": "k7:" + hexKey})
+	require.NoError(t, err, "one key: it is the default")
+	k, err = one.IdentityKey()
+	require.NoError(t, err)
+	assert.Equal(t, "k7", k.ID)
+
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"several keys, no id":  {map[string]string{"SECRET_KEYS": rotatedKeys}, "required with PII_HASH_IDENTITIES=true and 2 keys"},
+		"unknown id":           {map[string]string{"SECRET_KEYS": rotatedKeys, "PII_HASH_KEY_ID": "k9"}, `"k9" is not a key of SECRET_KEYS (k1, k0)`},
+		"legacy key, other id": {map[string]string{"SECRET_KEY": hexKey, "PII_HASH_KEY_ID": "k1"}, `"k1" is not a key of SECRET_KEYS (k0)`},
+	} {
+		_, err := load(tc.env)
+		var cerr *config.Error
+		require.ErrorAs(t, err, &cerr, name)
+		assert.Equal(t, "PII_HASH_KEY_ID", cerr.Var, name)
+		assert.Contains(t, err.Error(), tc.want, name)
+		assert.Contains(t, err.Error(), "workflow ids", "%s: the message says why", name)
+	}
+
+	cfg, err := config.Load(env(map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "PII_CODEC_KEYS": codecKeys, "SECRET_KEYS": rotatedKeys}))
+	require.NoError(t, err)
+	assert.NoError(t, cfg.Validate(config.RoleAPI), "without hashed identities no hash key is needed")
+}
+
+func TestRekeyRoleNeedsOnlyDatabaseAndKeys(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"DATABASE_URL": "postgres://u@db:5432/connector", "SECRET_KEYS": rotatedKeys,
+		// Settings of the other roles, wrong or missing, do not matter.
+		"TEMPORAL_ADDRESS": "nowhere", "PII_HASH_IDENTITIES": "true",
+	}))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleRekey))
+	assert.Equal(t, "text", cfg.LogFormat)
 }

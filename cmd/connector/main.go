@@ -28,6 +28,7 @@ commands:
   api       HTTP API (webhook, admin and agent routes) against external Temporal
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
+  rekey     re-seal every stored secret under the first key of SECRET_KEYS (after a rotation)
   emulator  only the Sinch emulator, on EMULATOR_ADDR
   bench     measure on this machine against the engine alone: bench [inbound|outbound|all] (-h for flags)
   search-key <identity>  with PII_HASH_IDENTITIES=true: the hashed identity to search for in the Temporal UI
@@ -102,6 +103,8 @@ func main() {
 		err = app.RunWorker(ctx, cfg, log)
 	case config.RoleMigrate:
 		err = app.Migrate(cfg, log)
+	case config.RoleRekey:
+		err = app.RunRekey(ctx, cfg, log, os.Stdout)
 	default:
 		fmt.Fprintf(os.Stderr, "connector: unknown command %q\n\n%s", role, usage)
 		os.Exit(2)

@@ -88,13 +88,32 @@ func identity() string {
 	return host + "@" + strconv.Itoa(os.Getpid())
 }
 
-// secretBox is the AES-GCM box of SECRET_KEY.
+// secretBox is the AES-GCM box of SECRET_KEYS (or SECRET_KEY): the first
+// key seals, every one opens.
 func secretBox(cfg *config.Config) (*secretbox.Box, error) {
-	box, err := secretbox.New(cfg.SecretKey)
+	ring := cfg.SecretKeyRing()
+	keys := make([]secretbox.Key, len(ring))
+	for i, k := range ring {
+		keys[i] = secretbox.Key{ID: k.ID, Key: k.Key}
+	}
+	box, err := secretbox.NewKeys(keys)
 	if err != nil {
-		return nil, &config.Error{Var: "SECRET_KEY", Msg: err.Error()}
+		return nil, &config.Error{Var: "SECRET_KEYS", Msg: err.Error()}
 	}
 	return box, nil
+}
+
+// mediaSigner signs media URLs with the first key of SECRET_KEYS and
+// accepts those of every key, so a rotation keeps the links already handed
+// to Sinch valid until they expire. Config.Validate has checked there is a
+// key.
+func mediaSigner(cfg *config.Config) *media.Signer {
+	ring := cfg.SecretKeyRing()
+	previous := make([][]byte, 0, len(ring))
+	for _, k := range ring[1:] {
+		previous = append(previous, k.Key)
+	}
+	return media.NewSigner(ring[0].Key, previous...)
 }
 
 // openMedia opens the media store of MEDIA_DIR with its disk-space guard.
@@ -120,7 +139,7 @@ func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog
 	return &activities.Activities{
 		DB: db, Secrets: box, Logger: log, Identity: identity(),
 		Tokens: sinch.NewTokenCache(nil, nil), DefaultSendRate: cfg.SinchSendRate,
-		Media: store, Fetcher: fetcher, MediaSigner: media.NewSigner(cfg.SecretKey),
+		Media: store, Fetcher: fetcher, MediaSigner: mediaSigner(cfg),
 		MediaURLTTL: cfg.MediaURLTTL, MediaMaxBytes: cfg.MediaMaxBytes,
 		Metrics: m,
 	}, nil
@@ -139,7 +158,7 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		Codec: codec, CodecToken: cfg.CodecToken, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecDevOrigins: cfg.DevUIOrigins,
 
 		Media:         store,
-		MediaSigner:   media.NewSigner(cfg.SecretKey),
+		MediaSigner:   mediaSigner(cfg),
 		MediaMaxBytes: cfg.MediaMaxBytes,
 
 		DB:         db,

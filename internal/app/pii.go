@@ -41,12 +41,20 @@ func piiConverters(cfg *config.Config) (converter.DataConverter, converter.Failu
 }
 
 // identities is how contact identities appear in workflow ids and search
-// attributes (PII_HASH_IDENTITIES).
+// attributes (PII_HASH_IDENTITIES): hashed with the PII_HASH_KEY_ID key,
+// never the current key of SECRET_KEYS, so a rotation keeps the workflow
+// ids of running conversations. Config.Validate has checked the key, so an
+// error here is a wiring bug: identities in clear would start other
+// workflows.
 func identities(cfg *config.Config) workflows.Identities {
-	if !cfg.HashIdentities || cfg.SecretKey == nil {
+	if !cfg.HashIdentities {
 		return workflows.Identities{}
 	}
-	return workflows.Identities{HashKey: workflows.IdentityHashKey(cfg.SecretKey)}
+	k, err := cfg.IdentityKey()
+	if err != nil {
+		panic(fmt.Sprintf("identity hash without its key (config not validated?): %v", err))
+	}
+	return workflows.Identities{HashKey: workflows.IdentityHashKey(k.Key)}
 }
 
 // SearchKey prints what stands for identity in the Temporal UI with
@@ -62,16 +70,19 @@ func SearchKey(cfg *config.Config, identity string, out io.Writer) error {
 		clear := strings.TrimPrefix(strings.Join(strings.Fields(identity), ""), "+")
 		return &config.Error{Var: "PII_HASH_IDENTITIES", Msg: fmt.Sprintf("is off: identities are in clear in the Temporal UI, search for ContactIdentity=%q (set PII_HASH_IDENTITIES=true, as the service has it, to hash them)", clear)}
 	}
-	if cfg.SecretKey == nil {
+	if len(cfg.SecretKeyRing()) == 0 {
 		// dev keeps its generated key there; nothing is created here.
 		path := filepath.Join(cfg.DataDir, "secret.key")
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			return &config.Error{Var: "SECRET_KEY", Msg: "required: the identity hash is keyed by the service's SECRET_KEY (and " + path + " of dev is not there)"}
+			return &config.Error{Var: "SECRET_KEY", Msg: "required (or SECRET_KEYS and PII_HASH_KEY_ID): the identity hash is keyed by the service's key (and " + path + " of dev is not there)"}
 		}
 		if cfg.SecretKey, err = config.ParseSecretKey(strings.TrimSpace(string(raw))); err != nil {
 			return &config.Error{Var: "SECRET_KEY", Msg: path + ": " + err.Error()}
 		}
+	}
+	if _, err := cfg.IdentityKey(); err != nil {
+		return err
 	}
 	key := identities(cfg).Key(identity)
 	_, err := fmt.Fprintf(out, "%s\n\nTemporal UI search (Workflows, query):\n  ContactIdentity=%q\n", key, key)

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -31,9 +30,13 @@ func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProc
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+cfg.DatabaseURL, "DATA_DIR="+cfg.DataDir,
 		"TEMPORAL_ADDRESS="+d.Temporal.FrontendAddr(), "TEMPORAL_NAMESPACE="+cfg.TemporalNamespace,
-		"TEMPORAL_TASK_QUEUE="+cfg.TemporalTaskQueue, "SECRET_KEY="+hex.EncodeToString(cfg.SecretKey), "LOG_LEVEL=error",
-		// The stack's payload keys and identity mode: the worker must read
-		// what the bench's starter writes into Temporal.
+		"TEMPORAL_TASK_QUEUE="+cfg.TemporalTaskQueue, "LOG_LEVEL=error",
+		// The stack's keys and identity mode: the worker must read what the
+		// bench's starter writes into Temporal and the database, and hash
+		// identities alike. SECRET_KEY is emptied so that one of the two
+		// reaches the worker whatever the caller's environment holds.
+		"SECRET_KEY=", "SECRET_KEYS="+config.FormatCodecKeys(cfg.SecretKeyRing()),
+		"PII_HASH_KEY_ID="+cfg.HashKeyID,
 		"PII_CODEC_KEYS="+config.FormatCodecKeys(cfg.CodecKeys),
 		"PII_HASH_IDENTITIES="+strconv.FormatBool(cfg.HashIdentities),
 		// Its /metrics on a free port: :9090 may be taken on this machine.

@@ -116,6 +116,37 @@ func TestComposeRequiresSecrets(t *testing.T) {
 	}
 }
 
+// TestComposeSecretKeys: SECRET_KEYS is passed as given; the single
+// SECRET_KEY still works and reaches the connector as SECRET_KEYS=k0:<key>
+// (config.LegacySecretKeyID), the same key under the same id.
+func TestComposeSecretKeys(t *testing.T) {
+	rotated := "k1:" + strings.Repeat("ab", 32) + ",k0:" + testSecretKey
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"SECRET_KEYS": {map[string]string{"SECRET_KEYS": rotated, "PII_HASH_KEY_ID": "k0"}, rotated},
+		"SECRET_KEY":  {map[string]string{"SECRET_KEY": testSecretKey}, config.LegacySecretKeyID + ":" + testSecretKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := map[string]string{"ADMIN_TOKEN": testAdminToken, "PII_CODEC_KEYS": testCodecKeys, "PII_HASH_IDENTITIES": "true"}
+			for k, v := range tc.env {
+				e[k] = v
+			}
+			p, err := loadProject(t, e)
+			require.NoError(t, err)
+			for name, role := range connectorRoles {
+				se := env(t, service(t, p, name))
+				assert.Equal(t, tc.want, se["SECRET_KEYS"], name)
+				assert.NotContains(t, se, "SECRET_KEY", "%s: one of the two reaches the connector", name)
+				cfg, err := config.Load(func(k string) string { return se[k] })
+				require.NoError(t, err, name)
+				require.NoError(t, cfg.Validate(role), name)
+			}
+		})
+	}
+}
+
 func TestConnectorServicesBuildFromRepo(t *testing.T) {
 	p := project(t)
 	root := absRepoRoot(t)

@@ -21,8 +21,8 @@ const (
 	tokenVersion = 1
 	tokenBody    = 1 + 8 + 8
 	tokenLen     = tokenBody + sha256.Size
-	// tokenKeyLabel binds the derived key to this use, so SECRET_KEY is
-	// never used as-is and a MAC made here means nothing elsewhere.
+	// tokenKeyLabel binds the derived key to this use, so a SECRET_KEYS key
+	// is never used as-is and a MAC made here means nothing elsewhere.
 	tokenKeyLabel = "xcally-connector media URL token v1"
 )
 
@@ -34,19 +34,26 @@ var tokenEncoding = base64.RawURLEncoding.Strict()
 // agents' files from (the seeds' "proxy token"). It is safe for concurrent
 // use.
 type Signer struct {
-	key []byte
+	// keys[0] signs; every one verifies.
+	keys [][]byte
 }
 
-// NewSigner derives its HMAC-SHA256 key from secret (the connector's
-// 32-byte SECRET_KEY) with a fixed context label, so the key is not reused
-// as-is: key = HMAC-SHA256(secret, label || 0x01), which is HKDF-Expand
-// (RFC 5869) of one block with SECRET_KEY, already uniformly random, as
-// the pseudorandom key.
-func NewSigner(secret []byte) *Signer {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(tokenKeyLabel))
-	m.Write([]byte{0x01})
-	return &Signer{key: m.Sum(nil)}
+// NewSigner signs with current and accepts tokens signed with it or with
+// any of previous (the older keys of a SECRET_KEYS rotation: tokens
+// already handed to Sinch stay valid until they expire). Each HMAC-SHA256
+// key is derived from its 32-byte secret with a fixed context label, so
+// the secret is not reused as-is: key = HMAC-SHA256(secret, label ||
+// 0x01), which is HKDF-Expand (RFC 5869) of one block with the secret,
+// already uniformly random, as the pseudorandom key.
+func NewSigner(current []byte, previous ...[]byte) *Signer {
+	s := &Signer{keys: make([][]byte, 0, 1+len(previous))}
+	for _, secret := range append([][]byte{current}, previous...) {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(tokenKeyLabel))
+		m.Write([]byte{0x01})
+		s.keys = append(s.keys, m.Sum(nil))
+	}
+	return s
 }
 
 // Mint returns an unguessable, URL-safe token for attachment id valid
@@ -59,10 +66,10 @@ func (s *Signer) Mint(id uint64, expires time.Time) string {
 	return tokenEncoding.EncodeToString(s.sign(b))
 }
 
-// Verify checks the MAC in constant time, then the expiry, and returns the
-// attachment id. Anything malformed, altered or signed with another key is
-// ErrTokenInvalid; a genuine token at or past its expiry is
-// ErrTokenExpired.
+// Verify checks the MAC in constant time against each key, then the
+// expiry, and returns the attachment id. Anything malformed, altered or
+// signed with a key the Signer does not hold is ErrTokenInvalid; a genuine
+// token at or past its expiry is ErrTokenExpired.
 func (s *Signer) Verify(token string, now time.Time) (uint64, error) {
 	if tokenEncoding.EncodedLen(tokenLen) != len(token) {
 		return 0, ErrTokenInvalid
@@ -71,8 +78,12 @@ func (s *Signer) Verify(token string, now time.Time) (uint64, error) {
 	if err != nil || len(b) != tokenLen {
 		return 0, ErrTokenInvalid
 	}
-	want := s.sign(b[:tokenBody:tokenBody])
-	if !hmac.Equal(b[tokenBody:], want[tokenBody:]) || b[0] != tokenVersion {
+	valid := false
+	for _, key := range s.keys {
+		want := signWith(key, b[:tokenBody:tokenBody])
+		valid = valid || hmac.Equal(b[tokenBody:], want[tokenBody:])
+	}
+	if !valid || b[0] != tokenVersion {
 		return 0, ErrTokenInvalid
 	}
 	expires := int64(binary.BigEndian.Uint64(b[9:]))
@@ -82,9 +93,12 @@ func (s *Signer) Verify(token string, now time.Time) (uint64, error) {
 	return binary.BigEndian.Uint64(b[1:]), nil
 }
 
-// sign appends the MAC of body to it.
-func (s *Signer) sign(body []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
+// sign appends the MAC of body under the current key to it.
+func (s *Signer) sign(body []byte) []byte { return signWith(s.keys[0], body) }
+
+// signWith appends the MAC of body under key to it.
+func signWith(key, body []byte) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write(body)
 	return m.Sum(body)
 }

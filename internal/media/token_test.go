@@ -134,3 +134,39 @@ func TestTokenGarbage(t *testing.T) {
 	_, err := s.Verify(alt, now)
 	assert.ErrorIs(t, err, ErrTokenInvalid)
 }
+
+// TestTokenKeyRotation: after a SECRET_KEYS rotation the signer mints with
+// the new key and still accepts links signed with the old one until they
+// expire; once the old key is dropped, its links are refused.
+func TestTokenKeyRotation(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	oldKey, newKey := testSecret, bytes.Repeat([]byte{0x43}, 32)
+	handedOut := NewSigner(oldKey).Mint(11, now.Add(time.Hour))
+
+	rotated := NewSigner(newKey, oldKey)
+	id, err := rotated.Verify(handedOut, now)
+	require.NoError(t, err, "a link signed before the rotation still works")
+	assert.Equal(t, uint64(11), id)
+	_, err = rotated.Verify(handedOut, now.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrTokenExpired, "and expires as it would have")
+
+	fresh := rotated.Mint(12, now.Add(time.Hour))
+	assert.Equal(t, NewSigner(newKey).Mint(12, now.Add(time.Hour)), fresh, "the first key signs")
+	_, err = NewSigner(oldKey).Verify(fresh, now)
+	assert.ErrorIs(t, err, ErrTokenInvalid, "not the old key")
+
+	afterDrop := NewSigner(newKey)
+	_, err = afterDrop.Verify(fresh, now)
+	assert.NoError(t, err)
+	_, err = afterDrop.Verify(handedOut, now)
+	assert.ErrorIs(t, err, ErrTokenInvalid, "the dropped key's links are refused")
+
+	// Several old keys: each one's links verify.
+	third := bytes.Repeat([]byte{0x44}, 32)
+	ring := NewSigner(newKey, oldKey, third)
+	for _, k := range [][]byte{newKey, oldKey, third} {
+		got, err := ring.Verify(NewSigner(k).Mint(13, now.Add(time.Minute)), now)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(13), got)
+	}
+}
