@@ -338,3 +338,35 @@ func TestRekeyCoversEverySealedColumn(t *testing.T) {
 	slices.Sort(got)
 	assert.Equal(t, want, got)
 }
+
+// TestKeyRotationKeepsIdentityHash: the hashed identity (part of running
+// conversations' workflow ids) is the same before the rotation, with
+// SECRET_KEY=A, and after it, with SECRET_KEYS=kb:B,k0:A and
+// PII_HASH_KEY_ID=k0.
+func TestKeyRotationKeepsIdentityHash(t *testing.T) {
+	searchKey := func(env map[string]string) (string, error) {
+		vars := map[string]string{"PII_HASH_IDENTITIES": "true", "DATA_DIR": t.TempDir()}
+		for k, v := range env {
+			vars[k] = v
+		}
+		cfg, err := config.Load(func(k string) string { return vars[k] })
+		require.NoError(t, err)
+		var out strings.Builder
+		err = app.SearchKey(cfg, "+39 333 1234567", &out)
+		return out.String(), err
+	}
+	a, b := hex.EncodeToString(rekeyKeyA), hex.EncodeToString(rekeyKeyB)
+	before, err := searchKey(map[string]string{"SECRET_KEY": a})
+	require.NoError(t, err)
+	after, err := searchKey(map[string]string{"SECRET_KEYS": "kb:" + b + ",k0:" + a, "PII_HASH_KEY_ID": "k0"})
+	require.NoError(t, err)
+	assert.Equal(t, before, after)
+	other, err := searchKey(map[string]string{"SECRET_KEYS": "kb:" + b})
+	require.NoError(t, err)
+	assert.NotEqual(t, before, other, "the hash depends on the key")
+
+	_, err = searchKey(map[string]string{"SECRET_KEYS": "kb:" + b + ",k0:" + a})
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	assert.Equal(t, "PII_HASH_KEY_ID", cerr.Var, "with two keys the hash key must be named")
+}
