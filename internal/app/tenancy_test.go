@@ -116,7 +116,17 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 	// FAILED report could still act on it.
 	require.NoError(t, s.em.CreateApp(emulator.App{AppID: appB, ProjectID: "proj-b", Region: "eu", ProcessingMode: "CONVERSATION",
 		WebhookURL: s.url("/unused"), WebhookSecret: secretB, KeyID: "key-b", KeySecret: "ks-b"}))
-	code, body := s.callbackTo(accB.ID, appB, secretB, "01HMSGB0001", customerB, "hello B")
+	// The customer writes to B. Without a Sinch contact id the reply goes
+	// to the channel identity, which the emulator takes without knowing
+	// the contact.
+	var inbound map[string]any
+	require.NoError(t, json.Unmarshal(inboundBody("01HMSGB0001", customerB, "hello B", time.Now()), &inbound))
+	inbound["app_id"] = appB
+	msg := inbound["message"].(map[string]any)
+	msg["contact_id"], msg["conversation_id"] = "", ""
+	raw, err := json.Marshal(inbound)
+	require.NoError(t, err)
+	code, body := s.postSignedTo(accB.ID, raw, secretB)
 	require.Equal(t, http.StatusOK, code, body)
 	var itB api.InteractionResponse
 	require.Eventually(t, func() bool {
@@ -139,9 +149,9 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 		b, err := json.Marshal(map[string]any{
 			"app_id": app, "project_id": "proj-1", "accepted_time": now, "event_time": now, "message_metadata": "", "correlation_id": "",
 			"message_delivery_report": map[string]any{
-				"message_id": sent.ProviderMessageID, "conversation_id": "01HCONV" + customerB, "status": "FAILED",
+				"message_id": sent.ProviderMessageID, "conversation_id": "", "status": "FAILED",
 				"channel_identity": map[string]any{"channel": "WHATSAPP", "identity": customerB, "app_id": ""},
-				"contact_id": "01HCONT" + customerB, "metadata": string(meta), "processing_mode": "CONVERSATION",
+				"contact_id": "", "metadata": string(meta), "processing_mode": "CONVERSATION",
 				"reason": map[string]any{"code": "RATE_LIMITED", "description": "too many messages"},
 			},
 		})
@@ -168,17 +178,26 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 
 	// On B's own URL, signed with B's secret, the same report acts: the
 	// reply is resent (RATE_LIMITED is a network-class failure).
-	raw := report(appB)
-	req, err := http.NewRequest(http.MethodPost, s.url(fmt.Sprintf("/api/whatsapp/accounts/%d/notify", accB.ID)), bytes.NewReader(raw))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	sinch.SetSignatureHeaders(req.Header, secretB, raw, nextNonce(), time.Now())
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	_ = resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	code, body = s.postSignedTo(accB.ID, report(appB), secretB)
+	require.Equal(t, http.StatusOK, code, body)
 	require.Eventually(t, func() bool { return len(s.outboxOf(appB, customerB)) == 2 }, 30*time.Second, 50*time.Millisecond,
 		"the report on B's own URL resends the reply")
+}
+
+// postSignedTo posts a callback to an account's receive URL, signed with
+// secret like Sinch.
+func (s *replyStack) postSignedTo(accountID uint64, body []byte, secret string) (int, string) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.url(fmt.Sprintf("/api/whatsapp/accounts/%d/notify", accountID)), bytes.NewReader(body))
+	require.NoError(s.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	sinch.SetSignatureHeaders(req.Header, secret, body, nextNonce(), time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer func() { _ = resp.Body.Close() }()
+	var out bytes.Buffer
+	_, _ = out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.String()
 }
 
 func (s *replyStack) outboxOf(app, to string) []emulator.OutboxItem {
