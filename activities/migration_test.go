@@ -33,7 +33,9 @@ type migFixture struct {
 	source models.Account
 	queue  models.Queue
 	agent  models.Agent
-	mig    models.Migration
+	// permitted is permitted on the source but has not enabled it.
+	permitted models.Agent
+	mig       models.Migration
 }
 
 func newMigFixture(t *testing.T, engine models.Engine) *migFixture {
@@ -67,11 +69,14 @@ func newMigFixture(t *testing.T, engine models.Engine) *migFixture {
 	require.NoError(t, f.db.Create(&models.QueueAccount{QueueID: f.queue.ID, AccountID: f.source.ID}).Error)
 	f.agent = models.Agent{Name: "bob", TokenHash: "hash-bob"}
 	require.NoError(t, f.db.Create(&f.agent).Error)
-	require.NoError(t, f.db.Create(&models.AgentAccount{AgentID: f.agent.ID, AccountID: f.source.ID}).Error)
+	require.NoError(t, f.db.Create(&models.AgentAccount{AgentID: f.agent.ID, AccountID: f.source.ID, Enabled: true}).Error)
+	f.permitted = models.Agent{Name: "pat", TokenHash: "hash-pat"}
+	require.NoError(t, f.db.Create(&f.permitted).Error)
+	require.NoError(t, f.db.Create(&models.AgentAccount{AgentID: f.permitted.ID, AccountID: f.source.ID}).Error)
 	// A deleted agent keeps no permission on the new account.
 	gone := models.Agent{Name: "gone", TokenHash: "hash-gone"}
 	require.NoError(t, f.db.Create(&gone).Error)
-	require.NoError(t, f.db.Create(&models.AgentAccount{AgentID: gone.ID, AccountID: f.source.ID}).Error)
+	require.NoError(t, f.db.Create(&models.AgentAccount{AgentID: gone.ID, AccountID: f.source.ID, Enabled: true}).Error)
 	require.NoError(t, f.db.Delete(&gone).Error)
 	f.mig = f.newMigration("acme-v2", "ks-new")
 	return f
@@ -206,13 +211,16 @@ func testCopyAndBridge(t *testing.T, f *migFixture) {
 	require.NoError(t, f.run(&first, f.acts.CopyMigrationAccess, pair))
 	require.NoError(t, f.run(&again, f.acts.CopyMigrationAccess, pair))
 	assert.Equal(t, []uint64{f.queue.ID}, first.QueueIDs)
-	assert.Equal(t, []uint64{f.agent.ID}, first.AgentIDs, "the deleted agent gets no permission")
+	assert.Equal(t, []uint64{f.agent.ID, f.permitted.ID}, first.AgentIDs, "the deleted agent gets no permission")
 	assert.Equal(t, 1, first.QueuesAdded)
-	assert.Equal(t, 1, first.AgentsAdded)
+	assert.Equal(t, 2, first.AgentsAdded)
 	assert.Zero(t, again.QueuesAdded, "a repeat adds nothing")
 	assert.Zero(t, again.AgentsAdded)
 	assert.EqualValues(t, 1, f.count(&models.QueueAccount{}, "account_id = ?", target.AccountID))
-	assert.EqualValues(t, 1, f.count(&models.AgentAccount{}, "account_id = ? AND agent_id = ?", target.AccountID, f.agent.ID))
+	// The permissions are copied with each agent's choice: enabled where
+	// the agent enabled the source, permitted only where it had not.
+	assert.EqualValues(t, 1, f.count(&models.AgentAccount{}, "account_id = ? AND agent_id = ? AND enabled = ?", target.AccountID, f.agent.ID, true))
+	assert.EqualValues(t, 1, f.count(&models.AgentAccount{}, "account_id = ? AND agent_id = ? AND enabled = ?", target.AccountID, f.permitted.ID, false))
 
 	// The source's queue now serves both: it is the bridge.
 	var b1, b2 activities.BridgeResult
@@ -244,7 +252,7 @@ func testCopyAndBridge(t *testing.T, f *migFixture) {
 	assert.Zero(t, f.count(&models.AgentAccount{}, "account_id = ?", target.AccountID))
 	assert.EqualValues(t, 1, f.count(&models.Queue{}, "deleted_at IS NULL"), "the reused queue stays")
 	assert.EqualValues(t, 1, f.count(&models.QueueAccount{}, "account_id = ?", f.source.ID))
-	assert.EqualValues(t, 2, f.count(&models.AgentAccount{}, "account_id = ?", f.source.ID))
+	assert.EqualValues(t, 3, f.count(&models.AgentAccount{}, "account_id = ?", f.source.ID))
 	var src models.Account
 	require.NoError(t, f.db.Take(&src, f.source.ID).Error)
 	assert.Equal(t, models.AccountActive, src.Status, "the source is untouched")
@@ -267,6 +275,7 @@ func testBridgeCreated(t *testing.T, f *migFixture) {
 	assert.Equal(t, models.StrategyRoundRobin, q.Strategy)
 	assert.EqualValues(t, 2, f.count(&models.QueueAccount{}, "queue_id = ?", q.ID), "both accounts")
 	assert.EqualValues(t, 1, f.count(&models.QueueAgent{}, "queue_id = ? AND agent_id = ?", q.ID, f.agent.ID), "the source's agent is a member")
+	assert.Zero(t, f.count(&models.QueueAgent{}, "queue_id = ? AND agent_id = ?", q.ID, f.permitted.ID), "an agent who did not enable the source is not")
 
 	in := activities.CompensateMigrationInput{MigrationID: f.mig.ID, Reason: "expired"}
 	var c1, c2 activities.CompensateMigrationResult
@@ -278,7 +287,7 @@ func testBridgeCreated(t *testing.T, f *migFixture) {
 	assert.EqualValues(t, 1, f.count(&models.Queue{}, "id = ?", q.ID), "softly")
 	assert.Zero(t, f.count(&models.QueueAccount{}, "queue_id = ?", q.ID))
 	assert.Zero(t, f.count(&models.QueueAgent{}, "queue_id = ?", q.ID))
-	assert.EqualValues(t, 2, f.count(&models.AgentAccount{}, "account_id = ?", f.source.ID), "the source keeps its agents")
+	assert.EqualValues(t, 3, f.count(&models.AgentAccount{}, "account_id = ?", f.source.ID), "the source keeps its agents")
 }
 
 func testWaitsAndMark(t *testing.T, f *migFixture) {

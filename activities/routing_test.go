@@ -55,7 +55,7 @@ func (w *world) agent(name string, capacity int, q models.Queue, member, enabled
 		require.NoError(w.t, w.db.Create(&models.QueueAgent{QueueID: q.ID, AgentID: a.ID}).Error)
 	}
 	if enabled {
-		require.NoError(w.t, w.db.Create(&models.AgentAccount{AgentID: a.ID, AccountID: w.acc.ID}).Error)
+		require.NoError(w.t, w.db.Create(&models.AgentAccount{AgentID: a.ID, AccountID: w.acc.ID, Enabled: true}).Error)
 	}
 	return a
 }
@@ -125,6 +125,9 @@ func TestOnlyEligibleAgentsAreChosen(t *testing.T) {
 		w.agent("away", 5, q, true, true, false)
 		w.agent("not-enabled", 5, q, true, false, true)
 		w.agent("not-member", 5, q, false, true, true)
+		// Permitted by an admin but not enabled by the agent.
+		permitted := w.agent("permitted-only", 5, q, true, false, true)
+		require.NoError(t, w.db.Create(&models.AgentAccount{AgentID: permitted.ID, AccountID: w.acc.ID}).Error)
 		deleted := w.agent("deleted", 5, q, true, true, true)
 		require.NoError(t, w.db.Delete(&deleted).Error)
 		id := w.interaction()
