@@ -239,3 +239,62 @@ func TestOutboundMigrationUpgradesAnOlderSchema(t *testing.T) {
 		assert.Equal(t, models.LatestMigration(), v)
 	})
 }
+
+// TestTenancyMigrationKeepsWhatWorked turns a migrated database back into
+// the schema before 2026120301_tenancy (no enabled columns, no
+// allow_unsigned_webhooks) holding an agent who enabled an account and two
+// accounts, one without a webhook secret, then migrates again: the link is
+// permitted and enabled, the account without a secret takes unsigned
+// callbacks explicitly, the one with a secret does not.
+func TestTenancyMigrationKeepsWhatWorked(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		m := db.Migrator()
+		if db.Dialector.Name() == "sqlite" {
+			require.NoError(t, db.Exec("PRAGMA foreign_keys = OFF").Error)
+			defer db.Exec("PRAGMA foreign_keys = ON")
+		}
+		for _, f := range []string{"EnabledAt", "Enabled"} {
+			require.NoError(t, m.DropColumn(&models.AgentAccount{}, f))
+		}
+		require.NoError(t, m.DropColumn(&models.Account{}, "AllowUnsignedWebhooks"))
+		require.NoError(t, db.Exec("DELETE FROM schema_migrations WHERE id = ?", "2026120301_tenancy").Error)
+
+		oldAccount := func(key string) *models.Account {
+			a := &models.Account{Name: "Acme " + key, Key: key, PublicURL: "https://motion.example.com", Type: models.AccountTypeSinchV2,
+				Region: models.RegionEU, ProjectID: "p", AppID: "app-" + key, KeyID: "k", Phone: "+390612345678", Channels: "WHATSAPP"}
+			require.NoError(t, db.Omit("AllowUnsignedWebhooks").Create(a).Error)
+			return a
+		}
+		unsigned, signed := oldAccount("unsigned"), oldAccount("signed")
+		require.NoError(t, db.Model(&models.Account{}).Where("id = ?", signed.ID).Update("webhook_secret_enc", []byte("sealed")).Error)
+		agent := models.Agent{Name: "bob", TokenHash: "hash-bob"}
+		require.NoError(t, db.Create(&agent).Error)
+		for _, acc := range []uint64{unsigned.ID, signed.ID} {
+			require.NoError(t, db.Exec("INSERT INTO agent_accounts (agent_id, account_id, created_at) VALUES (?, ?, ?)", agent.ID, acc, time.Now()).Error)
+		}
+
+		require.NoError(t, models.Migrate(db))
+		var links []models.AgentAccount
+		require.NoError(t, db.Where("agent_id = ?", agent.ID).Order("account_id").Find(&links).Error)
+		require.Len(t, links, 2)
+		for _, l := range links {
+			assert.True(t, l.Enabled, "an account the agent had enabled stays enabled (account %d)", l.AccountID)
+			assert.NotNil(t, l.EnabledAt)
+		}
+		var reach []uint64
+		require.NoError(t, models.ReachableAccountIDs(db, agent.ID).Order("account_id").Pluck("account_id", &reach).Error)
+		assert.Equal(t, []uint64{unsigned.ID, signed.ID}, reach)
+		var got models.Account
+		require.NoError(t, db.Take(&got, unsigned.ID).Error)
+		assert.True(t, got.AllowUnsignedWebhooks, "an account without a secret keeps taking unsigned callbacks, explicitly")
+		var signedNow models.Account
+		require.NoError(t, db.Take(&signedNow, signed.ID).Error)
+		assert.False(t, signedNow.AllowUnsignedWebhooks)
+
+		// New links are permissions only until the agent enables them.
+		other := seedAccount(t, db, "new")
+		require.NoError(t, db.Create(&models.AgentAccount{AgentID: agent.ID, AccountID: other.ID}).Error)
+		require.NoError(t, models.ReachableAccountIDs(db, agent.ID).Order("account_id").Pluck("account_id", &reach).Error)
+		assert.NotContains(t, reach, other.ID)
+	})
+}
