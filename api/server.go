@@ -327,7 +327,7 @@ func (s *Server) slowUpload(c echo.Context, body io.ReadCloser, limit int64) io.
 	rc := http.NewResponseController(c.Response().Writer)
 	u := &uploadBody{ReadCloser: body}
 	u.extend = sync.OnceFunc(func() {
-		read := time.Now().Add(s.deps.HTTPReadTimeout + time.Duration(size/minUploadRate)*time.Second)
+		read := time.Now().Add(s.deps.HTTPReadTimeout + time.Duration(size)*time.Second/minUploadRate)
 		// A writer without deadlines (a test's recorder) has none to move.
 		if rc.SetReadDeadline(read) == nil {
 			_ = rc.SetWriteDeadline(read.Add(s.deps.HTTPWriteTimeout))
