@@ -126,6 +126,8 @@ func (s *Server) getAttachment(c echo.Context) error {
 	case models.AttachmentStored:
 	case models.AttachmentDeleted:
 		return &Error{Status: http.StatusGone, Code: "attachment_deleted", Message: fmt.Sprintf("attachment %d was deleted", att.ID)}
+	case models.AttachmentExpired:
+		return errAttachmentExpired(att)
 	case models.AttachmentFailed:
 		return &Error{Status: http.StatusConflict, Code: "attachment_failed",
 			Message: fmt.Sprintf("attachment %d could not be saved: %s; retry it with POST /api/attachments/%d/retry", att.ID, att.Error, att.ID)}
@@ -137,6 +139,17 @@ func (s *Server) getAttachment(c echo.Context) error {
 		return &Error{Status: http.StatusConflict, Code: "attachment_pending", Message: msg}
 	}
 	return s.sendStored(c, att)
+}
+
+// errAttachmentExpired is the 410 of a file the retention workflow deleted
+// (RETENTION_MEDIA): the row and its message stay, the bytes are gone.
+func errAttachmentExpired(att models.Attachment) error {
+	when := ""
+	if att.DeletedAt != nil {
+		when = " on " + att.DeletedAt.UTC().Format(time.RFC3339)
+	}
+	return &Error{Status: http.StatusGone, Code: "attachment_expired",
+		Message: fmt.Sprintf("the file of attachment %d (%q) was deleted%s after the media retention period (RETENTION_MEDIA)", att.ID, att.Filename, when)}
 }
 
 // sendStored writes a stored file with its sniffed type, a safe
@@ -191,7 +204,8 @@ func derefTime(t *time.Time) time.Time {
 
 // serveMedia serves an outbound file to Sinch by its signed token: an
 // invalid, expired or deleted one answers 404, which Sinch reports as
-// MEDIA_NOT_REACHABLE.
+// MEDIA_NOT_REACHABLE; a valid one whose file passed RETENTION_MEDIA
+// answers 410.
 func (s *Server) serveMedia(c echo.Context) error {
 	notFound := &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such media file (the link is invalid, expired or the file was deleted)"}
 	if s.deps.MediaSigner == nil {
@@ -216,7 +230,11 @@ func (s *Server) serveMedia(c echo.Context) error {
 		}
 		return err
 	}
-	if att.Status != models.AttachmentStored {
+	switch att.Status {
+	case models.AttachmentStored:
+	case models.AttachmentExpired:
+		return errAttachmentExpired(att)
+	default:
 		return notFound
 	}
 	return s.sendStored(c, att)
@@ -230,7 +248,8 @@ func (s *Server) deleteAttachment(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if att.Status != models.AttachmentDeleted {
+	// An expired file is gone already: it stays expired.
+	if !att.Status.Gone() {
 		now := time.Now().UTC()
 		if err := s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ?", att.ID).
 			Updates(map[string]any{"status": models.AttachmentDeleted, "deleted_at": now}).Error; err != nil {
@@ -244,23 +263,14 @@ func (s *Server) deleteAttachment(c echo.Context) error {
 	return c.JSON(http.StatusOK, toAttachmentView(att))
 }
 
-// dropUnusedBlob deletes stored bytes no live attachment refers to.
+// dropUnusedBlob deletes stored bytes no live attachment refers to (the
+// same release as the retention workflow's).
 func (s *Server) dropUnusedBlob(ctx context.Context, key string) error {
-	if key == "" || s.deps.Media == nil {
+	if s.deps.Media == nil {
 		return nil
 	}
-	var n int64
-	if err := s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).
-		Where("storage_path = ? AND status <> ?", key, models.AttachmentDeleted).Count(&n).Error; err != nil {
-		return err
-	}
-	if n > 0 {
-		return nil
-	}
-	if err := s.deps.Media.Delete(key); err != nil {
-		return fmt.Errorf("delete media %s: %w", key, err)
-	}
-	return nil
+	_, err := activities.ReleaseMedia(ctx, s.deps.DB, s.deps.Media, key)
+	return err
 }
 
 // retryAttachment fetches a customer's file again after it failed.
@@ -276,6 +286,9 @@ func (s *Server) retryAttachment(c echo.Context) error {
 		return &Error{Status: http.StatusConflict, Code: "already_stored", Message: fmt.Sprintf("attachment %d is already stored", att.ID)}
 	case att.Status == models.AttachmentDeleted:
 		return &Error{Status: http.StatusConflict, Code: "attachment_deleted", Message: fmt.Sprintf("attachment %d was deleted", att.ID)}
+	case att.Status == models.AttachmentExpired:
+		return &Error{Status: http.StatusConflict, Code: "attachment_expired",
+			Message: fmt.Sprintf("attachment %d was deleted after the media retention period (RETENTION_MEDIA): it is not fetched again", att.ID)}
 	}
 	ctx := c.Request().Context()
 	var msg models.Message

@@ -35,7 +35,31 @@ type Attachment struct {
 	// Attempts counts fetch attempts; FetchedAt is when the file was stored.
 	Attempts  int `gorm:"not null;default:0"`
 	FetchedAt *time.Time
+	// DeletedAt is when the file was deleted (by an admin) or expired (by
+	// retention); the row stays, so the conversation keeps "a file was here".
 	DeletedAt *time.Time
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// ReleasedAt is when a deleted or expired attachment let go of its
+	// bytes: they were removed from the media store, or kept because another
+	// attachment still holding its file uses the same content. NULL while
+	// that is still to do; the retention workflow finishes it.
+	ReleasedAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// AttachmentExpired: the file was stored longer ago than RETENTION_MEDIA
+// and the retention workflow deleted it (DeletedAt says when); its links
+// answer 410 attachment_expired.
+const AttachmentExpired AttachmentStatus = "expired"
+
+// Gone reports whether the attachment's file was removed for good: deleted
+// by an admin or expired by retention.
+func (s AttachmentStatus) Gone() bool {
+	return s == AttachmentDeleted || s == AttachmentExpired
+}
+
+// GoneAttachmentStatuses are the states whose file was removed for good;
+// an attachment in any other state may still hold its bytes.
+func GoneAttachmentStatuses() []AttachmentStatus {
+	return []AttachmentStatus{AttachmentDeleted, AttachmentExpired}
 }

@@ -254,6 +254,37 @@ END $$`,
 			return tx.Exec(`DROP INDEX IF EXISTS ix_account_events_kind`).Error
 		},
 	},
+	{
+		// Media retention: an expired attachment keeps its row (status
+		// expired, DeletedAt) and records when it let go of its bytes
+		// (ReleasedAt). The indexes keep the hourly run off a table scan:
+		// stored files by age, and gone rows whose bytes are still to
+		// release (a partial index: its predicate is the run's query, word
+		// for word, so Postgres can use it).
+		ID: "2026120302_media_retention",
+		Migrate: func(tx *gorm.DB) error {
+			if err := addColumn(tx, &Attachment{}, "ReleasedAt"); err != nil {
+				return err
+			}
+			for _, stmt := range []string{
+				`CREATE INDEX IF NOT EXISTS ix_attachments_stored_age ON attachments (status, fetched_at)`,
+				`CREATE INDEX IF NOT EXISTS ix_attachments_unreleased ON attachments (id) WHERE released_at IS NULL AND status IN ('deleted', 'expired')`,
+			} {
+				if err := tx.Exec(stmt).Error; err != nil {
+					return fmt.Errorf("media retention index: %w", err)
+				}
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			for _, ix := range []string{"ix_attachments_unreleased", "ix_attachments_stored_age"} {
+				if err := tx.Exec(`DROP INDEX IF EXISTS ` + ix).Error; err != nil {
+					return err
+				}
+			}
+			return tx.Migrator().DropColumn(&Attachment{}, "ReleasedAt")
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of

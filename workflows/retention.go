@@ -10,7 +10,8 @@ import (
 )
 
 // RetentionWorkflowName prunes old agent events, account events and webhook
-// nonces; the Temporal schedule RetentionScheduleID runs it.
+// nonces, and expires old media files; the Temporal schedule
+// RetentionScheduleID runs it.
 const RetentionWorkflowName = "RetentionWorkflow"
 
 // RetentionInput is how long each table keeps its rows (0: forever). The
@@ -22,11 +23,15 @@ type RetentionInput struct {
 	// Nonces is WEBHOOK_TIMESTAMP_TOLERANCE plus a margin: an older nonce
 	// can never be replayed, since its request fails the timestamp check.
 	Nonces time.Duration
+	// Media is how long a stored media file is kept (RETENTION_MEDIA),
+	// counted from when it was stored. Histories started before it existed
+	// decode it as 0: their files are kept.
+	Media time.Duration
 	// BatchSize bounds each DELETE (activities.DefaultPruneBatch when 0).
 	BatchSize int
 }
 
-// RetentionResult counts the rows deleted per table.
+// RetentionResult counts the rows deleted per table and the media expired.
 type RetentionResult = activities.PruneResult
 
 // RetentionState is a retention run's state query: its cutoffs, whether
@@ -51,7 +56,7 @@ func RetentionWorkflow(ctx workflow.Context, in RetentionInput) (RetentionResult
 	}
 	state := RetentionState{Cutoffs: activities.PruneInput{
 		AgentEventsBefore: cutoff(in.AgentEvents), AccountEventsBefore: cutoff(in.AccountEvents),
-		NoncesBefore: cutoff(in.Nonces), BatchSize: in.BatchSize,
+		NoncesBefore: cutoff(in.Nonces), MediaBefore: cutoff(in.Media), BatchSize: in.BatchSize,
 	}}
 	if err := workflow.SetQueryHandler(ctx, StateQueryName, func() (RetentionState, error) { return state, nil }); err != nil {
 		return state.Result, err

@@ -25,7 +25,7 @@ const nonceMargin = time.Hour
 func retentionInput(cfg *config.Config) workflows.RetentionInput {
 	return workflows.RetentionInput{
 		AgentEvents: cfg.RetentionAgentEvents, AccountEvents: cfg.RetentionAccountEvents,
-		Nonces: cfg.WebhookTolerance + nonceMargin,
+		Nonces: cfg.WebhookTolerance + nonceMargin, Media: cfg.RetentionMedia,
 	}
 }
 
@@ -58,7 +58,7 @@ func EnsureRetentionSchedule(ctx context.Context, c client.Client, cfg *config.C
 	_, err := sc.Create(ctx, client.ScheduleOptions{
 		ID: workflows.RetentionScheduleID, Spec: spec, Action: action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: catchup,
-		Note: "prunes agent_events, account_events and webhook_nonces (RETENTION_*)",
+		Note: "prunes agent_events, account_events and webhook_nonces, expires media files (RETENTION_*)",
 	})
 	if err == nil {
 		return nil
@@ -93,5 +93,5 @@ func ensureRetention(c client.Client, cfg *config.Config, log *slog.Logger) {
 		return
 	}
 	log.Info("retention schedule ready", "schedule_id", workflows.RetentionScheduleID, "every", cfg.RetentionEvery,
-		"agent_events", cfg.RetentionAgentEvents, "account_events", cfg.RetentionAccountEvents)
+		"agent_events", cfg.RetentionAgentEvents, "account_events", cfg.RetentionAccountEvents, "media", cfg.RetentionMedia)
 }

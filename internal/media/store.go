@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 )
 
 // Object is one stored file.
@@ -53,11 +54,14 @@ func (e *TooLargeError) Error() string {
 // Store keeps file contents, outside Temporal: workflows carry only keys.
 type Store interface {
 	// Put stores r's bytes (at most max; more → *TooLargeError, nothing
-	// kept). Identical content is stored once.
+	// kept). Identical content is stored once; storing it again refreshes
+	// its StoredAt.
 	Put(ctx context.Context, r io.Reader, max int64) (Object, error)
 	// Open returns the stored bytes of key and their size; ErrNotFound when
 	// absent (deleted).
 	Open(key string) (io.ReadSeekCloser, int64, error)
+	// StoredAt is when key's content was last Put; ErrNotFound when absent.
+	StoredAt(key string) (time.Time, error)
 	// Delete removes key; deleting an absent key is not an error.
 	Delete(key string) error
 	// Free is the free space (bytes) and the guard threshold.
@@ -140,7 +144,7 @@ func (f *FS) checkDisk() error {
 // writing, and again after every MiB written, it checks the free space and
 // gives a *DiskLowError (nothing kept) when it is low. Cancelling ctx stops
 // the copy. Storing content already stored returns the same Object and
-// keeps one copy.
+// keeps one copy, whose modification time (StoredAt) becomes now.
 func (f *FS) Put(ctx context.Context, r io.Reader, limit int64) (Object, error) {
 	limit = max(limit, 0)
 	if err := ctx.Err(); err != nil {
@@ -177,7 +181,18 @@ func (f *FS) Put(ctx context.Context, r io.Reader, limit int64) (Object, error) 
 	obj := Object{Key: sum, Size: size, SHA256: sum, Head: head}
 	final := f.path(sum)
 	if _, err := os.Lstat(final); err == nil {
-		return obj, nil // already stored: the deferred cleanup drops the copy
+		// Already stored: the deferred cleanup drops the copy. The stored
+		// file's time becomes now, so a release deciding on its StoredAt
+		// sees that this content is in use again; a file deleted since the
+		// Lstat is stored again from the copy.
+		now := time.Now()
+		err := os.Chtimes(final, now, now)
+		if err == nil {
+			return obj, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return Object{}, fmt.Errorf("media: refresh %s: %w", sum, err)
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(final), dirPerm); err != nil {
 		return Object{}, fmt.Errorf("media: create %s: %w", filepath.Dir(final), err)
@@ -262,6 +277,26 @@ func (f *FS) Open(key string) (io.ReadSeekCloser, int64, error) {
 		return nil, 0, ErrNotFound
 	}
 	return file, st.Size(), nil
+}
+
+// StoredAt is when the file under key was last Put (its modification
+// time); ErrNotFound when there is none or key is not a SHA-256 in
+// lower-case hex.
+func (f *FS) StoredAt(key string) (time.Time, error) {
+	if !validKey(key) {
+		return time.Time{}, ErrNotFound
+	}
+	st, err := os.Lstat(f.path(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("media: stat %s: %w", key, err)
+	}
+	if !st.Mode().IsRegular() {
+		return time.Time{}, ErrNotFound
+	}
+	return st.ModTime(), nil
 }
 
 // Delete removes the file stored under key; an absent key is not an error,

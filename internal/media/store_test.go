@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,6 +107,45 @@ func TestFSDedupe(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEqual(t, a.Key, c.Key)
 	assert.Len(t, files(t, s.Dir()), 2)
+}
+
+// StoredAt is when the content was last Put: storing identical content
+// again refreshes it (a release deciding on it sees the content in use),
+// and content deleted meanwhile is stored again.
+func TestFSStoredAt(t *testing.T) {
+	s := newTestFS(t)
+	ctx := context.Background()
+	a, err := s.Put(ctx, strings.NewReader("same"), 100)
+	require.NoError(t, err)
+	at, err := s.StoredAt(a.Key)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), at, time.Minute)
+
+	old := time.Now().Add(-100 * 24 * time.Hour)
+	path := filepath.Join(s.Dir(), a.Key[0:2], a.Key[2:4], a.Key)
+	require.NoError(t, os.Chtimes(path, old, old))
+	at, err = s.StoredAt(a.Key)
+	require.NoError(t, err)
+	assert.WithinDuration(t, old, at, time.Second)
+
+	_, err = s.Put(ctx, strings.NewReader("same"), 100)
+	require.NoError(t, err)
+	at, err = s.StoredAt(a.Key)
+	require.NoError(t, err)
+	assert.WithinDuration(t, time.Now(), at, time.Minute, "a second Put refreshes it")
+	assert.Len(t, files(t, s.Dir()), 1)
+
+	require.NoError(t, s.Delete(a.Key))
+	_, err = s.StoredAt(a.Key)
+	assert.ErrorIs(t, err, ErrNotFound)
+	_, err = s.Put(ctx, strings.NewReader("same"), 100)
+	require.NoError(t, err)
+	f, _, err := s.Open(a.Key)
+	require.NoError(t, err)
+	b, err := io.ReadAll(f)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	assert.Equal(t, "same", string(b))
 }
 
 func TestFSTooLargeKeepsNothing(t *testing.T) {
@@ -249,6 +289,8 @@ func TestFSBadKeysAreNotFound(t *testing.T) {
 	} {
 		_, _, err := s.Open(key)
 		assert.ErrorIs(t, err, ErrNotFound, "Open(%q)", key)
+		_, err = s.StoredAt(key)
+		assert.ErrorIs(t, err, ErrNotFound, "StoredAt(%q)", key)
 		assert.ErrorIs(t, s.Delete(key), ErrNotFound, "Delete(%q)", key)
 	}
 	_, err = os.Stat(filepath.Join(filepath.Dir(s.Dir()), "outside"))
