@@ -52,6 +52,11 @@ type Activities struct {
 	// Metrics records sends, queue waits, media and migrations (nil:
 	// nothing is recorded).
 	Metrics *metrics.Metrics
+	// AllowCustomURLs lets accounts' credentials go to baseUrl/authUrl
+	// hosts other than Sinch's own (SINCH_ALLOW_CUSTOM_URLS; dev's
+	// emulator). Without it an account that names another host (created
+	// while it was allowed) fails with a configuration error instead.
+	AllowCustomURLs bool
 }
 
 // CheckDatabaseInput asks the worker to check its own database.

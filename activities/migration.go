@@ -321,6 +321,9 @@ func (a *Activities) VerifyMigrationCredentials(ctx context.Context, in Migratio
 	if a.Tokens == nil || a.Secrets == nil {
 		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError("the worker has no Sinch token cache or secret box", ErrTypeBadInput, nil)
 	}
+	if err := a.checkSinchHosts(acc); err != nil {
+		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMigrationCredentials, err)
+	}
 	secret, err := a.Secrets.Open(acc.KeySecretEnc, secretbox.AccountAAD(acc.ID, "key_secret"))
 	if err != nil {
 		return VerifyCredentialsResult{}, temporal.NewNonRetryableApplicationError(

@@ -44,7 +44,7 @@ func newMigFixture(t *testing.T, engine models.Engine) *migFixture {
 	var err error
 	f.box, err = secretbox.New(bytes.Repeat([]byte{3}, 32))
 	require.NoError(t, err)
-	f.acts = &activities.Activities{DB: f.db, Secrets: f.box, Tokens: sinch.NewTokenCache(nil, nil)}
+	f.acts = &activities.Activities{DB: f.db, Secrets: f.box, Tokens: sinch.NewTokenCache(nil, nil), AllowCustomURLs: true}
 	var ts testsuite.WorkflowTestSuite
 	f.env = ts.NewTestActivityEnvironment()
 	f.env.RegisterActivity(f.acts)

@@ -60,6 +60,7 @@ func newOutWorldMode(t *testing.T, engine models.Engine, mode string) *outWorld 
 	w.acts.Secrets = box
 	w.acts.Tokens = sinch.NewTokenCache(nil, nil)
 	w.acts.DefaultSendRate = 1000
+	w.acts.AllowCustomURLs = true // the emulator on loopback
 
 	q := w.queue("support", models.StrategyRoundRobin, true)
 	w.agent = w.world.agent("ann", 50, q, true, true, true)
@@ -120,6 +121,7 @@ func TestOutbound(t *testing.T) {
 			t.Run("unknown outcome is reconciled, not resent", func(t *testing.T) { testUnknownOutcome(t, engine) })
 			t.Run("429 is retryable after Retry-After", func(t *testing.T) { testRateLimited(t, engine) })
 			t.Run("bad credentials are a config failure", func(t *testing.T) { testBadCredentials(t, engine) })
+			t.Run("a non-Sinch host gets no credentials", func(t *testing.T) { testForeignHost(t, engine) })
 			t.Run("delivery reports are monotonic, early, stale", func(t *testing.T) { testDeliveryReports(t, engine) })
 			t.Run("failure is recorded visibly once", func(t *testing.T) { testRecordFailure(t, engine) })
 			t.Run("split parts roll up", func(t *testing.T) { testSplit(t, engine) })
@@ -254,6 +256,22 @@ func testBadCredentials(t *testing.T, engine models.Engine) {
 	require.ErrorAs(t, err, &appErr)
 	assert.True(t, appErr.NonRetryable())
 	assert.Equal(t, activities.ErrTypeSinchConfig, appErr.Type())
+}
+
+// testForeignHost: an account saved with the emulator's URL while custom
+// URLs were allowed fails as a configuration error once they are not, and
+// neither its key secret nor its message reaches that host.
+func testForeignHost(t *testing.T, engine models.Engine) {
+	w := newOutWorld(t, engine)
+	w.acts.AllowCustomURLs = false
+	m, inter := w.reply("hi")
+	_, err := w.send(m, 1)
+	require.Error(t, err)
+	f, ok := activities.FailureOf(err)
+	require.True(t, ok, "classified: %v", err)
+	assert.Equal(t, models.ErrorClassConfig, f.Class)
+	assert.Contains(t, f.Message, "baseUrl: want a regional Conversation API origin")
+	assert.Empty(t, w.outbox(w.contact(inter).Identity), "nothing was sent to the foreign host")
 }
 
 func testDeliveryReports(t *testing.T, engine models.Engine) {
