@@ -109,7 +109,7 @@ func (a *Activities) FetchMedia(ctx context.Context, in FetchMediaInput) (FetchM
 		return res, err
 	}
 	for _, att := range atts {
-		if att.Status == models.AttachmentStored || att.Status == models.AttachmentDeleted {
+		if att.Status == models.AttachmentStored || att.Status.Gone() {
 			continue
 		}
 		stored, err := a.fetchOne(ctx, msg, att)
