@@ -255,6 +255,43 @@ END $$`,
 		},
 	},
 	{
+		// Tenancy: an agent_accounts row becomes the admin's permission and
+		// its enabled column the agent's choice. Every link that exists is
+		// an account an agent enabled, so it becomes permitted and enabled:
+		// nothing that works today stops working. Accounts without a
+		// webhook secret keep taking unsigned callbacks, now as an explicit
+		// allowUnsignedWebhooks (with a warning), while new accounts must
+		// be signed.
+		ID: "2026120301_tenancy",
+		Migrate: func(tx *gorm.DB) error {
+			for _, f := range []string{"Enabled", "EnabledAt"} {
+				if err := addColumn(tx, &AgentAccount{}, f); err != nil {
+					return err
+				}
+			}
+			if err := tx.Exec(`UPDATE agent_accounts SET enabled = ?, enabled_at = created_at`, true).Error; err != nil {
+				return fmt.Errorf("enable existing agent accounts: %w", err)
+			}
+			if err := addColumn(tx, &Account{}, "AllowUnsignedWebhooks"); err != nil {
+				return err
+			}
+			err := tx.Exec(`UPDATE accounts SET allow_unsigned_webhooks = ? WHERE webhook_secret_enc IS NULL OR length(webhook_secret_enc) = 0`, true).Error
+			if err != nil {
+				return fmt.Errorf("mark unsigned accounts: %w", err)
+			}
+			return nil
+		},
+		Rollback: func(tx *gorm.DB) error {
+			m := tx.Migrator()
+			for _, f := range []string{"EnabledAt", "Enabled"} {
+				if err := m.DropColumn(&AgentAccount{}, f); err != nil {
+					return err
+				}
+			}
+			return m.DropColumn(&Account{}, "AllowUnsignedWebhooks")
+		},
+	},
+	{
 		// Media retention: an expired attachment keeps its row (status
 		// expired, DeletedAt) and records when it let go of its bytes
 		// (ReleasedAt). The indexes keep the hourly run off a table scan:
