@@ -260,7 +260,7 @@ func worse(a, b string) string {
 }
 
 // receiveProbe answers GET on the receive URL for a request carrying a
-// receive probe token minted by this connector's SECRET_KEY: the answer
+// receive probe token minted with this connector's SECRET_KEYS: the answer
 // names the account, which proves the public URL reaches this deployment
 // and this account. Anything else is a 401; Sinch only ever POSTs here.
 func (s *Server) receiveProbe(c echo.Context) error {

@@ -137,7 +137,7 @@ func checkReceiveURL(ctx context.Context, d *diagRun) checkResult {
 	recv := activities.ReceiveURL(strings.TrimRight(d.acc.PublicURL, "/"), d.acc.ID)
 	signer := d.s.deps.MediaSigner
 	if signer == nil {
-		return skip("configure SECRET_KEY on the api process", "this API has no token signer, so it cannot probe %s", recv)
+		return skip("configure SECRET_KEYS on the api process", "this API has no token signer, so it cannot probe %s", recv)
 	}
 	tok := signer.Mint(receiveProbeID, d.now.Add(probeTokenTTL))
 	webhookFix := fmt.Sprintf("in the Sinch dashboard (Conversation API → Apps → %s → Webhooks) the target URL must be exactly %s", d.acc.AppID, recv)
@@ -155,8 +155,8 @@ func checkReceiveURL(ctx context.Context, d *diagRun) checkResult {
 	}
 	switch errorCode(body) {
 	case "probe_token_invalid":
-		return fail("the public URL must lead to this deployment: point the proxy at these api processes, and give every api process the same SECRET_KEY",
-			"%s reaches a connector that cannot verify this connector's probe token (another deployment, or another SECRET_KEY)", recv)
+		return fail("the public URL must lead to this deployment: point the proxy at these api processes, and give every api process the same SECRET_KEYS",
+			"%s reaches a connector that cannot verify this connector's probe token (another deployment, or other SECRET_KEYS)", recv)
 	case "account_not_found":
 		return fail("the public URL must lead to the connector that holds this account (same DATABASE_URL); "+webhookFix,
 			"%s reaches a connector that has no account %d (another database)", recv, d.acc.ID)
@@ -173,11 +173,11 @@ func checkReceiveURL(ctx context.Context, d *diagRun) checkResult {
 func checkMediaProxy(ctx context.Context, d *diagRun) checkResult {
 	signer := d.s.deps.MediaSigner
 	if signer == nil {
-		return skip("configure SECRET_KEY on the api process", "this API has no media signer, so agents' files cannot be sent")
+		return skip("configure SECRET_KEYS on the api process", "this API has no media signer, so agents' files cannot be sent")
 	}
 	base := strings.TrimRight(d.acc.PublicURL, "/") + activities.MediaPath
 	tok := signer.Mint(mediaProbeID, d.now.Add(probeTokenTTL))
-	routeFix := fmt.Sprintf("make sure the proxy forwards %s* to the connector (the seeds' proxy url) and every api process has the same SECRET_KEY (the proxy token's key)", base)
+	routeFix := fmt.Sprintf("make sure the proxy forwards %s* to the connector (the seeds' proxy url) and every api process has the same SECRET_KEYS (the proxy token's key)", base)
 	code, body, err := d.probe(ctx, base+tok, nil)
 	if err != nil {
 		return fail(routeFix, "cannot fetch %s<token>: %v", base, err)
@@ -186,7 +186,7 @@ func checkMediaProxy(ctx context.Context, d *diagRun) checkResult {
 	if code != http.StatusOK || json.Unmarshal(body, &pr) != nil || pr.Probe != "media" {
 		what := "does not serve this connector's media links"
 		if code == http.StatusNotFound && errorCode(body) == "not_found" {
-			what = "reaches a connector that refuses this connector's token (another deployment, or another SECRET_KEY)"
+			what = "reaches a connector that refuses this connector's token (another deployment, or other SECRET_KEYS)"
 		}
 		return fail(routeFix, "%s<token> %s: HTTP %d %s; Sinch would report MEDIA_NOT_REACHABLE for agents' files", base, what, code, snippet(body))
 	}
@@ -258,11 +258,11 @@ func checkWebhookSecret(_ context.Context, d *diagRun) checkResult {
 			"not set (allowUnsignedWebhooks): the receive URL accepts unsigned callbacks, so anyone who knows it can inject messages")
 	}
 	if d.s.deps.Secrets == nil {
-		return skip("configure SECRET_KEY on the api process", "this API has no secret box: the webhook secret cannot be read")
+		return skip("configure SECRET_KEYS on the api process", "this API has no secret box: the webhook secret cannot be read")
 	}
 	if _, err := d.s.deps.Secrets.Open(d.acc.WebhookSecretEnc, secretbox.AccountAAD(d.acc.ID, "webhook_secret")); err != nil {
-		return fail("SECRET_KEY must be the key the secret was stored with; otherwise set the secret again: "+fixWebhookSecret,
-			"set but cannot be decrypted with this SECRET_KEY: every callback is refused")
+		return fail("SECRET_KEYS must hold the key the secret was stored with; otherwise set the secret again: "+fixWebhookSecret,
+			"set but cannot be decrypted with these SECRET_KEYS: every callback is refused")
 	}
 	return pass("set: callbacks must carry a valid x-sinch-webhook-signature")
 }
@@ -341,7 +341,7 @@ func signatureFix(code string) string {
 	case "webhook_secret_missing":
 		return fixWebhookSecret
 	case "secret_unreadable":
-		return "the webhook secret cannot be decrypted: SECRET_KEY must be the key it was stored with, or set the secret again: " + fixWebhookSecret
+		return "the webhook secret cannot be decrypted: SECRET_KEYS must hold the key it was stored with, or set the secret again: " + fixWebhookSecret
 	}
 	return fixWebhookSecret
 }
@@ -355,11 +355,11 @@ func checkCredentials(ctx context.Context, d *diagRun) checkResult {
 		return fail(fix, "the account has no keyId or keySecret")
 	}
 	if d.s.deps.Secrets == nil {
-		return skip("configure SECRET_KEY on the api process", "this API has no secret box: the key secret cannot be read")
+		return skip("configure SECRET_KEYS on the api process", "this API has no secret box: the key secret cannot be read")
 	}
 	secret, err := d.s.deps.Secrets.Open(d.acc.KeySecretEnc, secretbox.AccountAAD(d.acc.ID, "key_secret"))
 	if err != nil {
-		return fail("SECRET_KEY must be the key the secret was stored with; otherwise "+fix, "the key secret cannot be decrypted with this SECRET_KEY")
+		return fail("SECRET_KEYS must hold the key the secret was stored with; otherwise "+fix, "the key secret cannot be decrypted with these SECRET_KEYS")
 	}
 	authURL := sinch.AuthURLOf(d.acc.AuthURL)
 	_, err = sinch.NewTokenCache(d.s.diag.client, nil).Token(ctx, authURL, d.acc.KeyID, secret)

@@ -93,7 +93,7 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 	secret, err := s.deps.Secrets.Open(acc.WebhookSecretEnc, secretbox.AccountAAD(acc.ID, "webhook_secret"))
 	if err != nil {
 		return "", &Error{Status: http.StatusInternalServerError, Code: "secret_unreadable",
-			Message: "the account's webhook secret cannot be decrypted: is SECRET_KEY the one it was stored with?", Err: err}
+			Message: "the account's webhook secret cannot be decrypted: do SECRET_KEYS hold the key it was stored with?", Err: err}
 	}
 	if secret == "" {
 		if acc.AllowUnsignedWebhooks {

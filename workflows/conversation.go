@@ -197,9 +197,9 @@ type conversation struct {
 	// takeBacks carries TakeBackSignal (no command until one arrives, so
 	// histories recorded before it replay unchanged).
 	takeBacks workflow.ReceiveChannel
-	commands workflow.Channel
-	seen     map[string]bool
-	logger   log.Logger
+	commands  workflow.Channel
+	seen      map[string]bool
+	logger    log.Logger
 	// timers, kept across loop iterations so an unchanged deadline does not
 	// write a new timer to history on every event.
 	inactivity deadline

@@ -32,11 +32,12 @@ type Identities struct {
 	HashKey []byte
 }
 
-// identityHashLabel separates this use of SECRET_KEY from its others.
+// identityHashLabel separates this use of the key from its others.
 const identityHashLabel = "xcally-connector/contact-identity-hash/v1"
 
-// IdentityHashKey derives the identity hash key from SECRET_KEY (a labelled
-// HMAC, so the key itself never hashes identities).
+// IdentityHashKey derives the identity hash key from the SECRET_KEYS key
+// that PII_HASH_KEY_ID names (a labelled HMAC, so the key itself never
+// hashes identities).
 func IdentityHashKey(secretKey []byte) []byte {
 	m := hmac.New(sha256.New, secretKey)
 	m.Write([]byte(identityHashLabel))

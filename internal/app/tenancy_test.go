@@ -151,7 +151,7 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 			"message_delivery_report": map[string]any{
 				"message_id": sent.ProviderMessageID, "conversation_id": "", "status": "FAILED",
 				"channel_identity": map[string]any{"channel": "WHATSAPP", "identity": customerB, "app_id": ""},
-				"contact_id": "", "metadata": string(meta), "processing_mode": "CONVERSATION",
+				"contact_id":       "", "metadata": string(meta), "processing_mode": "CONVERSATION",
 				"reason": map[string]any{"code": "RATE_LIMITED", "description": "too many messages"},
 			},
 		})
