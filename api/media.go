@@ -95,17 +95,14 @@ func (s *Server) attachmentsOf(ctx context.Context, messageIDs []uint64) (map[ui
 }
 
 // loadAttachment finds an attachment the caller may see: admins any,
-// agents those of accounts they enabled.
+// agents those of accounts they reach (permitted and enabled).
 func (s *Server) loadAttachment(c echo.Context) (models.Attachment, error) {
 	id, err := parseID(c, "id")
 	if err != nil {
 		return models.Attachment{}, err
 	}
 	q := s.deps.DB.WithContext(c.Request().Context()).Model(&models.Attachment{}).Where("attachments.id = ?", id)
-	if p := principalFrom(c); !p.Admin {
-		q = q.Where("attachments.account_id IN (?)",
-			s.deps.DB.Model(&models.AgentAccount{}).Select("account_id").Where("agent_id = ?", p.AgentID))
-	}
+	q = scopeToReachable(c, q, "attachments.account_id")
 	var att models.Attachment
 	if err := q.Take(&att).Error; err != nil {
 		if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -141,7 +141,7 @@ func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog
 		Tokens: sinch.NewTokenCache(nil, nil), DefaultSendRate: cfg.SinchSendRate,
 		Media: store, Fetcher: fetcher, MediaSigner: mediaSigner(cfg),
 		MediaURLTTL: cfg.MediaURLTTL, MediaMaxBytes: cfg.MediaMaxBytes,
-		Metrics: m,
+		Metrics: m, AllowCustomURLs: cfg.SinchAllowCustomURLs,
 	}, nil
 }
 
@@ -170,8 +170,9 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		PublicURL:  cfg.PublicURL,
 		BodyLimit:  cfg.HTTPBodyLimit,
 
-		WebhookTolerance: cfg.WebhookTolerance,
-		Conversations:    conversationSettings(cfg),
+		WebhookTolerance:     cfg.WebhookTolerance,
+		SinchAllowCustomURLs: cfg.SinchAllowCustomURLs,
+		Conversations:        conversationSettings(cfg),
 		Migrations: workflows.MigrationSettings{
 			ConfirmTimeout: cfg.MigrationConfirmTimeout, ReminderEvery: cfg.MigrationReminderEvery,
 			FirstMessageTimeout: cfg.MigrationFirstMessageTimeout,

@@ -41,6 +41,8 @@ func startWorkerProcess(bin string, d *app.Dev, cfg *config.Config) (*workerProc
 		"PII_HASH_IDENTITIES="+strconv.FormatBool(cfg.HashIdentities),
 		// Its /metrics on a free port: :9090 may be taken on this machine.
 		"METRICS_ADDR=127.0.0.1:0",
+		// The bench's accounts talk to the emulator on loopback.
+		"SINCH_ALLOW_CUSTOM_URLS="+strconv.FormatBool(cfg.SinchAllowCustomURLs),
 	)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
