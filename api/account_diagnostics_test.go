@@ -138,9 +138,15 @@ func (env *diagEnv) patch(body map[string]any) {
 // signed with secret ("" sends it unsigned).
 func (env *diagEnv) postCallback(secret, rating string) *httptest.ResponseRecorder {
 	env.t.Helper()
+	return env.postCallbackOf("app-diag", secret, rating)
+}
+
+// postCallbackOf is postCallback from the Sinch app appID.
+func (env *diagEnv) postCallbackOf(appID, secret, rating string) *httptest.ResponseRecorder {
+	env.t.Helper()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	body := []byte(mustJSON(env.t, map[string]any{
-		"app_id": "app-diag", "project_id": "proj-diag", "accepted_time": now, "event_time": now,
+		"app_id": appID, "project_id": "proj-diag", "accepted_time": now, "event_time": now,
 		"channel_event_notification": map[string]any{"channel_event": map[string]any{
 			"channel": "WHATSAPP", "event_type": "WHATS_APP_QUALITY_RATING_CHANGED", "additional_data": map[string]any{"quality_rating": rating}}},
 	}))
