@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -127,22 +128,82 @@ func newTenancyWorld(t *testing.T, env *cfgEnv) tenancyWorld {
 	return w
 }
 
-// events reads agentID's event stream from the start (Last-Event-ID 0)
-// for a moment and returns the events it sent.
-func (env *cfgEnv) events(token string, agentID uint64) []sseEvent {
+// tenancyStream is an agent's event stream read over HTTP, event by event.
+type tenancyStream struct {
+	t     *testing.T
+	lines *bufio.Scanner
+	// Prelude is the comment the stream starts with, read by openEvents.
+	prelude string
+}
+
+// openEvents opens agentID's event stream on a real server (a recorder
+// cannot be read while the handler writes), resuming after lastEventID
+// ("": from now), and reads its opening comment, so the stream is
+// registered when it returns. It ends with the test.
+func (env *cfgEnv) openEvents(token string, agentID uint64, lastEventID string) *tenancyStream {
 	env.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
-	defer cancel()
-	req := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/api/agents/%d/events", agentID), nil).WithContext(ctx)
+	srv := httptest.NewServer(env.e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/api/agents/%d/events", srv.URL, agentID), nil)
+	require.NoError(env.t, err)
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Last-Event-ID", "0")
-	rec := httptest.NewRecorder()
-	env.e.ServeHTTP(rec, req)
-	require.Equal(env.t, http.StatusOK, rec.Code, rec.Body.String())
-	env.mu.Lock()
-	env.bodies = append(env.bodies, rec.Body.String())
-	env.mu.Unlock()
-	return parseSSE(env.t, rec.Body.String())
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	resp, err := srv.Client().Do(req)
+	require.NoError(env.t, err)
+	env.t.Cleanup(func() {
+		cancel()
+		_ = resp.Body.Close()
+		srv.Close()
+	})
+	require.Equal(env.t, http.StatusOK, resp.StatusCode)
+	st := &tenancyStream{t: env.t, lines: bufio.NewScanner(resp.Body)}
+	require.True(env.t, st.lines.Scan(), "the stream opens")
+	st.prelude = st.lines.Text()
+	return st
+}
+
+// next reads the next event (nil when the stream ended); comments and
+// keep-alives are skipped.
+func (st *tenancyStream) next() *sseEvent {
+	var ev sseEvent
+	for st.lines.Scan() {
+		line := st.lines.Text()
+		if line == "" {
+			if ev.event != "" {
+				return &ev
+			}
+			continue
+		}
+		field, value, _ := strings.Cut(line, ": ")
+		switch field {
+		case "id":
+			ev.id = value
+		case "event":
+			ev.event = value
+		case "data":
+			ev.data = value
+		}
+	}
+	return nil
+}
+
+// events reads agentID's event stream from the start (Last-Event-ID 0)
+// up to the event whose id is last. The stream sends events in id order,
+// so an earlier event that is not among them was filtered out.
+func (env *cfgEnv) events(token string, agentID uint64, last string) []sseEvent {
+	env.t.Helper()
+	st := env.openEvents(token, agentID, "0")
+	var out []sseEvent
+	for ev := st.next(); ev != nil; ev = st.next() {
+		out = append(out, *ev)
+		if ev.id == last {
+			return out
+		}
+	}
+	require.Failf(env.t, "stream ended early", "event %s never came; got %v", last, out)
+	return nil
 }
 
 // eventIDs are the ids of events.
@@ -194,7 +255,7 @@ func TestTenancyAgentReachesOnlyItsAccounts(t *testing.T) {
 			rec = canned(w.accB.ID)
 			require.Equal(t, http.StatusForbidden, rec.Code, "%s: canned answers of B: %s", why, rec.Body.String())
 			assert.Equal(t, code, errorBody(t, rec).Code, why)
-			assert.Equal(t, []string{withdrawnB, contentA}, eventIDs(env.events(w.ann.Token, w.ann.ID)),
+			assert.Equal(t, []string{withdrawnB, contentA}, eventIDs(env.events(w.ann.Token, w.ann.ID, contentA)),
 				"%s: B's content event is not streamed; the content-free withdrawn is", why)
 		}
 
@@ -205,7 +266,7 @@ func TestTenancyAgentReachesOnlyItsAccounts(t *testing.T) {
 		assert.Equal(t, http.StatusOK, canned(w.accA.ID).Code)
 		rec = env.admin(http.MethodGet, fmt.Sprintf("/api/attachments/%d", w.attB), nil)
 		assert.Equal(t, "attachment_pending", errorBody(t, rec).Code, "B's file exists")
-		assert.Equal(t, []string{contentB, withdrawnB, contentA}, eventIDs(env.events(adminToken, w.ann.ID)), "the admin reads every event")
+		assert.Equal(t, []string{contentB, withdrawnB, contentA}, eventIDs(env.events(adminToken, w.ann.ID, contentA)), "the admin reads every event")
 
 		refusedB("never permitted", "account_not_permitted")
 		rec = env.call(http.MethodPut, fmt.Sprintf("/api/agents/%d/accounts/%d", w.ann.ID, w.accB.ID), w.ann.Token, nil)
@@ -221,7 +282,7 @@ func TestTenancyAgentReachesOnlyItsAccounts(t *testing.T) {
 		assert.Equal(t, []uint64{w.inB.ID}, listed(fmt.Sprintf("?accountId=%d", w.accB.ID)))
 		assert.Equal(t, "attachment_pending", errorBody(t, get(fmt.Sprintf("/api/attachments/%d", w.attB))).Code)
 		assert.Equal(t, http.StatusOK, canned(w.accB.ID).Code)
-		assert.Equal(t, []string{contentB, withdrawnB, contentA}, eventIDs(env.events(w.ann.Token, w.ann.ID)))
+		assert.Equal(t, []string{contentB, withdrawnB, contentA}, eventIDs(env.events(w.ann.Token, w.ann.ID, contentA)))
 	})
 }
 
@@ -318,17 +379,8 @@ func TestTenancyTokenRotation(t *testing.T) {
 		works := func(token string) int { return env.call(http.MethodGet, path, token, nil).Code }
 
 		// An open stream ends when its token is rotated.
-		streamCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		req := httptest.NewRequest(http.MethodGet, path+"/events", nil).WithContext(streamCtx)
-		req.Header.Set("Authorization", "Bearer "+ann.Token)
-		stream := httptest.NewRecorder()
-		ended := make(chan struct{})
-		go func() {
-			env.e.ServeHTTP(stream, req)
-			close(ended)
-		}()
-		time.Sleep(100 * time.Millisecond)
+		stream := env.openEvents(ann.Token, ann.ID, "")
+		assert.Equal(t, fmt.Sprintf(": stream of agent %d", ann.ID), stream.prelude)
 
 		rec := env.call(http.MethodPost, rotate, ann.Token, nil)
 		rotated := cfgDecode[api.AgentCreatedResponse](t, rec, http.StatusOK)
@@ -343,10 +395,14 @@ func TestTenancyTokenRotation(t *testing.T) {
 		sum := sha256.Sum256([]byte(rotated.Token))
 		assert.Equal(t, hex.EncodeToString(sum[:]), row.TokenHash, "only the new token's hash is stored")
 
+		ended := make(chan *sseEvent, 1)
+		go func() { ended <- stream.next() }()
 		select {
-		case <-ended:
-			assert.Contains(t, stream.Body.String(), "event: stream.revoked", "the stream says why it ends")
-		case <-time.After(3 * time.Second):
+		case ev := <-ended:
+			require.NotNil(t, ev, "the stream says why it ends")
+			assert.Equal(t, "stream.revoked", ev.event)
+			assert.Nil(t, stream.next(), "and ends")
+		case <-time.After(5 * time.Second):
 			t.Fatal("the stream of the rotated token is still open")
 		}
 
