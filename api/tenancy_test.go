@@ -25,7 +25,7 @@ import (
 	"github.com/xcally-connector/connector/workflows"
 )
 
-// The tenancy rules (docs/decisions.md §19): an admin permits an agent on
+// The tenancy rules (docs/decisions.md §17): an admin permits an agent on
 // an account, the agent enables it, and the agent reaches the account's
 // interactions, files, canned answers and events only while both hold;
 // losing access takes back what the agent held (AgentReleaseWorkflow).
