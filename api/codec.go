@@ -77,7 +77,9 @@ func (s *Server) requireCodecAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			return errUnauthorized("missing bearer token: send Authorization: Bearer <CODEC_TOKEN>")
 		}
 		if s.deps.CodecToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.deps.CodecToken)) != 1 {
-			return errForbidden("the bearer token is not the codec token (CODEC_TOKEN)")
+			err := errForbidden("the bearer token is not the codec token (CODEC_TOKEN)")
+			err.Err = errWrongToken // an auth failure, see limitAuthFailures
+			return err
 		}
 		return next(c)
 	}
