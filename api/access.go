@@ -14,7 +14,7 @@ import (
 	"github.com/xcally-connector/connector/workflows"
 )
 
-// Tenancy (docs/decisions.md §19): an admin permits an agent on an account,
+// Tenancy (docs/decisions.md §17): an admin permits an agent on an account,
 // the agent enables it, and the agent reaches the account's interactions,
 // messages, files, canned answers and events only while both hold. This
 // file is the one place that rule is applied to agent-facing reads and

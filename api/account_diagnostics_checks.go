@@ -253,6 +253,10 @@ const fixWebhookSecret = "set the same secret on both sides: the Secret field of
 // checkWebhookSecret reports the account warning of a missing secret and
 // checks that a set one decrypts.
 func checkWebhookSecret(_ context.Context, d *diagRun) checkResult {
+	if hasWarning(d.warnings, WarningWebhookRefused) {
+		return fail(fixWebhookSecret+" (or PATCH {\"generateWebhookSecret\":true} and paste the secret it returns into Sinch)",
+			"not set, and unsigned callbacks are not allowed: every callback is refused (401 webhook_secret_missing)")
+	}
 	if hasWarning(d.warnings, WarningNoWebhookSecret) {
 		return fail(fixWebhookSecret+" (or PATCH {\"generateWebhookSecret\":true} and paste the secret it returns into Sinch)",
 			"not set (allowUnsignedWebhooks): the receive URL accepts unsigned callbacks, so anyone who knows it can inject messages")

@@ -28,6 +28,9 @@ const (
 	WarningDispatchMode = "processing mode: the Sinch app sends DISPATCH-mode callbacks; set it to CONVERSATION mode so agents can reply (seeds)"
 	// WarningNoWebhookSecret: the webhook accepts unsigned callbacks.
 	WarningNoWebhookSecret = "webhookSecret: not set, callbacks to receiveUrl are not authenticated"
+	// WarningWebhookRefused: no secret and unsigned callbacks not allowed
+	// (a row not written by the API): every callback is refused.
+	WarningWebhookRefused = "webhookSecret: not set and allowUnsignedWebhooks is false: every callback to receiveUrl is refused; set webhookSecret (or generateWebhookSecret)"
 	// WarningMetaBlocked starts the warning of a streak of Meta policy
 	// failures (seeds: "Account blocked by Meta").
 	WarningMetaBlocked = "account may be blocked by Meta"
@@ -676,8 +679,12 @@ func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
 	if a.LastProcessingMode == models.ProcessingDispatch {
 		warnings = append(warnings, WarningDispatchMode)
 	}
-	if len(a.WebhookSecretEnc) == 0 {
+	switch {
+	case len(a.WebhookSecretEnc) > 0:
+	case a.AllowUnsignedWebhooks:
 		warnings = append(warnings, WarningNoWebhookSecret)
+	default:
+		warnings = append(warnings, WarningWebhookRefused)
 	}
 	if a.PolicyFailureStreak >= policyStreak {
 		at := ""

@@ -389,7 +389,10 @@ func (s *Server) rotateAgentToken(c echo.Context) error {
 // deleteAgent handles DELETE /api/agents/:id (admin): the agent's token
 // stops at once, it leaves its queues and accounts, and the interactions
 // it holds or was offered go back to their queues. Its history stays:
-// interactions and messages keep its id. A repeat is a 404.
+// interactions and messages keep its id. Idempotent: deleting a deleted
+// agent answers 204 again and starts the take back again (so a 503 of the
+// engine is answered by repeating the request); an id that never existed
+// is a 404.
 func (s *Server) deleteAgent(c echo.Context) error {
 	id, err := parseID(c, "id")
 	if err != nil {
@@ -409,7 +412,14 @@ func (s *Server) deleteAgent(c echo.Context) error {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return notFound("agent", id)
+			var n int64
+			if err := tx.Unscoped().Model(&models.Agent{}).Where("id = ? AND deleted_at IS NOT NULL", id).Count(&n).Error; err != nil {
+				return err
+			}
+			if n == 0 {
+				return notFound("agent", id)
+			}
+			return nil // deleted already: only the take back is repeated
 		}
 		if err := tx.Delete(&models.Agent{}, id).Error; err != nil {
 			return err

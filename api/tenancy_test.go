@@ -469,10 +469,15 @@ func TestTenancyAgentDeletion(t *testing.T) {
 
 		assert.Equal(t, []workflows.AgentReleaseInput{{AgentID: ann.ID, AccountID: 0, Reason: workflows.ReleaseAgentDeleted}}, env.temporal.releases(t),
 			"everything Ann held, on every account, is taken back")
+		// Deleting again is idempotent and starts the take back again: the
+		// answer to a 503 (engine down after the commit) is to repeat it.
 		rec = env.admin(http.MethodDelete, path, nil)
-		assert.Equal(t, http.StatusNotFound, rec.Code, "deleting twice")
-		assert.Equal(t, "agent "+fmt.Sprint(ann.ID)+" does not exist", errorBody(t, rec).Message)
-		assert.Len(t, env.temporal.releases(t), 1, "a refused delete starts nothing")
+		assert.Equal(t, http.StatusNoContent, rec.Code, "deleting twice")
+		assert.Len(t, env.temporal.releases(t), 2, "a repeated delete starts the take back again")
+		rec = env.admin(http.MethodDelete, "/api/agents/999999", nil)
+		assert.Equal(t, http.StatusNotFound, rec.Code, "an agent that never existed")
+		assert.Equal(t, "agent 999999 does not exist", errorBody(t, rec).Message)
+		assert.Len(t, env.temporal.releases(t), 2, "a refused delete starts nothing")
 	})
 }
 
@@ -773,6 +778,10 @@ func TestTenancyWebhookSignedByDefault(t *testing.T) {
 			require.NoError(t, w.db.Take(&h, "account_id = ?", w.acc.ID).Error)
 			assert.Equal(t, "webhook_secret_missing", h.LastSignatureFailureCode, "shown in the diagnostics")
 			assert.EqualValues(t, 3, h.SignatureFailures)
+			// The account says so, rather than "unsigned callbacks accepted".
+			get := do(w.e, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", w.acc.ID), "", map[string]string{"Authorization": "Bearer " + adminToken})
+			acc := cfgDecode[api.AccountResponse](t, get, http.StatusOK)
+			assert.Equal(t, []string{api.WarningWebhookRefused}, acc.Warnings)
 		})
 	}
 }
