@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,6 +145,14 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"cors origin with path", map[string]string{"CODEC_CORS_ORIGINS": "https://ui.example.com/x"}, config.RoleAPI, "CODEC_CORS_ORIGINS"},
 		{"cors wildcard", map[string]string{"CODEC_CORS_ORIGINS": "*"}, config.RoleAPI, "CODEC_CORS_ORIGINS"},
 		{"hash identities", map[string]string{"PII_HASH_IDENTITIES": "maybe"}, config.RoleAPI, "PII_HASH_IDENTITIES"},
+		{"write timeout", map[string]string{"HTTP_WRITE_TIMEOUT": "0s"}, config.RoleAPI, "HTTP_WRITE_TIMEOUT"},
+		{"read timeout", map[string]string{"HTTP_READ_TIMEOUT": "2h"}, config.RoleAPI, "HTTP_READ_TIMEOUT"},
+		{"sse streams", map[string]string{"SSE_MAX_STREAMS_PER_AGENT": "0"}, config.RoleAPI, "SSE_MAX_STREAMS_PER_AGENT"},
+		{"auth failure limit", map[string]string{"AUTH_FAILURE_LIMIT": "20"}, config.RoleAPI, "AUTH_FAILURE_LIMIT"},
+		{"auth failure period", map[string]string{"AUTH_FAILURE_LIMIT": "20/10ms"}, config.RoleAPI, "AUTH_FAILURE_LIMIT"},
+		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"}, config.RoleAPI, "TRUSTED_PROXIES"},
+		{"custom urls", map[string]string{"SINCH_ALLOW_CUSTOM_URLS": "sometimes"}, config.RoleAPI, "SINCH_ALLOW_CUSTOM_URLS"},
+		{"media retention", map[string]string{"RETENTION_MEDIA": "10m"}, config.RoleWorker, "RETENTION_MEDIA"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -394,4 +403,56 @@ func TestRekeyRoleNeedsOnlyDatabaseAndKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cfg.Validate(config.RoleRekey))
 	assert.Equal(t, "text", cfg.LogFormat)
+}
+
+// TestHardeningSettings: the limits' defaults, their parsed forms, and
+// SINCH_ALLOW_CUSTOM_URLS off for the production roles but on for dev
+// (its emulator) unless set.
+func TestHardeningSettings(t *testing.T) {
+	prod := map[string]string{"ADMIN_TOKEN": "a-very-long-admin-token", "SECRET_KEY": hexKey, "PII_CODEC_KEYS": codecKeys}
+	cfg, err := config.Load(env(prod))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleAPI))
+	assert.Equal(t, 2*time.Minute, cfg.HTTPWriteTimeout)
+	assert.Equal(t, time.Minute, cfg.HTTPReadTimeout)
+	assert.Equal(t, 5, cfg.SSEMaxStreamsPerAgent)
+	assert.Equal(t, 20, cfg.AuthFailureBurst)
+	assert.Equal(t, time.Minute, cfg.AuthFailureEvery)
+	assert.Empty(t, cfg.TrustedProxies)
+	assert.Equal(t, 90*24*time.Hour, cfg.RetentionMedia)
+	assert.False(t, cfg.SinchAllowCustomURLs, "production accounts talk to Sinch's hosts only")
+
+	set := map[string]string{
+		"HTTP_WRITE_TIMEOUT": "30s", "HTTP_READ_TIMEOUT": "15s", "SSE_MAX_STREAMS_PER_AGENT": "2",
+		"AUTH_FAILURE_LIMIT": "5/30s", "TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,::1", "RETENTION_MEDIA": "off",
+		"SINCH_ALLOW_CUSTOM_URLS": "true",
+	}
+	for k, v := range prod {
+		set[k] = v
+	}
+	cfg, err = config.Load(env(set))
+	require.NoError(t, err)
+	assert.Equal(t, 30*time.Second, cfg.HTTPWriteTimeout)
+	assert.Equal(t, 15*time.Second, cfg.HTTPReadTimeout)
+	assert.Equal(t, 2, cfg.SSEMaxStreamsPerAgent)
+	assert.Equal(t, 5, cfg.AuthFailureBurst)
+	assert.Equal(t, 30*time.Second, cfg.AuthFailureEvery)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32"), netip.MustParsePrefix("::1/128")}, cfg.TrustedProxies)
+	assert.Zero(t, cfg.RetentionMedia)
+	assert.True(t, cfg.SinchAllowCustomURLs)
+
+	cfg, err = config.Load(env(map[string]string{"AUTH_FAILURE_LIMIT": "off"}))
+	require.NoError(t, err)
+	assert.Zero(t, cfg.AuthFailureBurst, "off: no limit")
+
+	dev := map[string]string{"DATA_DIR": t.TempDir()}
+	cfg, err = config.Load(env(dev))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.True(t, cfg.SinchAllowCustomURLs, "dev allows its emulator's URLs")
+	dev["SINCH_ALLOW_CUSTOM_URLS"] = "false"
+	cfg, err = config.Load(env(dev))
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate(config.RoleDev))
+	assert.False(t, cfg.SinchAllowCustomURLs, "an explicit false holds in dev too")
 }
