@@ -281,6 +281,25 @@ func (c *conversation) fail(ctx workflow.Context, id uint64, f activities.Failur
 	}
 }
 
+func (c *conversation) handleDelivery(ctx workflow.Context, d DeliverySignal) {
+	var a *activities.Activities
+	var res activities.ApplyDeliveryResult
+	err := c.db(ctx, a.ApplyDelivery, activities.ApplyDeliveryInput{
+		AccountID: c.st.AccountID, DeliveryReport: d.DeliveryReport,
+	}).Get(ctx, &res)
+	if err != nil {
+		c.logger.Warn("apply delivery report failed", "message", d.MessageID, "err", err)
+		return
+	}
+	switch {
+	case res.Stale || res.MessageID == 0:
+	case res.Failure != nil:
+		c.onOutboundFailed(ctx, res)
+	case res.Status == string(models.StatusDelivered) || res.Status == string(models.StatusRead):
+		c.dropOutbound(res.MessageID)
+	}
+}
+
 // onOutboundFailed decides what a FAILED report of the current attempt
 // does: resend (network class, bounded), split (MESSAGE_SPLIT_REQUIRED) or
 // fail visibly.
