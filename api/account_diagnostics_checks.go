@@ -28,8 +28,8 @@ import (
 const (
 	// certRenewWithin: a certificate expiring sooner warns.
 	certRenewWithin = 14 * 24 * time.Hour
-	// sendFailureWindow is how far back send failures are grouped (the
-	// seeds' "check Sinch analytics failed messages").
+	// sendFailureWindow is how far back send failures are grouped (Motion's
+	// Sinch V2 guide: "check Sinch analytics failed messages").
 	sendFailureWindow = 24 * time.Hour
 	// maxFailureGroups bounds the (class, code) groups reported.
 	maxFailureGroups = 20
@@ -38,7 +38,8 @@ const (
 // fixPublicURL is how to change the public URL.
 const fixPublicURL = "set the account's publicUrl to the https origin of your proxy or Motion domain: PATCH /api/whatsapp/accounts/{id} {\"publicUrl\":\"https://motion.example.com\"}"
 
-// accountChecks are the seeds' troubleshooting checks, in report order.
+// accountChecks are the troubleshooting checks of Motion's Sinch V2 guide,
+// in report order.
 func (s *Server) accountChecks() []diagCheck {
 	return []diagCheck{
 		{CheckPublicURLTLS, checkPublicURLTLS, "check that the publicUrl host resolves and accepts https connections from the connector"},
@@ -177,7 +178,7 @@ func checkMediaProxy(ctx context.Context, d *diagRun) checkResult {
 	}
 	base := strings.TrimRight(d.acc.PublicURL, "/") + activities.MediaPath
 	tok := signer.Mint(mediaProbeID, d.now.Add(probeTokenTTL))
-	routeFix := fmt.Sprintf("make sure the proxy forwards %s* to the connector (the seeds' proxy url) and every api process has the same SECRET_KEYS (the proxy token's key)", base)
+	routeFix := fmt.Sprintf("make sure the proxy forwards %s* to the connector (the account's proxy url) and every api process has the same SECRET_KEYS (the proxy token's key)", base)
 	code, body, err := d.probe(ctx, base+tok, nil)
 	if err != nil {
 		return fail(routeFix, "cannot fetch %s<token>: %v", base, err)
@@ -467,7 +468,7 @@ type failureGroup struct {
 
 // checkSendFailures groups the account's failed outbound messages of the
 // last sendFailureWindow by class and code, with the latest example of
-// each (the seeds' "check Sinch analytics failed messages").
+// each (Motion's Sinch V2 guide: "check Sinch analytics failed messages").
 func checkSendFailures(ctx context.Context, d *diagRun) checkResult {
 	db := d.s.deps.DB.WithContext(ctx)
 	since := d.now.Add(-sendFailureWindow)

@@ -24,15 +24,16 @@ import (
 // Warnings an AccountResponse may carry.
 const (
 	// WarningDispatchMode: the latest callback came in DISPATCH mode, in
-	// which Sinch sends no contact id and agents cannot reply (seeds).
-	WarningDispatchMode = "processing mode: the Sinch app sends DISPATCH-mode callbacks; set it to CONVERSATION mode so agents can reply (seeds)"
+	// which Sinch sends no contact id and agents cannot reply (Sinch's
+	// processing-modes page; Motion's Sinch V2 guide).
+	WarningDispatchMode = "processing mode: the Sinch app sends DISPATCH-mode callbacks, which carry no contact id; set it to CONVERSATION mode so agents can reply (Sinch Conversation API processing modes)"
 	// WarningNoWebhookSecret: the webhook accepts unsigned callbacks.
 	WarningNoWebhookSecret = "webhookSecret: not set, callbacks to receiveUrl are not authenticated"
 	// WarningWebhookRefused: no secret and unsigned callbacks not allowed
 	// (a row not written by the API): every callback is refused.
 	WarningWebhookRefused = "webhookSecret: not set and allowUnsignedWebhooks is false: every callback to receiveUrl is refused; set webhookSecret (or generateWebhookSecret)"
 	// WarningMetaBlocked starts the warning of a streak of Meta policy
-	// failures (seeds: "Account blocked by Meta").
+	// failures (Motion's Sinch V2 guide: "Account blocked by Meta").
 	WarningMetaBlocked = "account may be blocked by Meta"
 	// WarningStatus starts the warning of an account that is not active
 	// (migrated or disabled): it opens no new interactions.
@@ -63,7 +64,7 @@ type AccountRequest struct {
 	// Key is the account's unique short identifier: letters, digits, _ and -.
 	Key  *string `json:"key"`
 	List *string `json:"list"`
-	// PublicURL is the https origin Sinch reaches (the seeds' "Proxy or
+	// PublicURL is the https origin Sinch reaches (Motion's "Proxy or
 	// Motion Domain"); http is accepted only for loopback hosts.
 	PublicURL *string `json:"publicUrl"`
 	// Type is "sinch_v2", the default and only value.

@@ -99,7 +99,7 @@ type ReplyMessageRequest struct {
 	// rendered for the interaction (exclusive with Text).
 	CannedAnswerID *uint64 `json:"cannedAnswerId"`
 	// Template is refused: the connector only replies to customers
-	// (seeds: message templates are not supported).
+	// (Motion's Sinch V2 guide: message templates are not supported).
 	Template json.RawMessage `json:"template"`
 }
 

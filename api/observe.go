@@ -106,8 +106,8 @@ func webhookOutcome(c echo.Context, err error) string {
 	return metrics.WebhookError
 }
 
-// traceCallback is the seeds' "set the account to debug and check the
-// logs": for an account whose debug flag is on, the rest of the request
+// traceCallback is the "set the account to debug and check the logs" of
+// Motion's Sinch V2 guide: for an account whose debug flag is on, the rest of the request
 // logs at debug level whatever LOG_LEVEL says, starting with the raw
 // callback, its credentials (signature, tokens, secrets, keys,
 // authorization, media URL queries) redacted. Other accounts log no body.

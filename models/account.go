@@ -8,13 +8,14 @@ import (
 )
 
 // Account is a WhatsApp/Instagram connector account bound to one Sinch
-// Conversation API app (the seeds' "WhatsApp Account" of type Sinch V2).
+// Conversation API app (Motion's Sinch V2 setup guide: a "WhatsApp Account"
+// of type Sinch V2).
 type Account struct {
 	ID   uint64 `gorm:"primaryKey"`
 	Name string `gorm:"size:255;not null"`
-	// Key is the account's short unique identifier (seeds: "Key").
+	// Key is the account's short unique identifier (Motion's "Key" field).
 	Key string `gorm:"size:100;not null;uniqueIndex:ux_accounts_key,where:deleted_at IS NULL"`
-	// List is the contact list new contacts are filed under (seeds: "Choose a List").
+	// List is the contact list new contacts are filed under (Motion's "Choose a List").
 	List string `gorm:"size:255"`
 	// PublicURL is the proxy or Motion domain Sinch reaches (webhook, media).
 	PublicURL string      `gorm:"size:1024;not null"`
@@ -41,8 +42,8 @@ type Account struct {
 	NotificationTemplate string `gorm:"type:text"`
 	// Channels is a comma-separated subset of WHATSAPP,INSTAGRAM.
 	Channels string `gorm:"size:64;not null"`
-	// Debug turns on verbose logging of this account's traffic (seeds'
-	// troubleshooting: "set motion to debug and check logs").
+	// Debug turns on verbose logging of this account's traffic (Motion's Sinch
+	// V2 guide, troubleshooting: "set motion to debug and check logs").
 	Debug bool `gorm:"not null;default:false"`
 	// TransferOptions and ActionFlow are account settings (JSON documents
 	// of TransferOptions and []FlowStep; "" when not set), copied by the
@@ -66,7 +67,9 @@ type Account struct {
 	MigratedToAccountID *uint64
 	MigratedAt          *time.Time
 	// LastProcessingMode is the Sinch processing mode seen on the latest
-	// callback; DISPATCH means agents cannot reply (seeds), so the API warns.
+	// callback; in DISPATCH mode Sinch sends no contact id, so agents cannot
+	// reply (Sinch's processing-modes page; Motion's Sinch V2 guide requires
+	// Conversation mode), and the API warns.
 	LastProcessingMode ProcessingMode `gorm:"size:16"`
 	// QualityRating is the latest WhatsApp quality rating from CHANNEL_EVENT.
 	QualityRating   string `gorm:"size:32"`

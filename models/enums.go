@@ -11,7 +11,7 @@ const (
 // Region is the Sinch Conversation API region of an app.
 type Region string
 
-// Sinch regions (the seeds name EU and USA; Sinch also runs BR).
+// Sinch regions (Motion's Sinch V2 guide names EU and USA; Sinch also runs BR).
 const (
 	RegionEU Region = "eu"
 	RegionUS Region = "us"
@@ -21,7 +21,8 @@ const (
 // Channel is a Sinch channel the connector serves.
 type Channel string
 
-// Channels supported on Sinch by the seeds.
+// Channels the connector serves on Sinch (Motion's Sinch V2 guide: "On
+// SINCH we support only Instagram and Whatsapp").
 const (
 	ChannelWhatsApp  Channel = "WHATSAPP"
 	ChannelInstagram Channel = "INSTAGRAM"
@@ -115,7 +116,8 @@ func (s MessageStatus) Rank() int {
 }
 
 // ErrorClass groups Sinch failure codes by what the agent or admin can do
-// about them (seeds' troubleshooting lists).
+// about them (the error lists of Motion's Sinch V2 guide: Meta policy,
+// network, Sinch configuration, XCALLY code errors).
 type ErrorClass string
 
 // Failure classes of outbound messages.

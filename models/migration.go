@@ -2,8 +2,9 @@ package models
 
 import "time"
 
-// Migration is the move of an account to a new Sinch app (seeds: migration
-// from the WhatsApp API to the Conversation API), run by MigrationWorkflow.
+// Migration is the move of an account to a new Sinch app (Motion's Sinch V2
+// guide: migration from Sinch's standalone WhatsApp API, retired on 30
+// September 2023, to the Conversation API), run by MigrationWorkflow.
 // The workflow is the source of truth; this row is its last recorded view,
 // for the API and reports, written by the workflow's activities.
 type Migration struct {

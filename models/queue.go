@@ -25,8 +25,8 @@ type Queue struct {
 
 // QueueAccount links an account to a queue: the account's new interactions
 // are routed through it. One account may feed several queues and one queue
-// may serve several accounts (seeds: a queue with both the old and the new
-// account keeps continuity during a migration).
+// may serve several accounts (Motion's Sinch V2 guide: a queue with both the
+// old and the new account keeps continuity during a migration).
 type QueueAccount struct {
 	QueueID   uint64 `gorm:"primaryKey"`
 	AccountID uint64 `gorm:"primaryKey;index"`

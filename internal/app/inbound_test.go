@@ -274,7 +274,7 @@ func testRoutedToAgent(t *testing.T, engine models.Engine) {
 	ev := events.next(t, "interaction.assigned")
 	assert.Contains(t, ev, "Account: Acme Support")
 	assert.Contains(t, ev, "Queue: support")
-	assert.Contains(t, ev, "From : +393331234567", "the seeds' default template shows the phone")
+	assert.Contains(t, ev, "From : +393331234567", "the default template shows the phone, as Motion's since v3.46.0")
 
 	// The agent sees it; an agent who did not enable the account does not.
 	var mine api.InteractionList

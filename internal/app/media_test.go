@@ -153,7 +153,7 @@ func TestMediaEndToEnd(t *testing.T) {
 	for _, engine := range testdb.Engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Run("inbound image is fetched and downloadable by the agent", func(t *testing.T) { testInboundImage(t, engine) })
-			t.Run("the seeds' attachment matrix end to end", func(t *testing.T) { testOutboundMatrix(t, engine) })
+			t.Run("the supported-attachment list end to end", func(t *testing.T) { testOutboundMatrix(t, engine) })
 			t.Run("disk-space guard, then retry", func(t *testing.T) { testDiskGuard(t, engine) })
 			t.Run("signed media URLs", func(t *testing.T) { testMediaTokens(t, engine) })
 			t.Run("private media URLs are refused", func(t *testing.T) { testInboundSSRF(t, engine) })
@@ -222,7 +222,8 @@ func testInboundImage(t *testing.T, engine models.Engine) {
 	saveHistory(t, s.dev, workflows.MediaFetchWorkflowID(s.account, msg.ProviderMessageID), "media_fetch.json")
 }
 
-// matrixCase is one row of the seeds' "Supported attachment" list.
+// matrixCase is one row of the "Supported attachment" list of Motion's
+// Sinch V2 guide.
 type matrixCase struct {
 	file   string // sample name
 	sentAs string // WhatsApp kind the emulator delivered it as; "" = refused
@@ -300,7 +301,7 @@ func testOutboundMatrix(t *testing.T, engine models.Engine) {
 		}
 		assert.Equal(t, []string{file.ProviderMessageID, text.ProviderMessageID}, order, "the file first, then its text")
 	})
-	t.Run("size limits in the seeds' order", func(t *testing.T) {
+	t.Run("size limits in order: connector, Sinch, WhatsApp", func(t *testing.T) {
 		big := make([]byte, 6*media.MiB)
 		copy(big, []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 'J', 'F', 'I', 'F', 0})
 		var e api.ErrorBody
@@ -485,7 +486,8 @@ func testMediaTokens(t *testing.T, engine models.Engine) {
 	assert.ErrorIs(t, err, media.ErrNotFound)
 
 	// A wrong proxy URL: Sinch cannot reach the file, the reply fails as
-	// MEDIA_NOT_REACHABLE with the seeds' advice.
+	// MEDIA_NOT_REACHABLE with the advice of Motion's Sinch V2 guide (check
+	// the proxy URL and token).
 	s.admin(http.MethodPatch, fmt.Sprintf("/api/whatsapp/accounts/%d", s.account), map[string]any{"publicUrl": "http://127.0.0.1:1"}, nil, http.StatusOK)
 	require.Equal(t, http.StatusAccepted, s.postFile(it, "", "menu.pdf", sample(t, "sample.pdf"), "", &r))
 	failed := s.waitStatus(it.ID, r.ID, "failed")

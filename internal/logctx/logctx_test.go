@@ -112,7 +112,7 @@ func TestRedactJSON(t *testing.T) {
 	assert.Equal(t, Redacted, m["secret"])
 	assert.Equal(t, 3.0, m["n"])
 	assert.Contains(t, out, `"https://cdn.example/f.jpg?[REDACTED]"`)
-	assert.Contains(t, out, "46700000001", "debug logs keep the contact: the seeds' troubleshooting needs it")
+	assert.Contains(t, out, "46700000001", "debug logs keep the contact: Motion's troubleshooting (set debug, check the logs) needs it")
 
 	assert.Equal(t, "[not JSON: 7 bytes]", RedactJSON([]byte("secret!")))
 }

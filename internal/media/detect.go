@@ -44,7 +44,8 @@ type Type struct {
 
 // HTTPContentType is the Content-Type to serve the file with: ContentType,
 // plus the codecs parameter for Ogg Opus, which Sinch requires to tell it
-// from plain Ogg (doc §6: "ogg with codecs=opus").
+// from plain Ogg (Sinch's WhatsApp message-support page:
+// "ogg with codecs=opus").
 func (t Type) HTTPContentType() string {
 	if t.Format == "opus" {
 		return t.ContentType + "; codecs=opus"
@@ -102,7 +103,8 @@ var known = map[string]Type{
 //     Apache's mime.types give them), EXEs the IANA-registered
 //     "application/vnd.microsoft.portable-executable".
 //   - Every OLE2 compound file (legacy .doc, .xls, .ppt, .msi, .msg) is
-//     "doc", "application/msword": the seeds refuse all of them alike.
+//     "doc", "application/msword": WhatsApp refuses all of them alike
+//     (Motion's Sinch V2 guide: "DOC → Error CHANNEL_FAILURE").
 //   - Text is "csv" when mimetype sees CSV and "txt" ("text/plain")
 //     otherwise, including HTML, SVG, XML, JSON and scripts, so that no
 //     stored text is ever served as active content.

@@ -9,8 +9,8 @@ const (
 	GiB = 1 << 30
 )
 
-// Who sets a size limit, in the order limits apply (seeds: "Attached
-// weight > Motion limits > SINCH limits > Whatsapp limits").
+// Who sets a size limit, in the order limits apply (Motion's Sinch V2 guide:
+// "Attached weight > Motion limits > SINCH limits > Whatsapp limits").
 const (
 	WhoConnector = "connector"
 	WhoSinch     = "Sinch"
@@ -20,7 +20,8 @@ const (
 // SettingMaxBytes is the setting that holds the connector's own limit.
 const SettingMaxBytes = "MEDIA_MAX_BYTES"
 
-// sinchLimits are Sinch's post-processing limits (doc §6). Sinch states
+// sinchLimits are Sinch's post-processing limits (its WhatsApp
+// message-support page). Sinch states
 // none for audio, nor for stickers, which agents do not send.
 var sinchLimits = map[string]int64{
 	KindImage:    5 * MiB,
@@ -28,7 +29,8 @@ var sinchLimits = map[string]int64{
 	KindDocument: 100 * MiB,
 }
 
-// whatsAppLimits are Meta's limits (doc §6; animated stickers 500 KB).
+// whatsAppLimits are Meta's limits (WhatsApp Cloud API media docs; animated
+// stickers 500 KB).
 var whatsAppLimits = map[string]int64{
 	KindImage:    5 * MiB,
 	KindAudio:    16 * MiB,
@@ -111,7 +113,7 @@ func FormatSize(n int64) string {
 
 // CheckOutboundSize checks size against, in this order: the connector's own
 // limit (connectorMax, setting MEDIA_MAX_BYTES; 0 or less means none),
-// Sinch's limit for the kind (doc §6: image 5 MiB, video 16 MiB, document
+// Sinch's limit for the kind (its WhatsApp page: image 5 MiB, video 16 MiB, document
 // 100 MiB; audio: not stated by Sinch, skipped), then WhatsApp's (Meta:
 // image 5 MiB, audio 16 MiB, video 16 MiB, document 100 MiB). A file
 // exactly at a limit passes. It returns a *SizeError for the first limit

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Reason codes Sinch answers (doc §5) for the file types WhatsApp refuses.
+// Reason codes Sinch answers (Conversation API reason codes) for the file types WhatsApp refuses.
 const (
 	SinchChannelFailure        = "CHANNEL_FAILURE"
 	SinchBadRequest            = "BAD_REQUEST"
@@ -21,9 +21,11 @@ type Verdict struct {
 	// Kind is image, audio, video or document when Allowed, else "".
 	Kind string
 	// AsLink is true for documents, which WhatsApp shows as a link
-	// (seeds: "✔️⚠️ PDF → shown as link") rather than with a preview.
+	// (Motion's Sinch V2 guide: "PDF → shown as link") rather than with a
+	// preview.
 	AsLink bool
-	// SinchCode is what Sinch answers for a refused type (seeds): GIF →
+	// SinchCode is what Sinch answers for a refused type (Motion's Sinch V2
+	// guide, "Supported attachment"): GIF →
 	// "CHANNEL_FAILURE"; DOC, DOCX → "CHANNEL_FAILURE"; WAV, EXE →
 	// "BAD_REQUEST"; every other type → "MEDIA_TYPE_UNSUPPORTED". Empty
 	// when Allowed.
@@ -39,9 +41,9 @@ type accepted struct {
 	label string // as listed to agents
 }
 
-// whatsAppAccepted is the seeds' "Supported attachment" matrix (JPG, PNG,
-// MP3, MP4 natively; PDF, CSV, DLL as links) plus the formats doc §6 lists
-// as accepted by Sinch: 3GP video, AAC, AMR, M4A (audio MP4) and Ogg Opus
+// whatsAppAccepted is the "Supported attachment" list of Motion's Sinch V2
+// guide (JPG, PNG, MP3, MP4 natively; PDF, CSV, DLL as links) plus the
+// formats Sinch's WhatsApp message-support page lists as accepted: 3GP video, AAC, AMR, M4A (audio MP4) and Ogg Opus
 // audio.
 var whatsAppAccepted = map[string]accepted{
 	"jpg":  {KindImage, "JPG"},
@@ -59,7 +61,7 @@ var whatsAppAccepted = map[string]accepted{
 }
 
 // acceptedOrder lists the accepted formats in the order agents read them:
-// the seeds' first, then doc §6's.
+// Motion's list first, then the ones only Sinch's page names.
 var acceptedOrder = []string{"jpg", "png", "mp3", "mp4", "pdf", "csv", "dll", "3gp", "aac", "amr", "m4a", "opus"}
 
 // WhatsAppSupportedLabels lists the labels of the types WhatsApp accepts,
@@ -93,7 +95,7 @@ func WhatsAppVerdict(t Type) Verdict {
 	case "gif":
 		return refused(SinchChannelFailure, "GIF files cannot be sent on WhatsApp (Meta does not support them; Sinch answers CHANNEL_FAILURE): convert it to JPG or PNG, or "+otherChannel)
 	case "doc", "docx":
-		// The seeds' matrix: "DOC → Error CHANNEL_FAILURE"; their
+		// Motion's Sinch V2 guide: "DOC → Error CHANNEL_FAILURE"; its
 		// MEDIA_TYPE_UNSUPPORTED note names DOC and DOCX as its example.
 		return refused(SinchChannelFailure, fmt.Sprintf("%s files cannot be sent on WhatsApp (%s; Sinch answers CHANNEL_FAILURE or MEDIA_TYPE_UNSUPPORTED): save it as PDF, or %s", label, whatsAppBusinessFewerTypes, otherChannel))
 	case "wav":

@@ -20,7 +20,7 @@ func TestWhatsAppVerdictMatrix(t *testing.T) {
 		code    string
 		reason  []string // substrings the refusal must contain
 	}{
-		// The seeds' "Supported attachment" matrix.
+		// The "Supported attachment" list of Motion's Sinch V2 guide.
 		{name: "JPG", t: Detect(sample(t, "sample.jpg")), allowed: true, kind: KindImage},
 		{name: "JPEG", t: Detect(sample(t, "sample.jpeg")), allowed: true, kind: KindImage},
 		{name: "PNG", t: Detect(sample(t, "sample.png")), allowed: true, kind: KindImage},
@@ -34,7 +34,7 @@ func TestWhatsAppVerdictMatrix(t *testing.T) {
 		{name: "DOCX", t: Detect(sample(t, "sample.docx")), code: "CHANNEL_FAILURE", reason: []string{"DOCX files cannot be sent on WhatsApp", "WhatsApp Business supports fewer file types", "email"}},
 		{name: "WAV", t: Detect(sample(t, "sample.wav")), code: "BAD_REQUEST", reason: []string{"WAV files cannot be sent on WhatsApp", "BAD_REQUEST", "MP3", "email"}},
 		{name: "EXE", t: Detect(sample(t, "sample.exe")), code: "BAD_REQUEST", reason: []string{"EXE files cannot be sent on WhatsApp", "BAD_REQUEST", "email"}},
-		// Doc §6: accepted by Sinch, not in the seeds.
+		// Accepted by Sinch's WhatsApp message-support page, not listed by Motion.
 		{name: "3GP", t: Detect(ftyp("3gp4")), allowed: true, kind: KindVideo},
 		{name: "AAC", t: Detect(append([]byte{0xFF, 0xF1, 0x50, 0x80}, make([]byte, 60)...)), allowed: true, kind: KindAudio},
 		{name: "AMR", t: Detect([]byte("#!AMR\n\x3c\x00\x00\x00")), allowed: true, kind: KindAudio},

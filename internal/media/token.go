@@ -31,8 +31,8 @@ const (
 var tokenEncoding = base64.RawURLEncoding.Strict()
 
 // Signer mints and checks the token in the media URLs Sinch fetches
-// agents' files from (the seeds' "proxy token"). It is safe for concurrent
-// use.
+// agents' files from (the "proxy token" of Motion's Sinch V2 guide). It is
+// safe for concurrent use.
 type Signer struct {
 	// keys[0] signs; every one verifies.
 	keys [][]byte

@@ -14,8 +14,8 @@ const (
 	ModeDispatch     = "DISPATCH"
 )
 
-// Channels the emulated apps have configured (the seeds: only WhatsApp and
-// Instagram are used).
+// Channels the emulated apps have configured (Motion's Sinch V2 guide: only
+// WhatsApp and Instagram are used).
 const (
 	ChannelWhatsApp  = "WHATSAPP"
 	ChannelInstagram = "INSTAGRAM"

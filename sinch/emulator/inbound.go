@@ -90,7 +90,8 @@ func (s *Server) sendInbound(appID string, in Inbound, mediaBase string) (string
 		c, conv := s.contactFor(app, channel, from)
 		msg.ContactID, msg.ConversationID = c.id, conv.id
 		// Sinch carries the conversation's correlation_id and metadata of
-		// earlier sends over to later inbound messages (doc §1, §3).
+		// earlier sends over to later inbound messages (Sinch's callbacks
+		// and messages:send documentation).
 		body.CorrelationID = conv.correlationID
 		body.MessageMetadata = string(conv.metadata)
 	}

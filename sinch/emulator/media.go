@@ -42,8 +42,9 @@ type mediaFormat struct {
 	reason string
 }
 
-// formats is the seeds' "Supported attachment" matrix, with the size limits
-// of doc §6 (audio: Meta's 16 MB).
+// formats is the "Supported attachment" list of Motion's Sinch V2 guide,
+// with the size limits of Sinch's WhatsApp message-support page (audio:
+// Meta's 16 MB).
 var formats = map[string]mediaFormat{
 	"jpg":  {kind: KindImage, limit: 5 * MiB},
 	"jpeg": {kind: KindImage, limit: 5 * MiB},

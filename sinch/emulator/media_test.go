@@ -18,7 +18,8 @@ import (
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
 
-// TestMediaMatrix checks the seeds' "Supported attachment" matrix.
+// TestMediaMatrix checks the "Supported attachment" list of Motion's Sinch
+// V2 guide.
 func TestMediaMatrix(t *testing.T) {
 	e := newEnv(t, fastOptions(), emulator.ModeConversation)
 

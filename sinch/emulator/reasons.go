@@ -11,8 +11,9 @@ const (
 	ReasonBadRequest           = "BAD_REQUEST"
 )
 
-// reasonDescriptions holds every Conversation API reason code (doc §5, the
-// seeds' error list) with a description in Sinch's style.
+// reasonDescriptions holds every Conversation API reason code (Sinch's
+// callbacks documentation and SDK enums; the error list of Motion's Sinch V2
+// guide) with a description in Sinch's style.
 var reasonDescriptions = map[string]string{
 	"UNKNOWN":                                   "An unknown error occurred.",
 	"INTERNAL_ERROR":                            "An internal error occurred in the Conversation API.",
@@ -48,8 +49,8 @@ var reasonDescriptions = map[string]string{
 }
 
 // whatsAppChannelCodes are Meta error codes forwarded as channel_code on
-// WhatsApp (131047 per doc §1, 130429 per doc §8; 131026 is Meta's
-// "message undeliverable", an assumption).
+// WhatsApp (131047 in Sinch's callbacks example, 130429 Meta's throughput
+// error; 131026 is Meta's "message undeliverable", an assumption).
 var whatsAppChannelCodes = map[string]string{
 	"OUTSIDE_ALLOWED_SENDING_WINDOW": "131047",
 	"RATE_LIMITED":                   "130429",

@@ -15,7 +15,7 @@ import (
 	"github.com/xcally-connector/connector/sinch"
 )
 
-// Limits of a send request (doc §3).
+// Limits of a send request (Sinch's messages:send reference).
 const (
 	maxMessageMetadata      = 1024
 	maxCorrelationID        = 128
@@ -353,7 +353,8 @@ func (s *Server) accept(app App, req sinch.SendMessageRequest, mode, channel, id
 			c = s.contactsByID[id]
 			conv = s.conversationFor(app, c)
 		} else {
-			// Sinch creates contacts and conversations on send too (doc §7).
+			// Sinch creates contacts and conversations on send too
+			// (Sinch's processing-modes page, CONVERSATION mode).
 			c, conv = s.contactFor(app, channel, identity)
 		}
 		m.contactID, m.conversationID = c.id, conv.id
