@@ -51,6 +51,14 @@ func (a *Activities) log(ctx context.Context, accountID uint64) *slog.Logger {
 	return l
 }
 
+// logger is the worker's logger (discarding when none was given).
+func (a *Activities) logger() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // accountDebug reads (and caches) the debug flag of an account; a lookup
 // failure counts as off: logging never fails an activity.
 func (a *Activities) accountDebug(ctx context.Context, id uint64) bool {

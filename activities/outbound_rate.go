@@ -1,0 +1,89 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/xcally-connector/connector/models"
+)
+
+// DefaultSendRate is Sinch's default drain rate of an app's outbound queue
+// (doc §8), used for accounts without their own sendRatePerSecond.
+const DefaultSendRate = 20.0
+
+// defaultMaxRateWait is how long a send waits in the activity for its rate
+// slot; a longer queue is waited out by a retry (NextRetryDelay), so a
+// burst never holds an activity slot for long.
+const defaultMaxRateWait = 5 * time.Second
+
+// reserveSendSlot waits for the account's app to have send capacity. The
+// schedule lives in one database row per app (send_rate_slots) that every
+// worker updates under a row lock: each send takes the slot NextAt and
+// pushes it 1/rate later, so N workers together never exceed the rate. A
+// slot further away than the wait bound is not taken: the activity is
+// retried when the queue ahead of it has drained.
+func (a *Activities) reserveSendSlot(ctx context.Context, acc models.Account) error {
+	rate := acc.SendRatePerSecond
+	if rate <= 0 {
+		rate = a.defaultSendRate()
+	}
+	interval := time.Duration(float64(time.Second) / rate)
+	maxWait := a.MaxRateWait
+	if maxWait <= 0 {
+		maxWait = defaultMaxRateWait
+	}
+	var start time.Time
+	var tooFar time.Duration
+	err := a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&models.SendRateSlot{AppID: acc.AppID, NextAt: time.Unix(0, 0).UTC()}).Error; err != nil {
+			return err
+		}
+		var slot models.SendRateSlot
+		if err := forUpdate(tx).Model(&models.SendRateSlot{}).Where("app_id = ?", acc.AppID).Take(&slot).Error; err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		start = slot.NextAt
+		if start.Before(now) {
+			start = now
+		}
+		if wait := start.Sub(now); wait > maxWait {
+			tooFar = wait - maxWait
+			return nil
+		}
+		return tx.Model(&models.SendRateSlot{}).Where("app_id = ?", acc.AppID).
+			Updates(map[string]any{"next_at": start.Add(interval), "updated_at": now}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("reserve send slot of app %s: %w", acc.AppID, err)
+	}
+	if tooFar > 0 {
+		return temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("app %s send queue is %s long at %.1f/s: waiting", acc.AppID, (tooFar+maxWait).Round(time.Millisecond), rate),
+			ErrTypeSinchRetryable, temporal.ApplicationErrorOptions{NextRetryDelay: tooFar})
+	}
+	wait := time.Until(start)
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *Activities) defaultSendRate() float64 {
+	if a.DefaultSendRate > 0 {
+		return a.DefaultSendRate
+	}
+	return DefaultSendRate
+}
