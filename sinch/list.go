@@ -68,37 +68,34 @@ type ListMessagesRequest struct {
 
 // ConversationMessage is a stored message as Sinch lists it: a contact
 // message (Direction TO_APP, ContactMessage set) or an app message
-// (TO_CONTACT, AppMessage set). ConversationID and ContactID are empty in
-// DISPATCH processing mode. Metadata of an app message is the
-// message_metadata of its send request.
+// (TO_CONTACT, AppMessage set). It has the fields of a MESSAGE_INBOUND
+// callback's message, whose wire names it shares; its own ContactMessage,
+// nil for an app message, takes the place of InboundMessage.ContactMessage,
+// which stays zero. ConversationID and ContactID are empty in DISPATCH
+// processing mode. Metadata of an app message is the message_metadata of its
+// send request.
 type ConversationMessage struct {
-	ID              string          `json:"id"`
-	Direction       string          `json:"direction"`
-	ContactMessage  *ContactMessage `json:"contact_message,omitempty"`
-	AppMessage      *AppMessage     `json:"app_message,omitempty"`
-	ChannelIdentity ChannelIdentity `json:"channel_identity"`
-	ConversationID  string          `json:"conversation_id"`
-	ContactID       string          `json:"contact_id"`
-	Metadata        string          `json:"metadata"`
-	AcceptTime      time.Time       `json:"accept_time"`
-	SenderID        string          `json:"sender_id"`
-	ProcessingMode  string          `json:"processing_mode"`
-	Injected        bool            `json:"injected"`
+	InboundMessage
+	ContactMessage *ContactMessage `json:"contact_message,omitempty"` // shadows InboundMessage.ContactMessage
+	AppMessage     *AppMessage     `json:"app_message,omitempty"`
 }
 
 // UnmarshalJSON decodes a listed message with a lenient accept_time and a
 // metadata that may be any JSON value.
 func (m *ConversationMessage) UnmarshalJSON(b []byte) error {
-	type plain ConversationMessage
+	type plain InboundMessage // without InboundMessage's UnmarshalJSON
 	aux := struct {
 		*plain
-		AcceptTime wireTime `json:"accept_time"` // shadows plain.AcceptTime
-		Metadata   wireText `json:"metadata"`    // shadows plain.Metadata
-	}{plain: (*plain)(m)}
+		AcceptTime     wireTime        `json:"accept_time"` // shadows plain.AcceptTime
+		Metadata       wireText        `json:"metadata"`    // shadows plain.Metadata
+		ContactMessage *ContactMessage `json:"contact_message"`
+		AppMessage     *AppMessage     `json:"app_message"`
+	}{plain: (*plain)(&m.InboundMessage)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	m.AcceptTime, m.Metadata = aux.AcceptTime.t, aux.Metadata.s
+	m.ContactMessage, m.AppMessage = aux.ContactMessage, aux.AppMessage
 	return nil
 }
 
@@ -108,11 +105,9 @@ func (m ConversationMessage) Inbound() (msg InboundMessage, ok bool) {
 	if m.Direction != DirectionToApp || m.ID == "" || m.ContactMessage == nil {
 		return InboundMessage{}, false
 	}
-	return InboundMessage{
-		ID: m.ID, Direction: m.Direction, ChannelIdentity: m.ChannelIdentity, ConversationID: m.ConversationID,
-		ContactID: m.ContactID, Metadata: m.Metadata, AcceptTime: m.AcceptTime, SenderID: m.SenderID,
-		ProcessingMode: m.ProcessingMode, Injected: m.Injected, ContactMessage: *m.ContactMessage,
-	}, true
+	msg = m.InboundMessage
+	msg.ContactMessage = *m.ContactMessage
+	return msg, true
 }
 
 // ListMessagesResponse is one page of a listing, newest accept_time first.

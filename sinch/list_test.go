@@ -323,7 +323,7 @@ func pagedAnswer(total, size int) func(int, http.ResponseWriter, *http.Request) 
 		from, _ := strconv.Atoi(r.URL.Query().Get("page_token"))
 		var page sinch.ListMessagesResponse
 		for i := from; i < min(from+size, total); i++ {
-			page.Messages = append(page.Messages, sinch.ConversationMessage{ID: fmt.Sprintf("m%d", i+1)})
+			page.Messages = append(page.Messages, sinch.ConversationMessage{InboundMessage: sinch.InboundMessage{ID: fmt.Sprintf("m%d", i+1)}})
 		}
 		if from+size < total {
 			page.NextPageToken = strconv.Itoa(from + size)

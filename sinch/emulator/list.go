@@ -51,10 +51,13 @@ func (s *Server) ListMessages(req sinch.ListMessagesRequest) (sinch.ListMessages
 	for _, it := range items {
 		m := it.msg
 		out.Messages = append(out.Messages, sinch.ConversationMessage{
-			ID: m.ID, Direction: m.Direction, ContactMessage: m.ContactMessage, AppMessage: m.AppMessage,
-			ChannelIdentity: sinch.ChannelIdentity{Channel: m.ChannelIdentity.Channel, Identity: m.ChannelIdentity.Identity},
-			ConversationID:  m.ConversationID, ContactID: m.ContactID, Metadata: m.Metadata,
-			AcceptTime: time.Unix(0, it.at).UTC(), SenderID: m.SenderID, ProcessingMode: m.ProcessingMode, Injected: m.Injected,
+			InboundMessage: sinch.InboundMessage{
+				ID: m.ID, Direction: m.Direction,
+				ChannelIdentity: sinch.ChannelIdentity{Channel: m.ChannelIdentity.Channel, Identity: m.ChannelIdentity.Identity},
+				ConversationID:  m.ConversationID, ContactID: m.ContactID, Metadata: m.Metadata,
+				AcceptTime: time.Unix(0, it.at).UTC(), SenderID: m.SenderID, ProcessingMode: m.ProcessingMode, Injected: m.Injected,
+			},
+			ContactMessage: m.ContactMessage, AppMessage: m.AppMessage,
 		})
 	}
 	return out, nil
