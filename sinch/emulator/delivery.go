@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/sinch"
 )
 
@@ -49,7 +50,7 @@ func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
 		return
 	}
 	for i, status := range statuses {
-		if !sleep(s.ctx, time.Until(m.acceptedMono.Add(s.opts.DeliveryDelays[i]))) {
+		if !sleep.For(s.ctx, time.Until(m.acceptedMono.Add(s.opts.DeliveryDelays[i]))) {
 			return
 		}
 		var r *sinch.Reason

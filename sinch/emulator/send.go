@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/sinch"
 )
 
@@ -210,7 +211,7 @@ func (s *Server) holdRequest(r *http.Request, d time.Duration) bool {
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	return sleep(ctx, d)
+	return sleep.For(ctx, d)
 }
 
 // recipientIdentity picks the channel identity a send goes to: the

@@ -220,21 +220,6 @@ func (s *Server) spawn(f func()) bool {
 	return true
 }
 
-// sleep waits d or until ctx ends; it reports whether the full delay passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 func (s *Server) now() time.Time { return s.opts.Now() }
 
 // mediaBase is the origin of /emulator/media: the option, the listener of

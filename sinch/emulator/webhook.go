@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/sinch"
 )
 
@@ -122,7 +123,7 @@ func (s *Server) deliver(job callbackJob) {
 				"trigger", job.trigger, "message", job.messageID, "attempts", n)
 			return
 		}
-		if !sleep(s.ctx, schedule[n-1]) {
+		if !sleep.For(s.ctx, schedule[n-1]) {
 			return
 		}
 	}
