@@ -409,34 +409,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, &Error{"LOG_FORMAT", fmt.Sprintf("want text or json, got %q", c.LogFormat)}
 	}
-	if raw := strings.TrimSpace(getenv("SECRET_KEY")); raw != "" {
-		if c.SecretKey, err = ParseSecretKey(raw); err != nil {
-			return nil, &Error{"SECRET_KEY", err.Error()}
-		}
-	}
-	if raw := strings.TrimSpace(getenv("SECRET_KEYS")); raw != "" {
-		if c.SecretKey != nil {
-			return nil, &Error{"SECRET_KEYS", "SECRET_KEY is set too: keep one of them (SECRET_KEY=x is SECRET_KEYS=" + LegacySecretKeyID + ":x; SECRET_KEYS lets keys rotate)"}
-		}
-		if c.SecretKeys, err = ParseCodecKeys(raw); err != nil {
-			return nil, &Error{"SECRET_KEYS", err.Error()}
-		}
-	}
-	c.HashKeyID = strings.TrimSpace(getenv("PII_HASH_KEY_ID"))
-	if raw := strings.TrimSpace(getenv("PII_CODEC_KEYS")); raw != "" {
-		if c.CodecKeys, err = ParseCodecKeys(raw); err != nil {
-			return nil, &Error{"PII_CODEC_KEYS", err.Error()}
-		}
-	}
-	if c.CodecToken != "" && len(c.CodecToken) < minAdminTokenLen {
-		return nil, &Error{"CODEC_TOKEN", fmt.Sprintf("at least %d characters (e.g. `openssl rand -hex 24`)", minAdminTokenLen)}
-	}
-	if c.CodecCORSOrigins, err = parseOrigins(getenv("CODEC_CORS_ORIGINS")); err != nil {
-		return nil, &Error{"CODEC_CORS_ORIGINS", err.Error()}
-	}
-	hash := get("PII_HASH_IDENTITIES", "false")
-	if c.HashIdentities, err = strconv.ParseBool(hash); err != nil {
-		return nil, &Error{"PII_HASH_IDENTITIES", fmt.Sprintf("want true or false, got %q", hash)}
+	if err := c.loadSecrets(get, getenv); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

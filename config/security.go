@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,45 @@ const LegacySecretKeyID = "k0"
 
 // secretKeysHelp is how to write SECRET_KEYS, for error messages.
 const secretKeysHelp = "id:key pairs, the current key first, each key 32 random bytes as 64 hex characters or base64, e.g. k1:$(openssl rand -hex 32)"
+
+// loadSecrets is Load's last step: the secrets, keys and tokens
+// (SECRET_KEY, SECRET_KEYS, PII_HASH_KEY_ID, PII_CODEC_KEYS, CODEC_TOKEN,
+// CODEC_CORS_ORIGINS, PII_HASH_IDENTITIES), read through Load's get (value
+// or default) and getenv. The first unparsable value is an *Error naming
+// its variable.
+func (c *Config) loadSecrets(get func(name, def string) string, getenv func(string) string) error {
+	var err error
+	if raw := strings.TrimSpace(getenv("SECRET_KEY")); raw != "" {
+		if c.SecretKey, err = ParseSecretKey(raw); err != nil {
+			return &Error{"SECRET_KEY", err.Error()}
+		}
+	}
+	if raw := strings.TrimSpace(getenv("SECRET_KEYS")); raw != "" {
+		if c.SecretKey != nil {
+			return &Error{"SECRET_KEYS", "SECRET_KEY is set too: keep one of them (SECRET_KEY=x is SECRET_KEYS=" + LegacySecretKeyID + ":x; SECRET_KEYS lets keys rotate)"}
+		}
+		if c.SecretKeys, err = ParseCodecKeys(raw); err != nil {
+			return &Error{"SECRET_KEYS", err.Error()}
+		}
+	}
+	c.HashKeyID = strings.TrimSpace(getenv("PII_HASH_KEY_ID"))
+	if raw := strings.TrimSpace(getenv("PII_CODEC_KEYS")); raw != "" {
+		if c.CodecKeys, err = ParseCodecKeys(raw); err != nil {
+			return &Error{"PII_CODEC_KEYS", err.Error()}
+		}
+	}
+	if c.CodecToken != "" && len(c.CodecToken) < minAdminTokenLen {
+		return &Error{"CODEC_TOKEN", fmt.Sprintf("at least %d characters (e.g. `openssl rand -hex 24`)", minAdminTokenLen)}
+	}
+	if c.CodecCORSOrigins, err = parseOrigins(getenv("CODEC_CORS_ORIGINS")); err != nil {
+		return &Error{"CODEC_CORS_ORIGINS", err.Error()}
+	}
+	hash := get("PII_HASH_IDENTITIES", "false")
+	if c.HashIdentities, err = strconv.ParseBool(hash); err != nil {
+		return &Error{"PII_HASH_IDENTITIES", fmt.Sprintf("want true or false, got %q", hash)}
+	}
+	return nil
+}
 
 // ensureDevSecrets generates ADMIN_TOKEN and SECRET_KEY for dev when unset and
 // persists them under DataDir.
