@@ -359,13 +359,13 @@ func TestSearchAttributesRegistered(t *testing.T) {
 	assert.Equal(t, env(t, service(t, p, "api"))["TEMPORAL_NAMESPACE"], env(t, setup)["TEMPORAL_NAMESPACE"])
 	assert.Contains(t, script, "temporal operator namespace create")
 
-	// The README gives the same registrations as commands to copy.
-	inReadme := map[string]string{}
+	// docs/deploy.md gives the same registrations as commands to copy.
+	inDoc := map[string]string{}
 	for _, m := range regexp.MustCompile(`temporal operator search-attribute create --namespace \S+ --name (\w+) --type (\w+)`).
-		FindAllStringSubmatch(readRepoFile(t, "README.md"), -1) {
-		inReadme[m[1]] = m[2]
+		FindAllStringSubmatch(readRepoFile(t, "docs/deploy.md"), -1) {
+		inDoc[m[1]] = m[2]
 	}
-	assert.Equal(t, want, inReadme, "README.md must give one search-attribute create command per workflows.SearchAttributes")
+	assert.Equal(t, want, inDoc, "docs/deploy.md must give one search-attribute create command per workflows.SearchAttributes")
 }
 
 func TestDatabasesProvisioned(t *testing.T) {
