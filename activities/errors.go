@@ -63,7 +63,8 @@ type Failure struct {
 // text in parts instead of failing it.
 const ReasonSplitRequired = "MESSAGE_SPLIT_REQUIRED"
 
-// Advice texts of the failure classes (seeds' troubleshooting section).
+// Advice texts of the failure classes (the Troubleshooting table of Motion's
+// Sinch V2 setup guide).
 const (
 	adviceNetwork = "a network error at Sinch or WhatsApp; the connector resent the message automatically and it still failed: try again later"
 	advicePolicy  = "WhatsApp (Meta) refused the message for a policy reason: the WhatsApp Business account may be blocked by Meta. Review Meta's Business Policy and contact your Meta account manager"
@@ -72,7 +73,7 @@ const (
 )
 
 // reasonAdvice is the failure class and advice of every Sinch reason code
-// the seeds list; codes not listed are support errors.
+// Motion's Sinch V2 setup guide lists; codes not listed are support errors.
 var reasonAdvice = map[string]struct {
 	class  models.ErrorClass
 	advice string

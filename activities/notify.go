@@ -14,8 +14,8 @@ import (
 )
 
 // DefaultNotificationTemplate is the agent notification of an account
-// without its own template. It shows the contact's phone (seeds: from
-// v3.46.0 the phone appears without a template update).
+// without its own template. It shows the contact's phone (Motion's Sinch
+// V2 setup guide: from v3.46.0 the phone appears without a template update).
 const DefaultNotificationTemplate = "Account: {{account.name}}\n{{#queue}}Queue: {{queue.name}}\n{{/queue}}From : {{contact.mobile}}"
 
 // NotifyInput names an interaction whose agent(s) must be told.

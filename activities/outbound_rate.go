@@ -13,7 +13,8 @@ import (
 )
 
 // DefaultSendRate is Sinch's default drain rate of an app's outbound queue
-// (doc §8), used for accounts without their own sendRatePerSecond.
+// (20 messages per second, Sinch's Conversation API reference), used for
+// accounts without their own sendRatePerSecond.
 const DefaultSendRate = 20.0
 
 // defaultMaxRateWait is how long a send waits in the activity for its rate

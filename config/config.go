@@ -52,8 +52,9 @@ type Config struct {
 	EmulatorAddr string
 
 	HTTPAddr string
-	// PublicURL is the externally reachable origin of the API (the seeds'
-	// "Proxy or Motion Domain"); receive URLs and media URLs are built on it.
+	// PublicURL is the externally reachable origin of the API (the "Proxy or
+	// Motion Domain" of Motion's Sinch V2 setup guide); receive URLs and
+	// media URLs are built on it.
 	PublicURL string
 	// HTTPBodyLimit is the largest request body accepted, in bytes.
 	HTTPBodyLimit int64
@@ -93,8 +94,9 @@ type Config struct {
 
 	// MediaDir is where attachments are stored (content-addressed files).
 	MediaDir string
-	// MediaMaxBytes is the connector's own file size limit (the seeds'
-	// "Motion limits"), checked before Sinch's and WhatsApp's.
+	// MediaMaxBytes is the connector's own file size limit (the "Motion
+	// limits" of Motion's Sinch V2 setup guide), checked before Sinch's and
+	// WhatsApp's.
 	MediaMaxBytes int64
 	// MediaMinFreeBytes is the disk-space guard: below it, files are not
 	// written (uploads get 507, fetches are retried and the account warns).

@@ -22,7 +22,7 @@ var Vars = []Var{
 	{"TEMPORAL_DB_PATH", "$DATA_DIR/temporal.db", "dev", "SQLite file of the embedded Temporal engine"},
 	{"EMULATOR_ADDR", DefaultEmulatorAddr, "dev, emulator", "where the Sinch emulator listens (Conversation API, OAuth2, customer side); `off` disables it in dev"},
 	{"HTTP_ADDR", DefaultHTTPAddr, "api, dev", "listen address of the HTTP API"},
-	{"PUBLIC_URL", DefaultPublicURL, "api, worker, dev", "public https origin Sinch reaches (the seeds' proxy / Motion domain); receive URLs are built on it"},
+	{"PUBLIC_URL", DefaultPublicURL, "api, worker, dev", "public https origin Sinch reaches (the proxy or Motion domain of Motion's Sinch V2 setup guide); receive URLs are built on it"},
 	{"HTTP_BODY_LIMIT", "1M", "api, dev", "largest accepted request body (K, M, G suffixes); larger bodies get 413"},
 	{"SHUTDOWN_TIMEOUT", DefaultShutdownTimeout.String(), "api, worker, dev", "grace period for in-flight requests and activities on SIGINT/SIGTERM"},
 	{"WEBHOOK_TIMESTAMP_TOLERANCE", DefaultWebhookTolerance.String(), "api, worker, dev", "largest age of a signed Sinch callback's timestamp; 48h outlasts Sinch's retry schedule (~45 h) so a retried callback is never refused; the retention job keeps webhook nonces this long plus 1h"},
