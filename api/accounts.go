@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -397,14 +398,14 @@ func checkChannels(field string, chans []string) error {
 // sealed separately, once the id is known).
 func (r *AccountRequest) model() models.Account {
 	return models.Account{
-		Name: deref(r.Name), Key: deref(r.Key), List: deref(r.List), PublicURL: deref(r.PublicURL),
-		Type: models.AccountType(deref(r.Type)), Region: models.Region(deref(r.Region)),
-		BaseURL: deref(r.BaseURL), AuthURL: deref(r.AuthURL),
-		ProjectID: deref(r.ProjectID), AppID: deref(r.AppID), KeyID: deref(r.KeyID),
-		Phone: deref(r.Phone), Description: deref(r.Description),
-		NotificationTemplate: deref(r.NotificationTemplate),
+		Name: ptr.Value(r.Name), Key: ptr.Value(r.Key), List: ptr.Value(r.List), PublicURL: ptr.Value(r.PublicURL),
+		Type: models.AccountType(ptr.Value(r.Type)), Region: models.Region(ptr.Value(r.Region)),
+		BaseURL: ptr.Value(r.BaseURL), AuthURL: ptr.Value(r.AuthURL),
+		ProjectID: ptr.Value(r.ProjectID), AppID: ptr.Value(r.AppID), KeyID: ptr.Value(r.KeyID),
+		Phone: ptr.Value(r.Phone), Description: ptr.Value(r.Description),
+		NotificationTemplate: ptr.Value(r.NotificationTemplate),
 		Channels:             strings.Join(*r.Channels, ","), Debug: r.Debug != nil && *r.Debug,
-		SendRatePerSecond:     derefFloat(r.SendRatePerSecond),
+		SendRatePerSecond:     ptr.Value(r.SendRatePerSecond),
 		AllowUnsignedWebhooks: r.AllowUnsignedWebhooks != nil && *r.AllowUnsignedWebhooks,
 	}
 }
@@ -467,7 +468,7 @@ func (s *Server) createAccount(c echo.Context) error {
 		return tx.Take(&acc, acc.ID).Error
 	})
 	if err != nil {
-		return accountWriteError(err, deref(req.Key))
+		return accountWriteError(err, ptr.Value(req.Key))
 	}
 	s.log.InfoContext(ctx, "account created", "account_id", acc.ID, "key", acc.Key, "unsigned", acc.AllowUnsignedWebhooks, "request_id", requestID(c))
 	resp := toAccountResponse(acc, s.deps.PolicyWarningStreak)
@@ -547,7 +548,7 @@ func (s *Server) updateAccount(c echo.Context) error {
 		return nil
 	})
 	if err != nil {
-		return accountWriteError(err, deref(req.Key))
+		return accountWriteError(err, ptr.Value(req.Key))
 	}
 	s.log.InfoContext(ctx, "account updated", "account_id", id, "fields", changedFields(cols, req), "request_id", requestID(c))
 	resp := toAccountResponse(acc, s.deps.PolicyWarningStreak)
@@ -660,13 +661,6 @@ func changedFields(cols map[string]any, req AccountRequest) []string {
 	return out
 }
 
-func derefFloat(p *float64) float64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // toAccountResponse is the API view of an account; policyStreak is the
 // POLICY_WARNING_STREAK threshold.
 func toAccountResponse(a models.Account, policyStreak int) AccountResponse {
@@ -765,12 +759,4 @@ func rowExists(db *gorm.DB, model any, kind string, id uint64) error {
 		return notFound(kind, id)
 	}
 	return nil
-}
-
-// deref is the value of an optional string, "" when absent.
-func deref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
 }

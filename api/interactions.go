@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -241,7 +242,7 @@ func (s *Server) getInteraction(c echo.Context) error {
 func toMessageResponse(m models.Message) MessageResponse {
 	r := MessageResponse{
 		ID: m.ID, Direction: string(m.Direction), Kind: m.Kind, Text: m.Text,
-		ProviderMessageID: derefString(m.ProviderMessageID), Status: string(m.Status),
+		ProviderMessageID: ptr.Value(m.ProviderMessageID), Status: string(m.Status),
 		ReasonCode: m.ReasonCode, ReasonDescription: m.ReasonDescription, ReplyTo: m.ReplyToProviderID,
 		AcceptTime: m.ProviderTime, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 		AgentID: m.AgentID, ParentID: m.ParentID, Part: m.Part, Attempts: m.SendAttempt, SentAt: m.SentAt,
@@ -570,11 +571,4 @@ func toInteractionResponse(r models.Interaction) InteractionResponse {
 		Disposition: r.Disposition, CloseReason: r.CloseReason, WorkflowID: r.WorkflowID,
 		OpenedAt: r.OpenedAt, AssignedAt: r.AssignedAt, ClosedAt: r.ClosedAt, LastMessageAt: r.LastMessageAt,
 	}
-}
-
-func derefString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/media"
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -179,7 +180,7 @@ func (s *Server) sendStored(c echo.Context, att models.Attachment) error {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cache-Control", "private, max-age=300")
-	http.ServeContent(c.Response(), c.Request(), "", derefTime(att.FetchedAt), f)
+	http.ServeContent(c.Response(), c.Request(), "", ptr.Value(att.FetchedAt), f)
 	return nil
 }
 
@@ -190,13 +191,6 @@ func inlineSafe(ct string) bool {
 		return true
 	}
 	return false
-}
-
-func derefTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
 }
 
 // serveMedia serves an outbound file to Sinch by its signed token: an

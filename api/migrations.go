@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/workflows"
@@ -133,7 +134,7 @@ func (s *Server) startMigration(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	mig, err := s.insertMigration(db, src.ID, target, *req.Target.KeySecret, deref(req.Target.WebhookSecret))
+	mig, err := s.insertMigration(db, src.ID, target, *req.Target.KeySecret, ptr.Value(req.Target.WebhookSecret))
 	if err != nil {
 		return err
 	}
@@ -178,9 +179,9 @@ func migrationTarget(r *AccountRequest, allowCustomURLs bool) (activities.Migrat
 		return activities.MigrationTarget{}, err
 	}
 	t := activities.MigrationTarget{
-		Name: deref(r.Name), Key: deref(r.Key), PublicURL: deref(r.PublicURL), Type: deref(r.Type), Region: deref(r.Region),
-		BaseURL: deref(r.BaseURL), AuthURL: deref(r.AuthURL), ProjectID: deref(r.ProjectID), AppID: deref(r.AppID),
-		KeyID: deref(r.KeyID), Phone: deref(r.Phone),
+		Name: ptr.Value(r.Name), Key: ptr.Value(r.Key), PublicURL: ptr.Value(r.PublicURL), Type: ptr.Value(r.Type), Region: ptr.Value(r.Region),
+		BaseURL: ptr.Value(r.BaseURL), AuthURL: ptr.Value(r.AuthURL), ProjectID: ptr.Value(r.ProjectID), AppID: ptr.Value(r.AppID),
+		KeyID: ptr.Value(r.KeyID), Phone: ptr.Value(r.Phone),
 		AllowUnsignedWebhooks: r.AllowUnsignedWebhooks != nil && *r.AllowUnsignedWebhooks,
 	}
 	if given.list {
