@@ -36,64 +36,84 @@ commands:
 `
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		e := &exitError{code: 1, msg: "connector: " + err.Error() + "\n"}
+		errors.As(err, &e)
+		fmt.Fprint(os.Stderr, e.msg)
+		os.Exit(e.code)
 	}
-	role := config.Role(os.Args[1])
-	if role == "bench" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		if err := bench.Main(ctx, os.Args[2:], os.Stdout, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))); err != nil {
-			fmt.Fprintln(os.Stderr, "connector bench:", err)
-			os.Exit(1)
+}
+
+// exitError ends the process with code after printing msg (often empty) to
+// stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// exit is an exitError with a formatted message.
+func exit(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// run dispatches args[0] to its subcommand. Usage and configuration errors
+// exit 2, a failed subcommand 1.
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		return exit(2, "%s", usage)
+	}
+	role, rest := config.Role(args[0]), args[1:]
+	switch role {
+	case "bench":
+		quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		if err := bench.Main(ctx, rest, os.Stdout, quiet); err != nil {
+			return exit(1, "connector bench: %v\n", err)
 		}
-		return
-	}
-	if role == "faults" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
+		return nil
+	case "faults":
 		// The suite runs this same binary as the api and worker processes.
 		bin, err := os.Executable()
 		if err == nil {
-			err = faults.Main(ctx, os.Args[2:], bin, os.Getenv, os.Stdout, os.Stderr)
+			err = faults.Main(ctx, rest, bin, os.Getenv, os.Stdout, os.Stderr)
 		}
-		if err != nil {
-			if !errors.Is(err, faults.ErrFailed) {
-				fmt.Fprintln(os.Stderr, "connector faults:", err)
-			}
-			os.Exit(1)
+		if errors.Is(err, faults.ErrFailed) {
+			return exit(1, "") // the suite has printed its report
+		} else if err != nil {
+			return exit(1, "connector faults: %v\n", err)
 		}
-		return
-	}
-	if role == "search-key" {
-		cfg, err := config.Load(os.Getenv)
-		if err == nil {
-			err = app.SearchKey(cfg, strings.Join(os.Args[2:], " "), os.Stdout)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "connector search-key:", err)
-			os.Exit(2)
-		}
-		return
+		return nil
 	}
 	cfg, err := config.Load(os.Getenv)
+	if role == "search-key" {
+		if err == nil {
+			err = app.SearchKey(cfg, strings.Join(rest, " "), os.Stdout)
+		}
+		if err != nil {
+			return exit(2, "connector search-key: %v\n", err)
+		}
+		return nil
+	}
 	if err == nil {
 		err = cfg.Validate(role)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "connector %s: configuration error: %v\n", role, err)
-		os.Exit(2)
+		return exit(2, "connector %s: configuration error: %v\n", role, err)
 	}
 	log := cfg.NewLogger(os.Stderr).With("role", string(role))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	switch role {
 	case config.RoleDev:
-		fs := flag.NewFlagSet("dev", flag.ExitOnError)
+		fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 		demo := fs.Bool("demo", false, "configure a demo account, queue and agent on the Sinch emulator")
-		_ = fs.Parse(os.Args[2:])
+		if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+			return nil // fs has printed the flags, as flag.ExitOnError does (status 0)
+		} else if err != nil {
+			return exit(2, "") // fs has printed the error and the flags
+		}
 		err = app.RunDev(ctx, cfg, log, os.Stdout, app.DevOptions{Demo: *demo})
 	case config.RoleEmulator:
 		err = app.RunEmulator(ctx, cfg, log)
@@ -106,11 +126,11 @@ func main() {
 	case config.RoleRekey:
 		err = app.RunRekey(ctx, cfg, log, os.Stdout)
 	default:
-		fmt.Fprintf(os.Stderr, "connector: unknown command %q\n\n%s", role, usage)
-		os.Exit(2)
+		return exit(2, "connector: unknown command %q\n\n%s", role, usage)
 	}
 	if err != nil {
 		log.Error("exiting", "err", err)
-		os.Exit(1)
+		return exit(1, "")
 	}
+	return nil
 }
