@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
 )
 
@@ -262,8 +263,8 @@ func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage
 		row := models.Message{
 			AccountID: inter.AccountID, InteractionID: inter.ID, ContactID: inter.ContactID,
 			Direction: models.DirectionInbound, Kind: m.Kind, Text: m.Text,
-			ProviderMessageID: ptr(m.MessageID), Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(),
-			ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr(m.AcceptTime.UTC()),
+			ProviderMessageID: ptr.To(m.MessageID), Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(),
+			ReplyToProviderID: m.ReplyTo, Payload: m.Payload, ProviderTime: ptr.To(m.AcceptTime.UTC()),
 		}
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
 			return 0, fmt.Errorf("store message %s: %w", m.MessageID, err)
@@ -428,7 +429,7 @@ func openInteraction(tx *gorm.DB, in IngestInboundInput, contactID uint64, first
 func messageEventData(inter models.Interaction, m models.Message) map[string]any {
 	return map[string]any{
 		"interactionId": inter.ID, "accountId": inter.AccountID, "messageId": m.ID,
-		"providerMessageId": deref(m.ProviderMessageID), "kind": m.Kind, "text": m.Text,
+		"providerMessageId": ptr.Value(m.ProviderMessageID), "kind": m.Kind, "text": m.Text,
 		"acceptTime": m.ProviderTime,
 	}
 }
@@ -559,13 +560,4 @@ func insertAgentEvent(tx *gorm.DB, agentID uint64, typ string, interactionID uin
 		return fmt.Errorf("publish %s to agent %d: %w", typ, agentID, err)
 	}
 	return nil
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }

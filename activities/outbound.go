@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
 )
 
@@ -96,11 +97,11 @@ func createOutbound(tx *gorm.DB, in CreateOutboundInput, kind string, parentID *
 	m := models.Message{
 		AccountID: in.AccountID, InteractionID: in.InteractionID, ContactID: in.ContactID,
 		Direction: models.DirectionOutbound, Kind: kind, Text: in.Text,
-		ClientRef: ptr(in.ClientRef), Status: models.StatusPending, StatusRank: models.StatusPending.Rank(),
+		ClientRef: ptr.To(in.ClientRef), Status: models.StatusPending, StatusRank: models.StatusPending.Rank(),
 		ProviderTime: &now, ParentID: parentID, Part: part,
 	}
 	if in.AgentID != 0 {
-		m.AgentID = ptr(in.AgentID)
+		m.AgentID = ptr.To(in.AgentID)
 	}
 	r := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&m)
 	if r.Error != nil {
@@ -138,7 +139,7 @@ func (a *Activities) SplitOutbound(ctx context.Context, in SplitOutboundInput) (
 		for i, text := range in.Parts {
 			part, _, err := createOutbound(tx, CreateOutboundInput{
 				AccountID: orig.AccountID, InteractionID: orig.InteractionID, ContactID: orig.ContactID,
-				AgentID: deref0(orig.AgentID), Text: text, ClientRef: fmt.Sprintf("%s#part%d", deref(orig.ClientRef), i+1),
+				AgentID: ptr.Value(orig.AgentID), Text: text, ClientRef: fmt.Sprintf("%s#part%d", ptr.Value(orig.ClientRef), i+1),
 			}, "text", &orig.ID, i+1)
 			if err != nil {
 				return err
@@ -175,7 +176,7 @@ func publishStatus(tx *gorm.DB, m models.Message, st models.MessageStatus, f *Fa
 		return nil
 	}
 	data := map[string]any{
-		"interactionId": inter.ID, "messageId": m.ID, "providerMessageId": deref(m.ProviderMessageID), "status": st,
+		"interactionId": inter.ID, "messageId": m.ID, "providerMessageId": ptr.Value(m.ProviderMessageID), "status": st,
 	}
 	if m.ParentID != nil {
 		data["parentId"] = *m.ParentID
@@ -200,16 +201,9 @@ func insertSystemMessage(tx *gorm.DB, accountID, interactionID, contactID uint64
 	now := time.Now().UTC()
 	sys := models.Message{
 		AccountID: accountID, InteractionID: interactionID, ContactID: contactID,
-		Direction: models.DirectionSystem, Kind: "system", Text: text, ClientRef: ptr("system:" + ref),
+		Direction: models.DirectionSystem, Kind: "system", Text: text, ClientRef: ptr.To("system:" + ref),
 		Status: models.StatusReceived, StatusRank: models.StatusReceived.Rank(), ProviderTime: &now, ParentID: parentID,
 	}
 	err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&sys).Error
 	return sys, err
-}
-
-func deref0(p *uint64) uint64 {
-	if p == nil {
-		return 0
-	}
-	return *p
 }

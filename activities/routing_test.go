@@ -348,7 +348,7 @@ func TestNotifyRendersTheAccountTemplate(t *testing.T) {
 		acc.NotificationTemplate = ""
 		text, err := activities.RenderNotification(acc, nil, models.Contact{Mobile: "+391"}, "")
 		require.NoError(t, err)
-		assert.Equal(t, "Account: Acme\nFrom : +391", text, "the seeds' default, queue section omitted without a queue")
+		assert.Equal(t, "Account: Acme\nFrom : +391", text, "the default template (Motion shows the phone without a template change), queue section omitted without a queue")
 	})
 }
 

@@ -10,7 +10,7 @@ type Var struct {
 }
 
 // Vars is every environment variable the connector reads, with its default.
-// The README's configuration table and the docker-compose test are checked
+// The configuration table of docs/operating.md and the docker-compose test are checked
 // against it.
 var Vars = []Var{
 	{"DATABASE_URL", "$DATA_DIR/connector.db", "all", "Postgres DSN (postgres://user:pass@host:5432/db?sslmode=disable) or a SQLite file path"},

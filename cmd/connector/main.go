@@ -1,6 +1,6 @@
 // Command connector is the WhatsApp/Instagram connector for contact centers:
 // `dev` runs everything in one process; `api`, `worker` and `migrate` are the
-// production roles. Configuration comes from the environment (see README).
+// production roles. Configuration comes from the environment (see docs/operating.md).
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
@@ -120,7 +121,7 @@ func runWorkerKill(ctx context.Context, s *stack, r *Result) error {
 	}
 	s.progress("worker killed (SIGKILL) with %d sent, %d stored", before.Sent, before.Stored)
 	r.note("worker process killed with SIGKILL when %d messages were sent and %d stored", before.Sent, before.Stored)
-	if !sleepCtx(ctx, s.opts.Outage) {
+	if !sleep.For(ctx, s.opts.Outage) {
 		return ctx.Err()
 	}
 	if err := s.worker.start(); err != nil {
@@ -178,7 +179,7 @@ func runOutage(ctx context.Context, s *stack, r *Result, name, what string, inje
 	down := time.Now()
 	inject()
 	s.progress("%s with %d messages sent, %d stored", what, before.Sent, before.Stored)
-	if !sleepCtx(ctx, s.opts.Outage) {
+	if !sleep.For(ctx, s.opts.Outage) {
 		return ctx.Err()
 	}
 	if err := lift(); err != nil {
@@ -300,7 +301,7 @@ func runReplyKill(ctx context.Context, s *stack, r *Result) error {
 	}
 	r.note("worker process killed with SIGKILL while %d sends hung after Sinch accepted them (no Sinch id recorded; delivery reports held back %s)", k, reportDelay)
 	s.progress("worker killed during %d hanging sends", k)
-	if !sleepCtx(ctx, replyKillDowntime) {
+	if !sleep.For(ctx, replyKillDowntime) {
 		return ctx.Err()
 	}
 	if err := s.worker.start(); err != nil {
@@ -345,7 +346,7 @@ func (s *stack) waitAssigned(ctx context.Context, customers []string) (map[strin
 		if missing == 0 {
 			return got, nil
 		}
-		if !sleepCtx(ctx, pollEvery) {
+		if !sleep.For(ctx, pollEvery) {
 			return nil, fmt.Errorf("%d of %d customers have no assigned interaction: %w", missing, len(customers), ctx.Err())
 		}
 	}
@@ -375,7 +376,7 @@ func (s *stack) waitOutbox(ctx context.Context, replies []reply) error {
 		if t.Lost == 0 {
 			return nil
 		}
-		if !sleepCtx(ctx, pollEvery) {
+		if !sleep.For(ctx, pollEvery) {
 			return fmt.Errorf("%d of %d accepted: %w", t.Stored, t.Sent, ctx.Err())
 		}
 	}
@@ -479,7 +480,7 @@ func (s *stack) convergeReplies(ctx context.Context, replies []reply) (tally, er
 		if err == nil && t.Lost == 0 && len(problems) == 0 {
 			break
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if !sleep.For(ctx, time.Second) {
 			msg := fmt.Sprintf("not converged when the case's time ran out: %d of %d replies at the customer", t.Stored, t.Sent)
 			if len(problems) > 0 {
 				msg += fmt.Sprintf("; %d not recorded, e.g. %s", len(problems), problems[0])
@@ -487,7 +488,7 @@ func (s *stack) convergeReplies(ctx context.Context, replies []reply) (tally, er
 			return t, errors.New(msg)
 		}
 	}
-	if !sleepCtx(ctx, settle) {
+	if !sleep.For(ctx, settle) {
 		return t, ctx.Err()
 	}
 	items, err := s.outbox()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/sinch/emulator"
@@ -78,7 +79,7 @@ func (s *stack) startLoad(ctx context.Context, name string, n int, at schedule) 
 		defer close(l.done)
 		start := time.Now()
 		for i := range n {
-			if !sleepCtx(ctx, time.Until(start.Add(at(i)))) {
+			if !sleep.For(ctx, time.Until(start.Add(at(i)))) {
 				l.fail(ctx.Err())
 				return
 			}
@@ -298,11 +299,11 @@ func (s *stack) convergeInbound(ctx context.Context, sent []message, viaEmulator
 		if done {
 			break
 		}
-		if !sleepCtx(ctx, time.Second) {
+		if !sleep.For(ctx, time.Second) {
 			return s.finalCount(sent, t), s.notConverged(ctx, t, err, sent, viaEmulator)
 		}
 	}
-	if !sleepCtx(ctx, settle) {
+	if !sleep.For(ctx, settle) {
 		return s.finalCount(sent, t), ctx.Err()
 	}
 	t, err = s.countInbound(ctx, sent)
@@ -337,19 +338,4 @@ func (s *stack) processesAlive() error {
 		return err
 	}
 	return s.worker.alive()
-}
-
-// sleepCtx waits d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

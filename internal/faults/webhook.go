@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/sinch"
 )
 
@@ -133,7 +134,7 @@ func (s *stack) deliverCopies(ctx context.Context, run string, bodies [][]byte, 
 						mu.Unlock()
 						break
 					}
-					sleepCtx(ctx, webhookRetryDelay)
+					sleep.For(ctx, webhookRetryDelay)
 				}
 			}
 		})

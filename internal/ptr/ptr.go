@@ -11,3 +11,7 @@ func Value[T any](p *T) T {
 	}
 	return *p
 }
+
+// To returns a pointer to a copy of v (for optional fields of rows and
+// payloads).
+func To[T any](v T) *T { return &v }
