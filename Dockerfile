@@ -2,7 +2,7 @@
 #
 # Image of the connector binary; docker-compose.yml runs it as `migrate`,
 # `api` and `worker`. The build-stage Go version must match the go directive
-# in go.mod (checked by `go test ./internal/deploy/`).
+# in go.mod (checked by `go test ./deploy/`).
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src

@@ -13,7 +13,7 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/metrics"
-	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 func scrapeText(t *testing.T, m *metrics.Metrics) string {

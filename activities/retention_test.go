@@ -17,8 +17,8 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/media"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // retentionWorld is a database with rows on both sides of the cutoffs.

@@ -14,8 +14,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 type world struct {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/piicodec"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 const (

@@ -21,8 +21,8 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/media"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // retentionAPI is an API with a media store, a signer and one message

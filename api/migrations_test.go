@@ -21,8 +21,8 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/secretbox"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/workflows"
 )
 

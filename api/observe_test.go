@@ -20,8 +20,8 @@ import (
 	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/metrics"
 	"github.com/xcally-connector/connector/internal/secretbox"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/workflows"
 )

@@ -17,8 +17,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 var sseDedup atomic.Int64

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // BenchmarkAuthFailure compares what a request with an unknown agent

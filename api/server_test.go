@@ -27,8 +27,8 @@ import (
 
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/media"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 const adminToken = "test-admin-token-0123456789"

@@ -16,8 +16,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // sseStream is one client of an agent's event stream: its lines, and ended

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 func forEachEngine(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {

@@ -8,7 +8,7 @@ import (
 // Names of the custom search attributes the connector's workflows upsert.
 // They must be registered on the namespace before a workflow sets them:
 // `connector dev` does it on its embedded engine, and the production compose
-// stack does it in deploy/temporal/setup.sh (checked by internal/deploy).
+// stack does it in deploy/temporal/setup.sh (checked by the deploy package tests).
 const (
 	AccountIDAttr         = "AccountId"
 	ChannelAttr           = "Channel"

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/xcally-connector/connector/app"
+	"github.com/xcally-connector/connector/bench"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/app"
-	"github.com/xcally-connector/connector/internal/bench"
-	"github.com/xcally-connector/connector/internal/faults"
+	"github.com/xcally-connector/connector/faults"
 )
 
 const usage = `usage: connector <command>

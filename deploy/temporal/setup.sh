@@ -11,7 +11,7 @@ set -eu
 export TEMPORAL_ADDRESS
 
 # name type -- one per line. Must equal workflows.SearchAttributes; the test in
-# internal/deploy fails when they differ.
+# deploy (its Go test) fails when they differ.
 SEARCH_ATTRIBUTES='
 AccountId Keyword
 Channel Keyword

@@ -9,7 +9,7 @@ import (
 	"net/http"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/apiclient"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // The short versions of both benches, as CI runs them: they check what the

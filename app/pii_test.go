@@ -22,9 +22,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/app"
-	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/workflows"
 )

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
 

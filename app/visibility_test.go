@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/xcally-connector/connector/internal/testdb"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/workflows"
 )
 

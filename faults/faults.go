@@ -7,7 +7,7 @@
 // the replies requested against what reached the customer). Every case
 // must end with 0 lost and 0 duplicated, within a bounded time.
 //
-// `connector faults` runs it; `go test -tags faults ./internal/faults/`
+// `connector faults` runs it; `go test -tags faults ./faults/`
 // runs a short version. Only loopback addresses are used.
 package faults
 

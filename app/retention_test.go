@@ -19,10 +19,10 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/app"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/internal/media"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/workflows"
 )
 

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/app"
 )
 
 // workerProcess is `connector worker` run as its own OS process against the

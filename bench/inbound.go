@@ -21,9 +21,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/apiclient"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/apiclient"
-	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/workflows"

@@ -24,7 +24,7 @@ import (
 )
 
 const (
-	repoRoot    = "../.."
+	repoRoot    = ".."
 	composeFile = repoRoot + "/docker-compose.yml"
 
 	// Values for the variables the compose file requires (${VAR:?}). They

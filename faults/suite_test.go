@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/xcally-connector/connector/internal/faults"
+	"github.com/xcally-connector/connector/faults"
 )
 
 // binary is the connector built by TestMain: the suite runs it as the api

@@ -19,8 +19,8 @@ import (
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/media"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/workflows"
 )

@@ -17,11 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/app"
 	"github.com/xcally-connector/connector/internal/secretbox"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 var (

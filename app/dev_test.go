@@ -20,10 +20,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
-	"github.com/xcally-connector/connector/internal/app"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 )
 
 // devConfig is the dev configuration on free ports in a temporary data dir,
@@ -142,5 +142,5 @@ func saveHistory(t *testing.T, d *app.Dev, workflowID, file string) {
 	var buf bytes.Buffer
 	require.NoError(t, json.Indent(&buf, raw, "", "  "))
 	b := buf.Bytes()
-	require.NoError(t, os.WriteFile(filepath.Join("..", "..", "workflows", "testdata", file), b, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", file), b, 0o644))
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/app"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/models"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/apiclient"
 	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"

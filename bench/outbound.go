@@ -12,7 +12,7 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
-	"github.com/xcally-connector/connector/internal/apiclient"
+	"github.com/xcally-connector/connector/apiclient"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )

@@ -18,8 +18,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/apiclient"
 	"github.com/xcally-connector/connector/devserver"
-	"github.com/xcally-connector/connector/internal/apiclient"
 	"github.com/xcally-connector/connector/internal/freeport"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"

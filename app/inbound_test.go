@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
-	"github.com/xcally-connector/connector/internal/app"
-	"github.com/xcally-connector/connector/internal/testdb"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch"
 	"github.com/xcally-connector/connector/sinch/emulator"
 	"github.com/xcally-connector/connector/workflows"
