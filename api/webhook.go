@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/inbound"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
@@ -200,7 +201,7 @@ func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte)
 	return resp, nil
 }
 
-// onInboundMessage hands the message to its conversation (workflows.Inbox:
+// onInboundMessage hands the message to its conversation (inbound.Inbox:
 // stored in the open interaction if there is one, then signalled).
 func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
 	m := cb.Message
@@ -218,9 +219,9 @@ func (s *Server) onInboundMessage(ctx context.Context, acc models.Account, cb *s
 	sig := workflows.InboundSignalOf(*m, rawField(cb.Payload, "contact_message"), cb.AcceptedTime)
 	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
 	defer cancel()
-	inbox := workflows.Inbox{DB: s.deps.DB, Temporal: s.deps.Temporal, TaskQueue: s.deps.TaskQueue, Settings: s.conversationSettings()}
+	inbox := inbound.Inbox{DB: s.deps.DB, Temporal: s.deps.Temporal, TaskQueue: s.deps.TaskQueue, Settings: s.conversationSettings()}
 	err := inbox.Deliver(ctx, acc.ID, acc.Name, *m, sig)
-	var de *workflows.DeliverError
+	var de *inbound.DeliverError
 	switch {
 	case err == nil:
 		s.deps.Metrics.MessageIn(acc.ID, string(channel))

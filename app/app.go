@@ -25,6 +25,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/inbound"
 	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/metrics"
@@ -298,12 +299,12 @@ func (h *httpServer) shutdown(timeout time.Duration) error {
 // the webhook does, with the same settings, and counts them as received
 // like the webhook's.
 type inboundSink struct {
-	inbox   workflows.Inbox
+	inbox   inbound.Inbox
 	metrics *metrics.Metrics
 }
 
 func newInboundSink(cfg *config.Config, db *gorm.DB, c client.Client, m *metrics.Metrics) *inboundSink {
-	return &inboundSink{inbox: workflows.Inbox{DB: db, Temporal: c, TaskQueue: cfg.TemporalTaskQueue, Settings: conversationSettings(cfg)}, metrics: m}
+	return &inboundSink{inbox: inbound.Inbox{DB: db, Temporal: c, TaskQueue: cfg.TemporalTaskQueue, Settings: conversationSettings(cfg)}, metrics: m}
 }
 
 // DeliverInbound hands the message to its conversation.

@@ -1,11 +1,7 @@
 package workflows
 
 import (
-	"context"
 	"time"
-
-	"go.temporal.io/sdk/client"
-	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/sinch"
@@ -71,57 +67,4 @@ func InboundSignalOf(m sinch.InboundMessage, rawContactMessage string, fallback 
 		sig.ReplyTo = m.ContactMessage.ReplyTo.MessageID
 	}
 	return sig
-}
-
-// Inbox hands contact messages to their conversations; the webhook and the
-// reconciliation both go through it.
-type Inbox struct {
-	DB        *gorm.DB
-	Temporal  client.Client
-	TaskQueue string
-	Settings  ConversationSettings
-}
-
-// DeliverError says which step of Inbox.Deliver failed: the database
-// ("store") or the engine ("signal"). Either way nothing is acknowledged.
-type DeliverError struct {
-	Step string
-	Err  error
-}
-
-func (e *DeliverError) Error() string { return e.Step + ": " + e.Err.Error() }
-func (e *DeliverError) Unwrap() error { return e.Err }
-
-// Deliver stores the message straight into the conversation's open
-// interaction when it has one (activities.StoreInOpenInteraction), so the
-// workflow writes nothing but the signal to its history, then signals the
-// workflow, starting it if needed. The message is durable when Deliver
-// returns nil: in the database, in the workflow's history, or both.
-// accountName goes to the memo of a conversation this starts.
-func (b Inbox) Deliver(ctx context.Context, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
-	wfID := b.Settings.Identities.ConversationWorkflowID(accountID, m.ChannelIdentity.Channel, m.ChannelIdentity.Identity)
-	if b.DB != nil {
-		in, err := activities.StoreInOpenInteraction(ctx, b.DB, wfID, accountID, sig.InboundMessage)
-		if err != nil {
-			return &DeliverError{Step: "store", Err: err}
-		}
-		sig.StoredIn = in
-	}
-	if err := SignalInbound(ctx, b.Temporal, b.TaskQueue, b.Settings, accountID, accountName, m, sig); err != nil {
-		return &DeliverError{Step: "signal", Err: err}
-	}
-	return nil
-}
-
-// SignalInbound hands an inbound message to its conversation workflow,
-// starting it if needed (signal-with-start). The workflow dedupes by Sinch
-// id, so handing the same message over twice stores it once. A workflow
-// it starts has the account's name in its memo.
-func SignalInbound(ctx context.Context, c client.Client, taskQueue string, settings ConversationSettings, accountID uint64, accountName string, m sinch.InboundMessage, sig InboundSignal) error {
-	channel, identity := m.ChannelIdentity.Channel, m.ChannelIdentity.Identity
-	wfID := settings.Identities.ConversationWorkflowID(accountID, channel, identity)
-	_, err := c.SignalWithStartWorkflow(ctx, wfID, InboundSignalName, sig,
-		client.StartWorkflowOptions{ID: wfID, TaskQueue: taskQueue, Memo: AccountMemo(accountName)},
-		ConversationWorkflowName, settings.Input(accountID, channel, identity))
-	return err
 }
