@@ -14,13 +14,6 @@ type HeldInteractionsInput struct {
 	AccountID uint64
 }
 
-func (in HeldInteractionsInput) Summary() string {
-	if in.AccountID == 0 {
-		return fmt.Sprintf("list the open interactions held by or offered to agent %d", in.AgentID)
-	}
-	return fmt.Sprintf("list the open interactions of account %d held by or offered to agent %d", in.AccountID, in.AgentID)
-}
-
 // HeldInteraction is one open interaction and its conversation workflow.
 type HeldInteraction struct {
 	InteractionID uint64

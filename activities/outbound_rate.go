@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/models"
 )
 
@@ -68,18 +69,10 @@ func (a *Activities) reserveSendSlot(ctx context.Context, acc models.Account) er
 			fmt.Sprintf("app %s send queue is %s long at %.1f/s: waiting", acc.AppID, (tooFar+maxWait).Round(time.Millisecond), rate),
 			ErrTypeSinchRetryable, temporal.ApplicationErrorOptions{NextRetryDelay: tooFar})
 	}
-	wait := time.Until(start)
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+	if !sleep.For(ctx, time.Until(start)) {
 		return ctx.Err()
 	}
+	return nil
 }
 
 func (a *Activities) defaultSendRate() float64 {

@@ -39,15 +39,8 @@ func (a *Activities) checkSinchHosts(acc models.Account) error {
 	if a.AllowCustomURLs {
 		return nil
 	}
-	if acc.BaseURL != "" {
-		if err := sinch.CheckBaseURL(acc.BaseURL); err != nil {
-			return fmt.Errorf("account %d baseUrl: %w", acc.ID, err)
-		}
-	}
-	if acc.AuthURL != "" {
-		if err := sinch.CheckAuthURL(acc.AuthURL); err != nil {
-			return fmt.Errorf("account %d authUrl: %w", acc.ID, err)
-		}
+	if err := sinch.CheckEndpoints(acc.BaseURL, acc.AuthURL); err != nil {
+		return fmt.Errorf("account %d %w", acc.ID, err)
 	}
 	return nil
 }

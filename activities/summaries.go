@@ -157,3 +157,10 @@ func ids(v []uint64) string {
 	}
 	return "[" + strings.Join(parts, " ") + "]"
 }
+
+func (in HeldInteractionsInput) Summary() string {
+	if in.AccountID == 0 {
+		return fmt.Sprintf("list the open interactions held by or offered to agent %d", in.AgentID)
+	}
+	return fmt.Sprintf("list the open interactions of account %d held by or offered to agent %d", in.AccountID, in.AgentID)
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -186,15 +187,9 @@ func (r *AccountRequest) checkSinchHosts(allowCustom bool) error {
 	if allowCustom {
 		return nil
 	}
-	if r.BaseURL != nil && *r.BaseURL != "" {
-		if err := sinch.CheckBaseURL(*r.BaseURL); err != nil {
-			return fieldError("baseUrl", "%v", err)
-		}
-	}
-	if r.AuthURL != nil && *r.AuthURL != "" {
-		if err := sinch.CheckAuthURL(*r.AuthURL); err != nil {
-			return fieldError("authUrl", "%v", err)
-		}
+	var he *sinch.HostError
+	if err := sinch.CheckEndpoints(ptr.Value(r.BaseURL), ptr.Value(r.AuthURL)); errors.As(err, &he) {
+		return fieldError(he.Field, "%v", he.Err)
 	}
 	return nil
 }

@@ -134,11 +134,8 @@ func (s *Server) listAgents(c echo.Context) error {
 
 // getAgent handles GET /api/agents/:id (the admin, or the agent itself).
 func (s *Server) getAgent(c echo.Context) error {
-	id, err := parseID(c, "id")
+	id, err := agentOfPath(c)
 	if err != nil {
-		return err
-	}
-	if err := authorizeAgent(c, id); err != nil {
 		return err
 	}
 	resp, err := loadAgentResponse(s.deps.DB.WithContext(c.Request().Context()), id)
@@ -355,11 +352,8 @@ func (s *Server) updateAgent(c echo.Context) error {
 // admin): a new token, shown this once; the old one stops at once (its
 // hash is replaced, and open event streams end within a second).
 func (s *Server) rotateAgentToken(c echo.Context) error {
-	id, err := parseID(c, "id")
+	id, err := agentOfPath(c)
 	if err != nil {
-		return err
-	}
-	if err := authorizeAgent(c, id); err != nil {
 		return err
 	}
 	tok, err := newAgentToken()
@@ -443,11 +437,8 @@ func (s *Server) deleteAgent(c echo.Context) error {
 // agent itself). PresenceAt moves only when the presence changes; becoming
 // available wakes waiting interactions.
 func (s *Server) setPresence(c echo.Context) error {
-	id, err := parseID(c, "id")
+	id, err := agentOfPath(c)
 	if err != nil {
-		return err
-	}
-	if err := authorizeAgent(c, id); err != nil {
 		return err
 	}
 	var req PresenceRequest

@@ -72,6 +72,16 @@ func (s *Server) requireAgentOrAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// agentOfPath reads the agent of the path (:id) that the caller acts on:
+// the admin may act on any, an agent only on itself (else 403).
+func agentOfPath(c echo.Context) (uint64, error) {
+	id, err := parseID(c, "id")
+	if err != nil {
+		return 0, err
+	}
+	return id, authorizeAgent(c, id)
+}
+
 // authorizeAgent is the 403 of a caller acting on another agent.
 func authorizeAgent(c echo.Context, agentID uint64) error {
 	if !principalFrom(c).CanActAs(agentID) {

@@ -78,9 +78,9 @@ func (s *Server) agentEvents(c echo.Context) error {
 	defer keepAlive.Stop()
 	wrote := false
 	var tokenChecked time.Time
+	p := principalFrom(c)
 	for {
 		var evs []models.AgentEvent
-		p := principalFrom(c)
 		if !p.Admin && time.Since(tokenChecked) >= sseTokenRecheck {
 			// A rotated token or a deleted agent ends the stream.
 			var n int64

@@ -65,17 +65,27 @@ func (s *Server) notify(c echo.Context) error {
 	}
 	s.traceCallback(c, acc, body)
 	nonce, err := s.verifyCallback(c, acc, body)
+	// Decoded once, after the signature: the app check and the handlers
+	// read the same Callback.
+	var cb *sinch.Callback
+	var decodeErr error
 	if err == nil {
-		err = checkCallbackApp(acc, body)
+		if cb, decodeErr = sinch.DecodeCallback(body); decodeErr == nil {
+			err = checkCallbackApp(acc, cb.AppID)
+		}
 	}
 	s.recordWebhookHealth(acc.ID, err) // for the account diagnostics
+	if err == nil && decodeErr != nil {
+		err = errBadRequest("malformed_callback", decodeErr.Error())
+	}
 	if err != nil {
 		if nonce != "" {
+			// Not acknowledged: Sinch's retry may carry the same nonce.
 			s.releaseNonce(acc.ID, nonce)
 		}
 		return err
 	}
-	resp, err := s.handleCallback(c, acc, body)
+	resp, err := s.handleCallback(c, acc, cb)
 	if err != nil && nonce != "" {
 		// Not acknowledged: Sinch's retry may carry the same nonce.
 		s.releaseNonce(acc.ID, nonce)
@@ -136,23 +146,17 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 // account's (every Sinch callback carries app_id): a webhook of one app
 // pointed at another account's URL, or a forged callback. A 403 (Sinch
 // does not retry it as it retries 5xx) recorded in the account's
-// diagnostics. A body that is not JSON is left to the decoder's 400.
-func checkCallbackApp(acc models.Account, body []byte) error {
-	var head struct {
-		AppID *string `json:"app_id"`
-	}
-	if json.Unmarshal(body, &head) != nil || acc.AppID == "" {
+// diagnostics.
+func checkCallbackApp(acc models.Account, appID string) error {
+	if acc.AppID == "" || appID == acc.AppID {
 		return nil
 	}
-	if head.AppID == nil || *head.AppID != acc.AppID {
-		got := "none"
-		if head.AppID != nil {
-			got = strconv.Quote(*head.AppID)
-		}
-		return &Error{Status: http.StatusForbidden, Code: "app_id_mismatch",
-			Message: fmt.Sprintf("callback app_id %s is not the Sinch app of account %d (%q): point each app's webhook at its own account's receive URL", got, acc.ID, acc.AppID)}
+	got := "none"
+	if appID != "" {
+		got = strconv.Quote(appID)
 	}
-	return nil
+	return &Error{Status: http.StatusForbidden, Code: "app_id_mismatch",
+		Message: fmt.Sprintf("callback app_id %s is not the Sinch app of account %d (%q): point each app's webhook at its own account's receive URL", got, acc.ID, acc.AppID)}
 }
 
 func (s *Server) releaseNonce(accountID uint64, nonce string) {
@@ -164,12 +168,9 @@ func (s *Server) releaseNonce(accountID uint64, nonce string) {
 	}
 }
 
-// handleCallback decodes a verified callback and hands it on by trigger.
-func (s *Server) handleCallback(c echo.Context, acc models.Account, body []byte) (WebhookResponse, error) {
-	cb, err := sinch.DecodeCallback(body)
-	if err != nil {
-		return WebhookResponse{}, errBadRequest("malformed_callback", err.Error())
-	}
+// handleCallback hands a verified, decoded callback on by trigger.
+func (s *Server) handleCallback(c echo.Context, acc models.Account, cb *sinch.Callback) (WebhookResponse, error) {
+	var err error
 	c.Set(webhookTriggerKey, string(cb.Trigger))
 	ctx := c.Request().Context()
 	log := s.log.With("account_id", acc.ID, "trigger", cb.Trigger, "request_id", requestID(c))
@@ -273,12 +274,12 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 	// another account's workflow, signed or not.
 	if json.Unmarshal([]byte(r.Metadata), &meta) == nil && meta.WorkflowID != "" {
 		wfID = meta.WorkflowID
-		if !ownsConversation(acc, wfID) {
+		if !workflows.IsConversationOf(wfID, acc.ID) {
 			return s.foreignID(ctx, acc, cb, "message_delivery_report.metadata.workflowId", wfID, resp)
 		}
 	} else if strings.HasPrefix(cb.CorrelationID, "conversation/") {
 		wfID = cb.CorrelationID
-		if !ownsConversation(acc, wfID) {
+		if !workflows.IsConversationOf(wfID, acc.ID) {
 			return s.foreignID(ctx, acc, cb, "correlation_id", wfID, resp)
 		}
 	} else if r.ChannelIdentity.Identity != "" {
@@ -296,13 +297,6 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 		sig.ReasonCode, sig.ReasonSubCode, sig.ReasonChannelCode, sig.ReasonDescription = r.Reason.Code, r.Reason.SubCode, r.Reason.ChannelCode, r.Reason.Description
 	}
 	return s.signalExisting(ctx, wfID, workflows.DeliverySignalName, sig, resp)
-}
-
-// ownsConversation reports whether a conversation workflow id is one of
-// the account's.
-func ownsConversation(acc models.Account, wfID string) bool {
-	id, ok := workflows.ConversationAccountOf(wfID)
-	return ok && id == acc.ID
 }
 
 // AccountEventForeignID is the account event of a callback that named a

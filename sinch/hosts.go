@@ -16,6 +16,34 @@ const (
 	authHost               = "auth.sinch.com"
 )
 
+// HostError is an account endpoint outside Sinch's hosts; Field is the
+// account field that names it (baseUrl or authUrl).
+type HostError struct {
+	Field string
+	Err   error
+}
+
+func (e *HostError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *HostError) Unwrap() error { return e.Err }
+
+// CheckEndpoints checks an account's baseUrl and authUrl ("" is the
+// region's default, always fine) with CheckBaseURL and CheckAuthURL; the
+// error is a *HostError naming the field. The API checks an account when
+// it is saved, the worker again before it sends the account's key secret.
+func CheckEndpoints(baseURL, authURL string) error {
+	if baseURL != "" {
+		if err := CheckBaseURL(baseURL); err != nil {
+			return &HostError{Field: "baseUrl", Err: err}
+		}
+	}
+	if authURL != "" {
+		if err := CheckAuthURL(authURL); err != nil {
+			return &HostError{Field: "authUrl", Err: err}
+		}
+	}
+	return nil
+}
+
 // CheckBaseURL accepts an https origin on a regional Conversation API host.
 func CheckBaseURL(raw string) error {
 	return checkSinchURL(raw, func(host string) bool {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/sinch"
 )
@@ -27,4 +28,17 @@ func TestSinchHosts(t *testing.T) {
 	}
 	err := sinch.CheckAuthURL("https://attacker.example/oauth2/token")
 	assert.ErrorContains(t, err, `"attacker.example" is not a Sinch host`)
+}
+
+func TestCheckEndpointsNamesTheField(t *testing.T) {
+	assert.NoError(t, sinch.CheckEndpoints("", ""), "the region's defaults")
+	assert.NoError(t, sinch.CheckEndpoints("https://eu.conversation.api.sinch.com", sinch.DefaultAuthURL))
+	var he *sinch.HostError
+	err := sinch.CheckEndpoints("http://127.0.0.1:8090", "")
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "baseUrl", he.Field)
+	err = sinch.CheckEndpoints("", "https://attacker.example/oauth2/token")
+	require.ErrorAs(t, err, &he)
+	assert.Equal(t, "authUrl", he.Field)
+	assert.ErrorContains(t, err, `authUrl: "attacker.example" is not a Sinch host`)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,7 +21,7 @@ func DiagnosticsWorkflowID(at time.Time) string {
 // Sinch contact_id, so it works in DISPATCH mode too. Starters call it
 // through Identities, which hashes the identity when configured.
 func ConversationWorkflowID(accountID uint64, channel, identity string) string {
-	return fmt.Sprintf("conversation/%d/%s/%s", accountID, channel, identity)
+	return conversationPrefix(accountID) + channel + "/" + identity
 }
 
 // Identities says what stands for a contact identity (phone number, IG id)
@@ -63,27 +64,18 @@ func (ids Identities) ConversationWorkflowID(accountID uint64, channel, identity
 	return ConversationWorkflowID(accountID, channel, ids.Key(identity))
 }
 
-// ConversationAccountOf returns the account of a conversation workflow id
-// (ok false for any other id). Ids read from a Sinch callback body are
-// checked with it before they are used: a callback on one account's URL
-// only ever reaches that account's conversations.
-func ConversationAccountOf(workflowID string) (uint64, bool) {
-	rest, ok := strings.CutPrefix(workflowID, "conversation/")
-	if !ok {
-		return 0, false
-	}
-	acc, tail, ok := strings.Cut(rest, "/")
-	if !ok || tail == "" || acc == "" || len(acc) > 20 {
-		return 0, false
-	}
-	var id uint64
-	for _, r := range acc {
-		if r < '0' || r > '9' {
-			return 0, false
-		}
-		id = id*10 + uint64(r-'0')
-	}
-	return id, id != 0
+// IsConversationOf reports whether workflowID is a conversation workflow
+// of the account (built by ConversationWorkflowID). Ids read from a Sinch
+// callback body are checked with it before they are used: a callback on
+// one account's URL only ever reaches that account's conversations.
+func IsConversationOf(workflowID string, accountID uint64) bool {
+	rest, ok := strings.CutPrefix(workflowID, conversationPrefix(accountID))
+	return ok && rest != ""
+}
+
+// conversationPrefix starts every conversation workflow id of an account.
+func conversationPrefix(accountID uint64) string {
+	return "conversation/" + strconv.FormatUint(accountID, 10) + "/"
 }
 
 // AgentReleaseWorkflowID names one take back of an agent's interactions;

@@ -25,3 +25,17 @@ func TestIdentitiesKey(t *testing.T) {
 	assert.Equal(t, "393331234567", in.Identity, "and the identity it sends to")
 	assert.Empty(t, ConversationSettings{}.Input(7, "WHATSAPP", "393331234567").ContactKey, "clear mode adds nothing to the input")
 }
+
+// IsConversationOf accepts only the account's own conversation ids: not
+// another account's whose id shares a prefix, not other workflows.
+func TestIsConversationOf(t *testing.T) {
+	own := ConversationWorkflowID(1, "WHATSAPP", "393331234567")
+	assert.True(t, IsConversationOf(own, 1))
+	for _, other := range []string{
+		ConversationWorkflowID(10, "WHATSAPP", "393331234567"),
+		ConversationWorkflowID(2, "WHATSAPP", "393331234567"),
+		"conversation/01/WHATSAPP/393331234567", "conversation/1/", "conversation/1", "migration/1/3", "",
+	} {
+		assert.False(t, IsConversationOf(other, 1), other)
+	}
+}
