@@ -403,3 +403,21 @@ func (a *Activities) mediaRequest(ctx context.Context, acc models.Account, m mod
 	}
 	return sinch.MediaRequest(recipient, u, att.Filename), nil
 }
+
+// ReopenFailedAttachment marks a failed inbound attachment pending again,
+// before a manual retry of its fetch starts. reopened is false when the
+// attachment was not failed at that moment (a fetch is recording its
+// outcome, or another retry reopened it first).
+func ReopenFailedAttachment(ctx context.Context, db *gorm.DB, attachmentID uint64) (reopened bool, err error) {
+	r := db.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", attachmentID, models.AttachmentFailed).
+		Update("status", models.AttachmentPending)
+	return r.RowsAffected > 0, r.Error
+}
+
+// RestoreFailedAttachment undoes ReopenFailedAttachment when the retry
+// could not start, so the agent still sees the attachment failed. An
+// attachment a fetch has moved on since is left alone.
+func RestoreFailedAttachment(ctx context.Context, db *gorm.DB, attachmentID uint64) error {
+	return db.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", attachmentID, models.AttachmentPending).
+		Update("status", models.AttachmentFailed).Error
+}

@@ -8,12 +8,13 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/xcally-connector/connector/agentevents"
 	"github.com/xcally-connector/connector/models"
 )
 
 // SSE timing: events are read from the agent_events table (written by the
 // worker, possibly in another process) every ssePoll, or, with an
-// EventListener (Postgres), when a NOTIFY says the agent has new events and
+// agentevents.Listener (Postgres), when a NOTIFY says the agent has new events and
 // every SafetyPoll; a comment line on each sseKeepAlive tick that sent
 // nothing keeps proxies from closing an idle stream.
 const (
@@ -61,7 +62,7 @@ func (s *Server) agentEvents(c echo.Context) error {
 	if l := s.deps.Events; l != nil {
 		ch, unsubscribe := l.Subscribe(agentID)
 		defer unsubscribe()
-		wake, every = ch, l.safetyPoll()
+		wake, every = ch, l.PollEvery()
 	}
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
@@ -154,8 +155,5 @@ func (s *Server) resumePoint(c echo.Context, agentID uint64) (uint64, error) {
 		}
 		return id, nil
 	}
-	var last uint64
-	err := s.deps.DB.WithContext(c.Request().Context()).Model(&models.AgentEvent{}).
-		Where("agent_id = ?", agentID).Select("COALESCE(MAX(id), 0)").Scan(&last).Error
-	return last, err
+	return agentevents.Newest(c.Request().Context(), s.deps.DB, agentID)
 }

@@ -289,18 +289,17 @@ func (s *Server) retryAttachment(c echo.Context) error {
 	if msg.ProviderMessageID == nil {
 		return &Error{Status: http.StatusConflict, Code: "not_retryable", Message: fmt.Sprintf("attachment %d has no Sinch message", att.ID)}
 	}
-	r := s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentFailed).
-		Update("status", models.AttachmentPending)
-	if r.Error != nil {
-		return r.Error
-	}
 	// flipped: the attachment was failed when the update ran, so its
 	// fetch had recorded the failure (it may be reading just then).
-	flipped := r.RowsAffected > 0
+	flipped, err := activities.ReopenFailedAttachment(ctx, s.deps.DB, att.ID)
+	if err != nil {
+		return err
+	}
 	restore := func() {
 		if flipped {
-			_ = s.deps.DB.WithContext(ctx).Model(&models.Attachment{}).Where("id = ? AND status = ?", att.ID, models.AttachmentPending).
-				Update("status", models.AttachmentFailed).Error
+			if err := activities.RestoreFailedAttachment(ctx, s.deps.DB, att.ID); err != nil {
+				s.log.Warn("restore failed attachment", "attachment_id", att.ID, "err", err)
+			}
 		}
 	}
 	wfID := workflows.MediaFetchWorkflowID(att.AccountID, *msg.ProviderMessageID)

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/agentevents"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
@@ -71,7 +72,7 @@ type Deps struct {
 	Diagnostics DiagnosticsDeps
 	// Events wakes the agents' SSE streams on Postgres (LISTEN/NOTIFY; the
 	// caller runs it); nil: streams poll agent_events every 250 ms.
-	Events *EventListener
+	Events *agentevents.Listener
 	// Metrics records HTTP and business metrics and is served on GET
 	// /metrics (nil: nothing recorded, no route); MetricsToken, when set,
 	// is the bearer token /metrics requires.

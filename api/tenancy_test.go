@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/inbound"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch"
@@ -868,7 +869,7 @@ func TestTenancyDeliveryReportOfAnotherAccount(t *testing.T) {
 			require.Len(t, evs, 3, "each one recorded for the admin")
 			for i, field := range []string{"message_delivery_report.metadata.workflowId", "correlation_id", "message_delivery_report.metadata.workflowId"} {
 				assert.Equal(t, w.acc.ID, evs[i].AccountID, "on the account that received it")
-				assert.Equal(t, api.AccountEventForeignID, evs[i].Kind)
+				assert.Equal(t, inbound.AccountEventForeignID, evs[i].Kind)
 				assert.Equal(t, field, evs[i].Type)
 			}
 			assert.Contains(t, evs[0].Payload, foreign)

@@ -132,12 +132,12 @@ func (s *Server) verifyCallback(c echo.Context, acc models.Account, body []byte)
 		return "", &Error{Status: http.StatusUnauthorized, Code: "timestamp_out_of_window",
 			Message: fmt.Sprintf("signature timestamp %s is outside the accepted window (%s old to %s ahead)", ts.UTC().Format(time.RFC3339), s.deps.WebhookTolerance, webhookFutureSkew)}
 	}
-	err = s.deps.DB.WithContext(c.Request().Context()).Create(&models.WebhookNonce{AccountID: acc.ID, Nonce: sh.Nonce, SeenAt: now.UTC()}).Error
+	replayed, err := models.ClaimWebhookNonce(c.Request().Context(), s.deps.DB, acc.ID, sh.Nonce, now)
 	switch {
-	case models.IsDuplicate(err):
-		return "", &Error{Status: http.StatusUnauthorized, Code: "nonce_replayed", Message: "this signature nonce was already accepted: replayed request"}
 	case err != nil:
 		return "", errUnavailable("database_unavailable", "cannot record the signature nonce", err)
+	case replayed:
+		return "", &Error{Status: http.StatusUnauthorized, Code: "nonce_replayed", Message: "this signature nonce was already accepted: replayed request"}
 	}
 	return sh.Nonce, nil
 }
@@ -162,8 +162,7 @@ func checkCallbackApp(acc models.Account, appID string) error {
 func (s *Server) releaseNonce(accountID uint64, nonce string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := s.deps.DB.WithContext(ctx).Where("account_id = ? AND nonce = ?", accountID, nonce).Delete(&models.WebhookNonce{}).Error
-	if err != nil {
+	if err := models.ReleaseWebhookNonce(ctx, s.deps.DB, accountID, nonce); err != nil {
 		s.log.Warn("release webhook nonce", "account_id", accountID, "err", err)
 	}
 }
@@ -299,18 +298,12 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 	return s.signalExisting(ctx, wfID, workflows.DeliverySignalName, sig, resp)
 }
 
-// AccountEventForeignID is the account event of a callback that named a
-// workflow of another account: it is ignored, and recorded here.
-const AccountEventForeignID = "CALLBACK_FOREIGN_ID"
-
 // foreignID ignores a callback that names another account's workflow (200,
 // Sinch must not retry it) and records it as an account event for the
 // admin: a misrouted webhook or a forged callback.
 func (s *Server) foreignID(ctx context.Context, acc models.Account, cb *sinch.Callback, field, id string, resp WebhookResponse) (WebhookResponse, error) {
 	s.log.Warn("callback names a workflow of another account: ignored", "account_id", acc.ID, "field", field, "workflow_id", id, "trigger", cb.Trigger)
-	payload, _ := json.Marshal(map[string]string{"field": field, "id": id, "trigger": string(cb.Trigger), "appId": cb.AppID})
-	ev := models.AccountEvent{AccountID: acc.ID, Kind: AccountEventForeignID, Type: field, Payload: string(payload), OccurredAt: time.Now().UTC()}
-	if err := s.deps.DB.WithContext(ctx).Create(&ev).Error; err != nil {
+	if err := inbound.RecordForeignID(ctx, s.deps.DB, acc.ID, cb, field, id); err != nil {
 		return resp, errUnavailable("database_unavailable", "cannot record the account event; Sinch will retry", err)
 	}
 	resp.Status, resp.Reason = "ignored", field+" names a workflow of another account"
@@ -334,38 +327,10 @@ func (s *Server) signalExisting(ctx context.Context, wfID, name string, arg any,
 	return resp, nil
 }
 
-// recordAccountEvent stores account-level notifications (channel events
-// such as quality rating changes, opt-in/out, capability, unsupported).
+// recordAccountEvent stores an account-level notification
+// (inbound.RecordAccountEvent) and logs a WhatsApp quality rating change.
 func (s *Server) recordAccountEvent(ctx context.Context, acc models.Account, cb *sinch.Callback) error {
-	ev := models.AccountEvent{AccountID: acc.ID, Kind: string(cb.Trigger), Payload: string(cb.Payload), OccurredAt: cb.EventTime}
-	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = cb.AcceptedTime
-	}
-	if ev.OccurredAt.IsZero() {
-		ev.OccurredAt = time.Now().UTC()
-	}
-	var rating string
-	if n := cb.ChannelEventNotification; n != nil {
-		ev.Type = n.ChannelEvent.EventType
-		if n.ChannelEvent.EventType == "WHATS_APP_QUALITY_RATING_CHANGED" {
-			var data struct {
-				QualityRating string `json:"quality_rating"`
-			}
-			if json.Unmarshal(n.ChannelEvent.AdditionalData, &data) == nil {
-				rating = data.QualityRating
-			}
-		}
-	}
-	err := s.deps.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&ev).Error; err != nil {
-			return err
-		}
-		if rating == "" {
-			return nil
-		}
-		return tx.Model(&models.Account{}).Where("id = ?", acc.ID).
-			Updates(map[string]any{"quality_rating": rating, "quality_rating_at": ev.OccurredAt}).Error
-	})
+	rating, err := inbound.RecordAccountEvent(ctx, s.deps.DB, acc.ID, cb)
 	if err != nil {
 		return errUnavailable("database_unavailable", "cannot record the account event; Sinch will retry", err)
 	}
@@ -388,26 +353,23 @@ func (s *Server) onContactChange(ctx context.Context, acc models.Account, cb *si
 		resp.Status, resp.Reason = "ignored", "no contact id or display name"
 		return resp, nil
 	}
-	err := s.deps.DB.WithContext(ctx).Model(&models.Contact{}).
-		Where("account_id = ? AND sinch_contact_id = ? AND display_name <> ?", acc.ID, n.Contact.ID, n.Contact.DisplayName).
-		Update("display_name", n.Contact.DisplayName).Error
-	if err != nil {
+	if err := inbound.RenameContact(ctx, s.deps.DB, acc.ID, n.Contact.ID, n.Contact.DisplayName); err != nil {
 		return resp, errUnavailable("database_unavailable", "cannot update the contact; Sinch will retry", err)
 	}
 	return resp, nil
 }
 
 // recordProcessingMode keeps the latest Sinch processing mode on the
-// account; DISPATCH makes the account show a warning (agents cannot reply).
+// account (inbound.RecordProcessingMode). A failure is logged, not
+// answered: the mode is a diagnostic, the callback is handed on anyway.
 func (s *Server) recordProcessingMode(ctx context.Context, acc models.Account, mode string) {
-	if mode == "" || models.ProcessingMode(mode) == acc.LastProcessingMode {
+	changed, err := inbound.RecordProcessingMode(ctx, s.deps.DB, acc, mode)
+	if err != nil {
+		s.log.Warn("record processing mode", "account_id", acc.ID, "err", err)
 		return
 	}
-	if mode == string(models.ProcessingDispatch) {
+	if changed && mode == string(models.ProcessingDispatch) {
 		s.log.Warn("Sinch app is in DISPATCH mode: set it to CONVERSATION mode so agents can reply", "account_id", acc.ID, "app_id", acc.AppID)
-	}
-	if err := s.deps.DB.WithContext(ctx).Model(&models.Account{}).Where("id = ?", acc.ID).Update("last_processing_mode", mode).Error; err != nil {
-		s.log.Warn("record processing mode", "account_id", acc.ID, "err", err)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/activities"
+	"github.com/xcally-connector/connector/agentevents"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/inbound"
@@ -146,7 +147,7 @@ func newActivities(cfg *config.Config, db *gorm.DB, store media.Store, log *slog
 	}, nil
 }
 
-func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, events *api.EventListener, log *slog.Logger, m *metrics.Metrics) (*echo.Echo, error) {
+func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store, events *agentevents.Listener, log *slog.Logger, m *metrics.Metrics) (*echo.Echo, error) {
 	box, err := secretBox(cfg)
 	if err != nil {
 		return nil, err
@@ -198,12 +199,12 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 // startEventListener starts, on Postgres, the listener that wakes the
 // agents' SSE streams on NOTIFY (nil on SQLite, whose streams poll); stop
 // ends it and waits for it.
-func startEventListener(cfg *config.Config, log *slog.Logger) (_ *api.EventListener, stop func(), _ error) {
+func startEventListener(cfg *config.Config, log *slog.Logger) (_ *agentevents.Listener, stop func(), _ error) {
 	target, err := config.ParseDatabaseURL(cfg.DatabaseURL)
 	if err != nil || target.Engine != config.Postgres {
 		return nil, func() {}, nil
 	}
-	l, err := api.NewEventListener(target.DSN, log.With("component", "sse-listener"))
+	l, err := agentevents.NewListener(target.DSN, log.With("component", "sse-listener"))
 	if err != nil {
 		return nil, nil, &config.Error{Var: "DATABASE_URL", Msg: err.Error()}
 	}

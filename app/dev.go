@@ -16,7 +16,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"gorm.io/gorm"
 
-	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/agentevents"
 	"github.com/xcally-connector/connector/config"
 	"github.com/xcally-connector/connector/devserver"
 	"github.com/xcally-connector/connector/internal/media"
@@ -127,7 +127,7 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	// The embedded UI's browser decodes payloads through the API's codec
 	// endpoint with no token (docs/decisions.md §16).
 	cfg.DevUIOrigins = d.Temporal.UIOrigins()
-	var events *api.EventListener
+	var events *agentevents.Listener
 	if events, d.stopEvents, err = startEventListener(cfg, log); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/inbound"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/sinch"
@@ -119,12 +120,12 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 	// The customer writes to B. Without a Sinch contact id the reply goes
 	// to the channel identity, which the emulator takes without knowing
 	// the contact.
-	var inbound map[string]any
-	require.NoError(t, json.Unmarshal(inboundBody("01HMSGB0001", customerB, "hello B", time.Now()), &inbound))
-	inbound["app_id"] = appB
-	msg := inbound["message"].(map[string]any)
+	var cb map[string]any
+	require.NoError(t, json.Unmarshal(inboundBody("01HMSGB0001", customerB, "hello B", time.Now()), &cb))
+	cb["app_id"] = appB
+	msg := cb["message"].(map[string]any)
 	msg["contact_id"], msg["conversation_id"] = "", ""
-	raw, err := json.Marshal(inbound)
+	raw, err := json.Marshal(cb)
 	require.NoError(t, err)
 	code, body := s.postSignedTo(accB.ID, raw, secretB)
 	require.Equal(t, http.StatusOK, code, body)
@@ -166,7 +167,7 @@ func testDeliveryReportOfAnotherAccount(t *testing.T, engine models.Engine) {
 	require.NoError(t, json.Unmarshal([]byte(body), &wr))
 	assert.Equal(t, "ignored", wr.Status)
 	var evs []models.AccountEvent
-	require.NoError(t, s.dev.DB.Where("account_id = ? AND kind = ?", s.account, api.AccountEventForeignID).Find(&evs).Error)
+	require.NoError(t, s.dev.DB.Where("account_id = ? AND kind = ?", s.account, inbound.AccountEventForeignID).Find(&evs).Error)
 	require.Len(t, evs, 1, "account A records the foreign id")
 	assert.Contains(t, evs[0].Payload, itB.WorkflowID)
 	// B is unchanged: give a wrongly routed signal time to act.

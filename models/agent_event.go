@@ -20,12 +20,3 @@ type AgentEvent struct {
 	DedupKey  string    `gorm:"size:255;not null;uniqueIndex"`
 	CreatedAt time.Time `gorm:"index"`
 }
-
-// WebhookNonce records a signature nonce of an accepted Sinch callback, so a
-// replayed request is refused. Rows older than the timestamp tolerance are
-// useless (the timestamp check refuses those requests) and are pruned.
-type WebhookNonce struct {
-	AccountID uint64    `gorm:"primaryKey;autoIncrement:false"`
-	Nonce     string    `gorm:"primaryKey;size:128"`
-	SeenAt    time.Time `gorm:"not null;index"`
-}

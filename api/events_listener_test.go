@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/agentevents"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/models/testdb"
@@ -30,7 +31,7 @@ type sseWorld struct {
 	db     *gorm.DB
 	writer *gorm.DB
 	agent  uint64
-	events *api.EventListener
+	events *agentevents.Listener
 }
 
 // newSSEWorld serves the API on Postgres; with a listener (safety poll
@@ -51,7 +52,7 @@ func newSSEWorld(tb testing.TB, withListener bool, poll time.Duration) *sseWorld
 	w.agent = ag.ID
 	deps := api.Deps{DB: w.db, AdminToken: adminToken, TaskQueue: "q"}
 	if withListener {
-		l, err := api.NewEventListener(dsn, nil)
+		l, err := agentevents.NewListener(dsn, nil)
 		require.NoError(tb, err)
 		l.SafetyPoll = poll
 		ctx, cancel := context.WithCancel(context.Background())

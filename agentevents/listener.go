@@ -1,4 +1,11 @@
-package api
+// Package agentevents owns the read side of the agents' event streams
+// (the agent_events rows that activities write and the API serves as
+// Server-Sent Events): the Postgres listener that wakes a process's
+// streams when any process inserts an event, and the queries that find
+// where a stream resumes. It never writes events (activities do, in the
+// transaction of the change they announce) and does not speak HTTP (api
+// does).
+package agentevents
 
 import (
 	"context"
@@ -15,7 +22,7 @@ import (
 	"github.com/xcally-connector/connector/models"
 )
 
-// EventListener timing defaults.
+// Listener timing defaults.
 const (
 	// DefaultSafetyPoll is how often a stream woken by NOTIFY still reads
 	// agent_events: a notification lost while the listener reconnects
@@ -30,14 +37,14 @@ const (
 	listenBackoffMax = 10 * time.Second
 )
 
-// EventListener wakes the agents' SSE streams of this API process when
+// Listener wakes the agents' SSE streams of this API process when
 // agent_events rows are inserted, by any process: it holds one dedicated
 // Postgres connection that LISTENs on models.AgentEventsChannel (notified
 // by a trigger with the agent id) and fans each notification out to the
 // streams of that agent. When the connection fails it reconnects with
 // backoff and then wakes every stream, since notifications sent in between
 // are lost; streams also poll every SafetyPoll.
-type EventListener struct {
+type Listener struct {
 	cfg *pgx.ConnConfig
 	log *slog.Logger
 	// SafetyPoll is how often subscribed streams poll anyway
@@ -52,9 +59,9 @@ type EventListener struct {
 	listenDone chan struct{}
 }
 
-// NewEventListener parses a Postgres DSN (URL or key=value form) for the
+// NewListener parses a Postgres DSN (URL or key=value form) for the
 // listener's connection; it does not connect yet (Run does).
-func NewEventListener(dsn string, log *slog.Logger) (*EventListener, error) {
+func NewListener(dsn string, log *slog.Logger) (*Listener, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("agent events listener: %w", err)
@@ -66,13 +73,13 @@ func NewEventListener(dsn string, log *slog.Logger) (*EventListener, error) {
 		cfg.RuntimeParams = map[string]string{}
 	}
 	cfg.RuntimeParams["application_name"] = "connector-sse-listener"
-	return &EventListener{cfg: cfg, log: log, subs: map[uint64]map[chan struct{}]struct{}{}, listenDone: make(chan struct{})}, nil
+	return &Listener{cfg: cfg, log: log, subs: map[uint64]map[chan struct{}]struct{}{}, listenDone: make(chan struct{})}, nil
 }
 
 // Subscribe registers a stream of agentID: the channel receives a value
 // (coalesced) when the agent may have new events. Call the returned func
 // when the stream ends.
-func (l *EventListener) Subscribe(agentID uint64) (<-chan struct{}, func()) {
+func (l *Listener) Subscribe(agentID uint64) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	l.mu.Lock()
 	set := l.subs[agentID]
@@ -92,8 +99,9 @@ func (l *EventListener) Subscribe(agentID uint64) (<-chan struct{}, func()) {
 	}
 }
 
-// safetyPoll is the poll interval of subscribed streams.
-func (l *EventListener) safetyPoll() time.Duration {
+// PollEvery is how often subscribed streams poll anyway: a notification
+// lost while the listener reconnects delays an event by at most this.
+func (l *Listener) PollEvery() time.Duration {
 	if l.SafetyPoll > 0 {
 		return l.SafetyPoll
 	}
@@ -101,15 +109,15 @@ func (l *EventListener) safetyPoll() time.Duration {
 }
 
 // Connects counts the listener's successful LISTENs (1 + reconnections).
-func (l *EventListener) Connects() int64 { return l.connects.Load() }
+func (l *Listener) Connects() int64 { return l.connects.Load() }
 
 // BackendPID is the Postgres backend pid of the current listening
 // connection (0 when not connected), as pg_stat_activity shows it.
-func (l *EventListener) BackendPID() uint32 { return l.pid.Load() }
+func (l *Listener) BackendPID() uint32 { return l.pid.Load() }
 
 // Run listens until ctx is done, reconnecting with backoff. It returns
 // nil when ctx ends.
-func (l *EventListener) Run(ctx context.Context) error {
+func (l *Listener) Run(ctx context.Context) error {
 	defer close(l.listenDone)
 	backoff := listenBackoffMin
 	for {
@@ -134,11 +142,11 @@ func (l *EventListener) Run(ctx context.Context) error {
 }
 
 // Done is closed when Run has returned.
-func (l *EventListener) Done() <-chan struct{} { return l.listenDone }
+func (l *Listener) Done() <-chan struct{} { return l.listenDone }
 
 // listen runs one connection: LISTEN, wake everyone (what was inserted
 // while nobody listened), then fan notifications out until it fails.
-func (l *EventListener) listen(ctx context.Context) error {
+func (l *Listener) listen(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := pgx.ConnectConfig(cctx, l.cfg)
 	cancel()
@@ -183,7 +191,7 @@ func (l *EventListener) listen(ctx context.Context) error {
 }
 
 // wake signals every stream of agentID without blocking.
-func (l *EventListener) wake(agentID uint64) {
+func (l *Listener) wake(agentID uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for ch := range l.subs[agentID] {
@@ -195,7 +203,7 @@ func (l *EventListener) wake(agentID uint64) {
 }
 
 // wakeAll signals every stream.
-func (l *EventListener) wakeAll() {
+func (l *Listener) wakeAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, set := range l.subs {
