@@ -1,146 +1,76 @@
 package api
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
-	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/diagnostics"
 	"github.com/xcally-connector/connector/models"
 )
 
-// Statuses of one account diagnostics check; the account's status is the
-// worst of them (skip counts as pass).
+// The account diagnostics live in package diagnostics; api registers their
+// routes, translates HTTP and keeps these names of the wire format.
+
+// Statuses of one account diagnostics check (diagnostics.CheckPass, …).
 const (
-	CheckPass = "pass"
-	CheckWarn = "warn"
-	CheckFail = "fail"
-	CheckSkip = "skip"
+	CheckPass = diagnostics.CheckPass
+	CheckWarn = diagnostics.CheckWarn
+	CheckFail = diagnostics.CheckFail
+	CheckSkip = diagnostics.CheckSkip
 )
 
-// Names of the account diagnostics checks, in the order they are listed.
+// Names of the account diagnostics checks (diagnostics.CheckPublicURLTLS, …).
 const (
-	CheckPublicURLTLS     = "public_url_tls"
-	CheckReceiveURL       = "receive_url"
-	CheckWebhookSecret    = "webhook_secret"
-	CheckLastCallback     = "last_callback"
-	CheckSignatureFailure = "signature_failure"
-	CheckCredentials      = "credentials"
-	CheckBaseURLRegion    = "base_url_region"
-	CheckProcessingMode   = "processing_mode"
-	CheckDiskSpace        = "disk_space"
-	CheckMediaProxy       = "media_proxy"
-	CheckSendFailures     = "send_failures"
-	CheckQualityRating    = "quality_rating"
-	CheckPolicyStreak     = "policy_streak"
-	CheckAccountStatus    = "account_status"
+	CheckPublicURLTLS     = diagnostics.CheckPublicURLTLS
+	CheckReceiveURL       = diagnostics.CheckReceiveURL
+	CheckWebhookSecret    = diagnostics.CheckWebhookSecret
+	CheckLastCallback     = diagnostics.CheckLastCallback
+	CheckSignatureFailure = diagnostics.CheckSignatureFailure
+	CheckCredentials      = diagnostics.CheckCredentials
+	CheckBaseURLRegion    = diagnostics.CheckBaseURLRegion
+	CheckProcessingMode   = diagnostics.CheckProcessingMode
+	CheckDiskSpace        = diagnostics.CheckDiskSpace
+	CheckMediaProxy       = diagnostics.CheckMediaProxy
+	CheckSendFailures     = diagnostics.CheckSendFailures
+	CheckQualityRating    = diagnostics.CheckQualityRating
+	CheckPolicyStreak     = diagnostics.CheckPolicyStreak
+	CheckAccountStatus    = diagnostics.CheckAccountStatus
 )
 
 // ProbeHeader carries the signed token of the receive URL probe.
-const ProbeHeader = "X-Connector-Probe"
+const ProbeHeader = diagnostics.ProbeHeader
 
-// Reserved ids of the probe tokens, minted with the media signer. No
-// attachment has them (ids are far below 2^63), so a probe token can never
-// serve a file, and a media token can never pass as a receive probe.
-const (
-	mediaProbeID   uint64 = math.MaxUint64
-	receiveProbeID uint64 = math.MaxUint64 - 1
-	// probeTokenTTL is the life of a probe token: one diagnostics run.
-	probeTokenTTL = 2 * time.Minute
-	// webhookHealthEvery spaces the writes of an account's last callback
-	// time: the webhook's hot path writes at most once per account per it.
-	webhookHealthEvery = 5 * time.Second
-	// probeBodyLimit bounds what a probe reads of an answer.
-	probeBodyLimit = 64 << 10
+// mediaProbeID is the reserved id of the media proxy probe's token.
+const mediaProbeID = diagnostics.MediaProbeID
+
+type (
+	// AccountDiagnosticsResponse is the answer of GET
+	// /api/whatsapp/accounts/{id}/diagnostics.
+	AccountDiagnosticsResponse = diagnostics.AccountDiagnosticsResponse
+	// DiagnosticCheck is the outcome of one troubleshooting check.
+	DiagnosticCheck = diagnostics.DiagnosticCheck
+	// ProbeResponse is what the connector answers to its own probes.
+	ProbeResponse = diagnostics.ProbeResponse
+	// DiagnosticsDeps are the outside parts of the account diagnostics
+	// (HTTP client, TLS roots, limits, clock).
+	DiagnosticsDeps = diagnostics.Options
 )
 
-// AccountDiagnosticsResponse is the answer of GET
-// /api/whatsapp/accounts/{id}/diagnostics.
-type AccountDiagnosticsResponse struct {
-	AccountID uint64    `json:"accountId"`
-	CheckedAt time.Time `json:"checkedAt"`
-	// Status is the worst status of the checks: pass, warn or fail.
-	Status string            `json:"status"`
-	Checks []DiagnosticCheck `json:"checks"`
-}
-
-// DiagnosticCheck is the outcome of one troubleshooting check.
-type DiagnosticCheck struct {
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	// Message says what was found; Fix, on every check but a pass, says
-	// exactly what to change (setting, Sinch dashboard field, API call).
-	Message    string  `json:"message"`
-	Fix        string  `json:"fix"`
-	DurationMs float64 `json:"durationMs"`
-}
-
-// ProbeResponse is what the connector answers to its own probes (GET on
-// the receive URL with ProbeHeader, GET /api/media/{probe token}).
-type ProbeResponse struct {
-	// Probe is "receive" or "media".
-	Probe     string `json:"probe"`
-	AccountID uint64 `json:"accountId,omitempty"`
-}
-
-// DiagnosticsDeps are the outside parts of the account diagnostics,
-// injectable so tests can use their own CA and the Sinch emulator.
-type DiagnosticsDeps struct {
-	// HTTPClient sends the probes through the public URL and the OAuth2
-	// token request (nil: a client on TLSConfig). Redirects are never
-	// followed: Sinch does not follow them either.
-	HTTPClient *http.Client
-	// TLSConfig is the base of the certificate check and of the default
-	// client (nil: the system roots).
-	TLSConfig *tls.Config
-	// CheckTimeout bounds each check (DIAGNOSTICS_CHECK_TIMEOUT).
-	CheckTimeout time.Duration
-	// CallbackMaxAge is how long an account may go without a verified
-	// callback before it warns (DIAGNOSTICS_CALLBACK_MAX_AGE).
-	CallbackMaxAge time.Duration
-	// Now reads the clock (nil: time.Now).
-	Now func() time.Time
-}
-
-// diagnosticsRuntime is DiagnosticsDeps with defaults applied and the
-// HTTP client built once (its connection pool is reused across runs).
-type diagnosticsRuntime struct {
-	DiagnosticsDeps
-	client *http.Client
-}
+// diagnosticsRuntime runs the account diagnostics; webhookHealthState
+// records the webhook's verdicts for them.
+type (
+	diagnosticsRuntime = diagnostics.Runner
+	webhookHealthState = diagnostics.WebhookHealth
+)
 
 func newDiagnosticsRuntime(d DiagnosticsDeps) *diagnosticsRuntime {
-	if d.CheckTimeout <= 0 {
-		d.CheckTimeout = config.DefaultDiagnosticsCheckTimeout
-	}
-	if d.CallbackMaxAge <= 0 {
-		d.CallbackMaxAge = config.DefaultDiagnosticsCallbackMaxAge
-	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	var c http.Client
-	if d.HTTPClient != nil {
-		c = *d.HTTPClient
-	} else {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		if d.TLSConfig != nil {
-			tr.TLSClientConfig = d.TLSConfig.Clone()
-		}
-		c.Transport = tr
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &diagnosticsRuntime{DiagnosticsDeps: d, client: &c}
+	return diagnostics.NewRunner(d)
 }
 
 // registerAccountDiagnosticsRoutes adds the account diagnostics (admin)
@@ -149,42 +79,6 @@ func (s *Server) registerAccountDiagnosticsRoutes(e *echo.Echo) {
 	e.GET("/api/whatsapp/accounts/:id/diagnostics", s.accountDiagnostics, s.requireAdmin)
 	// Sinch POSTs callbacks here; GET is only the diagnostics' probe.
 	e.GET("/api/whatsapp/accounts/:id/notify", s.receiveProbe)
-}
-
-// diagCheck is one troubleshooting check: run returns its outcome; hint is
-// the fix when it times out.
-type diagCheck struct {
-	name string
-	run  func(ctx context.Context, d *diagRun) checkResult
-	hint string
-}
-
-// checkResult is a check's status, message and fix.
-type checkResult struct{ status, message, fix string }
-
-func pass(format string, args ...any) checkResult {
-	return checkResult{status: CheckPass, message: fmt.Sprintf(format, args...)}
-}
-
-func warn(fix, format string, args ...any) checkResult {
-	return checkResult{status: CheckWarn, message: fmt.Sprintf(format, args...), fix: fix}
-}
-
-func fail(fix, format string, args ...any) checkResult {
-	return checkResult{status: CheckFail, message: fmt.Sprintf(format, args...), fix: fix}
-}
-
-func skip(fix, format string, args ...any) checkResult {
-	return checkResult{status: CheckSkip, message: fmt.Sprintf(format, args...), fix: fix}
-}
-
-// diagRun is what every check of one run reads: the account, its warnings
-// as GET /api/whatsapp/accounts/{id} shows them, and the time of the run.
-type diagRun struct {
-	s        *Server
-	acc      models.Account
-	warnings []string
-	now      time.Time
 }
 
 // accountDiagnostics handles GET /api/whatsapp/accounts/:id/diagnostics: it
@@ -200,63 +94,33 @@ func (s *Server) accountDiagnostics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d := &diagRun{s: s, acc: acc, now: s.diag.Now().UTC(),
-		warnings: toAccountResponse(acc, s.deps.PolicyWarningStreak).Warnings}
-	checks := s.runChecks(ctx, d, s.accountChecks())
-	status := CheckPass
-	for _, ch := range checks {
-		status = worse(status, ch.Status)
-	}
-	s.log.InfoContext(ctx, "account diagnostics", "account_id", acc.ID, "status", status, "request_id", requestID(c))
-	return c.JSON(http.StatusOK, AccountDiagnosticsResponse{AccountID: acc.ID, CheckedAt: d.now, Status: status, Checks: checks})
+	deps := diagnostics.Deps{DB: s.deps.DB, Secrets: s.deps.Secrets, Media: s.deps.Media, Signer: s.deps.MediaSigner,
+		PolicyWarningStreak: s.deps.PolicyWarningStreak, Log: s.log}
+	res := s.diag.Run(ctx, deps, acc, diagnosticsWarnings(toAccountResponse(acc, s.deps.PolicyWarningStreak).Warnings))
+	s.log.InfoContext(ctx, "account diagnostics", "account_id", acc.ID, "status", res.Status, "request_id", requestID(c))
+	return c.JSON(http.StatusOK, res)
 }
 
-// runChecks runs the checks concurrently; a check still running after
-// CheckTimeout fails with "timed out" (its context is cancelled).
-func (s *Server) runChecks(ctx context.Context, d *diagRun, checks []diagCheck) []DiagnosticCheck {
-	timeout := s.diag.CheckTimeout
-	out := make([]DiagnosticCheck, len(checks))
-	var wg sync.WaitGroup
-	for i, ch := range checks {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			start := time.Now()
-			done := make(chan checkResult, 1)
-			go func() {
-				defer func() {
-					if r := recover(); r != nil {
-						s.log.Error("account diagnostics check panicked", "check", ch.name, "account_id", d.acc.ID, "panic", r)
-						done <- fail("report this to XCALLY support with the connector's logs", "the check crashed: %v", r)
-					}
-				}()
-				done <- ch.run(cctx, d)
-			}()
-			var r checkResult
-			select {
-			case r = <-done:
-			case <-cctx.Done():
-			}
-			// A check that ended with its deadline reports the timeout,
-			// not the error its cancelled call returned.
-			if errors.Is(cctx.Err(), context.DeadlineExceeded) {
-				r = fail(fmt.Sprintf("%s (the limit is DIAGNOSTICS_CHECK_TIMEOUT)", ch.hint), "timed out after %s", timeout)
-			}
-			out[i] = DiagnosticCheck{Name: ch.name, Status: r.status, Message: r.message, Fix: r.fix,
-				DurationMs: float64(time.Since(start).Microseconds()) / 1000}
-		})
-	}
-	wg.Wait()
-	return out
+// diagnosticsWarnings sorts the account's warnings, as GET
+// /api/whatsapp/accounts/{id} shows them, for the checks.
+func diagnosticsWarnings(warnings []string) diagnostics.Warnings {
+	var w diagnostics.Warnings
+	_, w.WebhookRefused = warningWith(warnings, WarningWebhookRefused)
+	_, w.Unsigned = warningWith(warnings, WarningNoWebhookSecret)
+	w.DispatchMode, _ = warningWith(warnings, WarningDispatchMode)
+	w.MetaBlocked, _ = warningWith(warnings, WarningMetaBlocked)
+	w.Status, _ = warningWith(warnings, WarningStatus+":")
+	return w
 }
 
-// worse is the worse of two statuses: fail > warn > pass; skip is a pass.
-func worse(a, b string) string {
-	rank := map[string]int{CheckPass: 0, CheckSkip: 0, CheckWarn: 1, CheckFail: 2}
-	if rank[b] > rank[a] {
-		return b
+// warningWith is the first account warning starting with prefix.
+func warningWith(warnings []string, prefix string) (string, bool) {
+	for _, w := range warnings {
+		if strings.HasPrefix(w, prefix) {
+			return w, true
+		}
 	}
-	return a
+	return "", false
 }
 
 // receiveProbe answers GET on the receive URL for a request carrying a
@@ -272,7 +136,7 @@ func (s *Server) receiveProbe(c echo.Context) error {
 	if s.deps.MediaSigner == nil || tok == "" {
 		return probeRefused()
 	}
-	if pid, err := s.deps.MediaSigner.Verify(tok, time.Now()); err != nil || pid != receiveProbeID {
+	if pid, err := s.deps.MediaSigner.Verify(tok, time.Now()); err != nil || pid != diagnostics.ReceiveProbeID {
 		return probeRefused()
 	}
 	if err := s.deps.DB.WithContext(c.Request().Context()).First(&models.Account{}, id).Error; err != nil {
@@ -294,55 +158,23 @@ func (s *Server) mediaProbe(c echo.Context) error {
 	return c.JSON(http.StatusOK, ProbeResponse{Probe: "media"})
 }
 
-// webhookHealthState throttles the last-callback writes: per account, the
-// Unix nanoseconds of the latest write.
-type webhookHealthState struct {
-	lastWrite sync.Map // uint64 → *atomic.Int64
-}
-
-// due reports whether a success write is due for the account now, and
-// claims it.
-func (h *webhookHealthState) due(accountID uint64, now time.Time) bool {
-	v, _ := h.lastWrite.LoadOrStore(accountID, new(atomic.Int64))
-	last := v.(*atomic.Int64)
-	prev := last.Load()
-	if prev != 0 && now.UnixNano()-prev < int64(webhookHealthEvery) {
-		return false
-	}
-	return last.CompareAndSwap(prev, now.UnixNano())
-}
-
 // recordWebhookHealth keeps what the signature check decided about a
 // callback for the account's diagnostics: a verified one updates the last
-// callback time (at most every webhookHealthEvery), a refused one (401, or
-// a secret that cannot be decrypted) is written every time. It never fails
-// the callback.
+// callback time (throttled by diagnostics.WebhookHealth), a refused one
+// (401, a secret that cannot be decrypted, another app) is written every
+// time; a failure of the database or the engine is not the signature's
+// and is not recorded. It never fails the callback.
 func (s *Server) recordWebhookHealth(accountID uint64, verifyErr error) {
-	now := time.Now().UTC()
-	row := models.WebhookHealth{AccountID: accountID, UpdatedAt: now}
-	var set clause.Set
+	var err error
 	if verifyErr == nil {
-		if !s.webhookHealth.due(accountID, now) {
-			return
-		}
-		row.LastCallbackAt = &now
-		set = clause.AssignmentColumns([]string{"last_callback_at", "updated_at"})
+		err = s.webhookHealth.RecordVerified(s.deps.DB, accountID)
 	} else {
 		var e *Error
 		if !errors.As(verifyErr, &e) || (e.Status != http.StatusUnauthorized && e.Code != "secret_unreadable" && e.Code != "app_id_mismatch") {
 			return // the database or the engine failed, not the signature
 		}
-		// The next verified callback is written at once, so the
-		// diagnostics see whether callbacks pass again after a failure.
-		s.webhookHealth.lastWrite.Delete(accountID)
-		row.LastSignatureFailureAt, row.LastSignatureFailureCode, row.LastSignatureFailureReason = &now, e.Code, e.Message
-		row.SignatureFailures = 1
-		set = append(clause.AssignmentColumns([]string{"last_signature_failure_at", "last_signature_failure_code", "last_signature_failure_reason", "updated_at"}),
-			clause.Assignment{Column: clause.Column{Name: "signature_failures"}, Value: gorm.Expr("account_webhook_health.signature_failures + 1")})
+		err = s.webhookHealth.RecordRefused(s.deps.DB, accountID, e.Code, e.Message)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.deps.DB.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "account_id"}}, DoUpdates: set}).Create(&row).Error
 	if err != nil {
 		s.log.Warn("record webhook health", "account_id", accountID, "err", err)
 	}
