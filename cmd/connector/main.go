@@ -40,39 +40,26 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
-		e := &exitError{code: 1, msg: "connector: " + err.Error() + "\n"}
+		e := &app.ExitError{Code: 1, Msg: "connector: " + err.Error() + "\n"}
 		errors.As(err, &e)
-		fmt.Fprint(os.Stderr, e.msg)
-		os.Exit(e.code)
+		fmt.Fprint(os.Stderr, e.Msg)
+		os.Exit(e.Code)
 	}
 }
 
-// exitError ends the process with code after printing msg (often empty) to
-// stderr.
-type exitError struct {
-	code int
-	msg  string
-}
-
-func (e *exitError) Error() string { return e.msg }
-
-// exit is an exitError with a formatted message.
-func exit(code int, format string, args ...any) error {
-	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
-}
-
-// run dispatches args[0] to its subcommand. Usage and configuration errors
-// exit 2, a failed subcommand 1.
+// run dispatches args[0]: the harnesses (bench, faults) here, since they
+// drive the app from above; every role of the connector in app.Main.
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		return exit(2, "%s", usage)
+		return &app.ExitError{Code: 2, Msg: usage}
 	}
-	role, rest := config.Role(args[0]), args[1:]
-	switch role {
+	switch cmd, rest := args[0], args[1:]; cmd {
 	case "bench":
 		quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-		if err := bench.Main(ctx, rest, os.Stdout, quiet); err != nil {
-			return exit(1, "connector bench: %v\n", err)
+		if err := bench.Main(ctx, rest, os.Stdout, quiet); errors.Is(err, flag.ErrHelp) {
+			return nil // the flags were printed
+		} else if err != nil {
+			return &app.ExitError{Code: 1, Msg: fmt.Sprintf("connector bench: %v\n", err)}
 		}
 		return nil
 	case "faults":
@@ -81,56 +68,20 @@ func run(ctx context.Context, args []string) error {
 		if err == nil {
 			err = faults.Main(ctx, rest, bin, os.Getenv, os.Stdout, os.Stderr)
 		}
-		if errors.Is(err, faults.ErrFailed) {
-			return exit(1, "") // the suite has printed its report
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the flags were printed
+		} else if errors.Is(err, faults.ErrFailed) {
+			return &app.ExitError{Code: 1} // the suite has printed its report
 		} else if err != nil {
-			return exit(1, "connector faults: %v\n", err)
+			return &app.ExitError{Code: 1, Msg: fmt.Sprintf("connector faults: %v\n", err)}
 		}
 		return nil
-	}
-	cfg, err := config.Load(os.Getenv)
-	if role == "search-key" {
-		if err == nil {
-			err = app.SearchKey(cfg, strings.Join(rest, " "), os.Stdout)
-		}
-		if err != nil {
-			return exit(2, "connector search-key: %v\n", err)
-		}
-		return nil
-	}
-	if err == nil {
-		err = cfg.Validate(role)
-	}
-	if err != nil {
-		return exit(2, "connector %s: configuration error: %v\n", role, err)
-	}
-	log := cfg.NewLogger(os.Stderr).With("role", string(role))
-	switch role {
-	case config.RoleDev:
-		fs := flag.NewFlagSet("dev", flag.ContinueOnError)
-		demo := fs.Bool("demo", false, "configure a demo account, queue and agent on the Sinch emulator")
-		if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
-			return nil // fs has printed the flags, as flag.ExitOnError does (status 0)
-		} else if err != nil {
-			return exit(2, "") // fs has printed the error and the flags
-		}
-		err = app.RunDev(ctx, cfg, log, os.Stdout, app.DevOptions{Demo: *demo})
-	case config.RoleEmulator:
-		err = app.RunEmulator(ctx, cfg, log)
-	case config.RoleAPI:
-		err = app.RunAPI(ctx, cfg, log)
-	case config.RoleWorker:
-		err = app.RunWorker(ctx, cfg, log)
-	case config.RoleMigrate:
-		err = app.Migrate(cfg, log)
-	case config.RoleRekey:
-		err = app.RunRekey(ctx, cfg, log, os.Stdout)
 	default:
-		return exit(2, "connector: unknown command %q\n\n%s", role, usage)
+		err := app.Main(ctx, config.Role(cmd), rest, os.Getenv, os.Stdout, os.Stderr)
+		var e *app.ExitError
+		if errors.As(err, &e) && strings.HasPrefix(e.Msg, "connector: unknown command") {
+			e.Msg += "\n" + usage
+		}
+		return err
 	}
-	if err != nil {
-		log.Error("exiting", "err", err)
-		return exit(1, "")
-	}
-	return nil
 }
