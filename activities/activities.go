@@ -2,6 +2,12 @@
 // database writes, Sinch calls, media fetches. Workflows reference the methods
 // of *Activities by value; the worker package builds the one instance and
 // registers it. Errors are classified here, once (see errors.go).
+//
+// Activities do not decide: what happens next (route, retry, give up,
+// close) is the workflow's choice, made from what an activity returns.
+// They import no workflow code and no HTTP layer; a few functions are
+// exported for the code that must write outside an activity (inbound's
+// store-if-open, the API's attachment retry) so each write has one owner.
 package activities
 
 import (

@@ -2,6 +2,13 @@
 // and agent API, and the health endpoints. New builds the echo server with
 // its middleware, routes and the single error handler; handlers bind,
 // validate, call and return an error.
+//
+// api only translates HTTP: configuration CRUD uses gorm directly, but
+// every domain write goes through the package that owns it (inbound for
+// callbacks, activities for attachment state, models for nonces) and
+// every long-running change through a workflow. It never calls Sinch's
+// REST API itself, and the diagnostics and the SSE listener it serves live
+// in their own packages (diagnostics, agentevents).
 package api
 
 import (

@@ -1,6 +1,7 @@
 // Package apiclient is a small client of the connector's own admin API, used
 // by `connector dev --demo` and the benchmarks to configure accounts, queues
 // and agents exactly as an administrator would (through validation).
+// It speaks only HTTP: it never touches the database or the engine.
 package apiclient
 
 import (

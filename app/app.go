@@ -3,6 +3,10 @@
 // (embedded Temporal with its UI, SQLite, API and worker in one process).
 // cmd/connector only parses flags and calls into here, so tests start exactly
 // what users run.
+//
+// app owns no behaviour of its own: it builds the pieces (database, engine
+// client, codec, metrics, API, worker) and starts and stops them. Nothing
+// below it imports it; the harnesses (bench, faults) sit above it.
 package app
 
 import (

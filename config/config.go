@@ -2,6 +2,8 @@
 // variables. Every variable has a default that makes `connector dev` work on a
 // fresh machine with no variables at all; the production roles (api, worker)
 // additionally require the secrets that dev may generate for itself.
+// config only reads and validates: it opens no connection and starts
+// nothing (app does), and every variable is listed once, in vars.go.
 package config
 
 import (

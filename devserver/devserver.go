@@ -2,6 +2,7 @@
 // history, matching and worker services on SQLite) and, optionally, the
 // Temporal Web UI, in the connector's own process. `connector dev` and the
 // end-to-end tests use it; production points at an external Temporal.
+// It knows nothing of the connector's workflows, database or API.
 //
 // It is built on the server's own temporal.NewServer with static membership,
 // as Temporal's CLI does for `temporal server start-dev`.

@@ -8,7 +8,9 @@
 // must end with 0 lost and 0 duplicated, within a bounded time.
 //
 // `connector faults` runs it; `go test -tags faults ./faults/`
-// runs a short version. Only loopback addresses are used.
+// runs a short version. Only loopback addresses are used. It drives the
+// connector from outside, as an operator would, and is imported by nothing
+// but cmd/connector.
 package faults
 
 import (

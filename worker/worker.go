@@ -1,5 +1,7 @@
 // Package worker is the single place where the connector's workflows and
 // activities are registered with a Temporal worker, and runs that worker.
+// Registration names are the shipped ones and are never changed (running
+// histories refer to them); it holds no business logic and serves no HTTP.
 package worker
 
 import (

@@ -3,7 +3,8 @@
 // adds the fields of the record's context (request_id, account_id,
 // workflow_id, …) and lets debug records through, whatever LOG_LEVEL says,
 // for a context or logger marked with ForceDebug (an account whose debug
-// flag is on).
+// flag is on). It imports nothing of this module and decides nothing
+// about what is logged beyond the level.
 package logctx
 
 import (

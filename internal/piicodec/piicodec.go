@@ -4,7 +4,8 @@
 // process, naming the key in the payload metadata so keys can rotate.
 //
 // Payloads without the encrypted encoding pass through Decode unchanged, so
-// histories written before the codec was turned on still replay.
+// histories written before the codec was turned on still replay. It
+// imports nothing of this module; the keys come from its caller.
 package piicodec
 
 import (

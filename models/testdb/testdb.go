@@ -2,7 +2,7 @@
 // connector supports: SQLite always, PostgreSQL when TEST_DATABASE_URL is set.
 // Each Postgres database lives in its own schema, dropped when the test ends.
 // Under CI (CI=true) a missing or unreachable Postgres fails the test instead
-// of skipping it.
+// of skipping it. Only tests import it.
 package testdb
 
 import (
