@@ -44,6 +44,8 @@ type Client struct {
 	cfg     ClientConfig
 	sendURL string
 	listURL string
+	// projectURL is {base}/v1/projects/{project_id}: apps and webhooks.
+	projectURL string
 	// maxPageBytes bounds a ListMessages answer.
 	maxPageBytes int64
 	tokens       *TokenCache
@@ -91,11 +93,13 @@ func NewClient(cfg ClientConfig, tokens *TokenCache, httpClient *http.Client) (*
 	if err := checkHTTPURL(cfg.AuthURL); err != nil {
 		return nil, fmt.Errorf("sinch: client config: auth URL: %w", err)
 	}
-	messages := base + "/v1/projects/" + url.PathEscape(cfg.ProjectID) + "/messages"
+	project := base + "/v1/projects/" + url.PathEscape(cfg.ProjectID)
+	messages := project + "/messages"
 	return &Client{
 		cfg:          cfg,
 		sendURL:      messages + ":send",
 		listURL:      messages,
+		projectURL:   project,
 		maxPageBytes: cmp.Or(cfg.MaxListPageBytes, DefaultMaxListPageBytes),
 		tokens:       tokens,
 		httpClient:   httpClient,

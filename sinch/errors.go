@@ -29,6 +29,10 @@ const (
 	OpToken = "token"
 	OpSend  = "send"
 	OpList  = "list"
+	// OpApp reads an app; OpWebhooks lists, creates, updates or deletes
+	// webhooks.
+	OpApp      = "app"
+	OpWebhooks = "webhooks"
 )
 
 // maxErrorMessage bounds the message taken from a body Sinch did not shape.
@@ -54,7 +58,7 @@ type APIError struct {
 	RetryAfter time.Duration
 	// Class says whether repeating the call can help.
 	Class ErrorClass
-	// Op is OpToken, OpSend or OpList.
+	// Op is OpToken, OpSend, OpList, OpApp or OpWebhooks.
 	Op string
 	// Err is the network cause, if any.
 	Err error
