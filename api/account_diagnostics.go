@@ -96,6 +96,9 @@ func (s *Server) accountDiagnostics(c echo.Context) error {
 	}
 	deps := diagnostics.Deps{DB: s.deps.DB, Secrets: s.deps.Secrets, Media: s.deps.Media, Signer: s.deps.MediaSigner,
 		PolicyWarningStreak: s.deps.PolicyWarningStreak, Log: s.log}
+	if s.deps.SinchSide != nil {
+		deps.SinchApp = s.deps.SinchSide.InspectSinchApp
+	}
 	res := s.diag.Run(ctx, deps, acc, diagnosticsWarnings(toAccountResponse(acc, s.deps.PolicyWarningStreak).Warnings))
 	s.log.InfoContext(ctx, "account diagnostics", "account_id", acc.ID, "status", res.Status, "request_id", requestID(c))
 	return c.JSON(http.StatusOK, res)

@@ -1,10 +1,7 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/sinchsetup"
 )
 
 // Limits and formats of account fields.
@@ -158,9 +156,6 @@ func (r *AccountRequest) normalize(create bool) error {
 // one can be guessed, and it is all that authenticates a callback.
 const minWebhookSecretLen = 16
 
-// generatedWebhookSecretBytes is the entropy of a generated secret.
-const generatedWebhookSecretBytes = 32
-
 // checkWebhookSecret applies "signed by default": an account has a webhook
 // secret of at least 16 characters, or an admin explicitly allowed
 // unsigned callbacks. On PATCH only what the request changes is checked
@@ -192,16 +187,6 @@ func (r *AccountRequest) checkSinchHosts(allowCustom bool) error {
 		return fieldError(he.Field, "%v", he.Err)
 	}
 	return nil
-}
-
-// newWebhookSecret is a generated webhook secret: 32 random bytes,
-// base64url (43 characters).
-func newWebhookSecret() (string, error) {
-	b := make([]byte, generatedWebhookSecretBytes)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("webhook secret: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // maxSendRate bounds sendRatePerSecond: Sinch's project-wide limit is
@@ -310,7 +295,7 @@ func (r *AccountRequest) generatedSecret() (string, error) {
 	if r.GenerateWebhookSecret == nil || !*r.GenerateWebhookSecret {
 		return "", nil
 	}
-	secret, err := newWebhookSecret()
+	secret, err := sinchsetup.NewSecret()
 	if err != nil {
 		return "", err
 	}

@@ -58,6 +58,10 @@ type Deps struct {
 	// SinchAllowCustomURLs lets accounts name baseUrl/authUrl hosts other
 	// than Sinch's own (SINCH_ALLOW_CUSTOM_URLS; dev's emulator).
 	SinchAllowCustomURLs bool
+	// SinchSide reads and sets up accounts' Sinch apps and webhooks (GET
+	// …/sinch, POST …/sinch/setup, the diagnostics' sinch_app check); nil
+	// answers those 503.
+	SinchSide SinchSide
 	// Conversations are the settings new conversations start with
 	// (inactivity, routing recheck, REPLY_*, MEDIA_FETCH_*); media fetch
 	// retries started by the API use its MediaFetch* too.
@@ -218,6 +222,7 @@ func New(deps Deps) *echo.Echo {
 	s.registerReconcileRoutes(e)
 	s.registerMediaRoutes(e)
 	s.registerMigrationRoutes(e)
+	s.registerAccountSinchRoutes(e)
 	s.registerCodecRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under

@@ -178,7 +178,13 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 
 		WebhookTolerance:     cfg.WebhookTolerance,
 		SinchAllowCustomURLs: cfg.SinchAllowCustomURLs,
-		Conversations:        conversationSettings(cfg),
+		// The API reads and sets up accounts' Sinch apps itself, with the
+		// same code the worker's migration step runs.
+		SinchSide: &activities.Activities{
+			DB: db, Secrets: box, Logger: log, Tokens: sinch.NewTokenCache(nil, nil),
+			AllowCustomURLs: cfg.SinchAllowCustomURLs,
+		},
+		Conversations: conversationSettings(cfg),
 		Migrations: workflows.MigrationSettings{
 			ConfirmTimeout: cfg.MigrationConfirmTimeout, ReminderEvery: cfg.MigrationReminderEvery,
 			FirstMessageTimeout: cfg.MigrationFirstMessageTimeout,

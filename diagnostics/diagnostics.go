@@ -30,6 +30,7 @@ import (
 	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinchsetup"
 )
 
 // Statuses of one account diagnostics check; the account's status is the
@@ -57,6 +58,7 @@ const (
 	CheckQualityRating    = "quality_rating"
 	CheckPolicyStreak     = "policy_streak"
 	CheckAccountStatus    = "account_status"
+	CheckSinchApp         = "sinch_app"
 )
 
 // AccountDiagnosticsResponse is the answer of GET
@@ -115,6 +117,9 @@ type Deps struct {
 	PolicyWarningStreak int
 	// Log reports a check that panicked (nil: discarded).
 	Log *slog.Logger
+	// SinchApp reads the account's Sinch app and webhooks live (nil: the
+	// sinch_app check is skipped).
+	SinchApp func(ctx context.Context, accountID uint64) (sinchsetup.Report, error)
 }
 
 // Warnings are the account's warnings, as GET /api/whatsapp/accounts/{id}
@@ -232,6 +237,7 @@ func accountChecks() []check {
 		{CheckCredentials, checkCredentials, "check outbound https from the connector to the account's authUrl (firewall, proxy)"},
 		{CheckBaseURLRegion, checkBaseURLRegion, "retry"},
 		{CheckProcessingMode, checkProcessingMode, "retry"},
+		{CheckSinchApp, checkSinchApp, "check outbound https from the connector to the account's baseUrl (firewall, proxy); retry later if Sinch is unavailable"},
 		{CheckDiskSpace, checkDiskSpace, "check MEDIA_DIR: its file system does not answer (a hung network mount?)"},
 		{CheckMediaProxy, checkMediaProxy, "check that the proxy forwards /api/media/* of the publicUrl to the connector"},
 		{CheckSendFailures, checkSendFailures, "retry; the database did not answer in time"},
