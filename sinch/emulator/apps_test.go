@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,7 +37,9 @@ func TestCreateApp(t *testing.T) {
 		"region":         func(a *emulator.App) { a.Region = "" },
 		"keyId":          func(a *emulator.App) { a.KeyID = "" },
 		"keySecret":      func(a *emulator.App) { a.KeySecret = "" },
-		"webhookUrl":     func(a *emulator.App) { a.WebhookURL = "" },
+		"webhookUrl":     func(a *emulator.App) { a.WebhookURL = "ftp://example.com/hook" },
+		"742":            func(a *emulator.App) { a.WebhookURL = "http://example.com/" + strings.Repeat("a", 724) },
+		"channels":       func(a *emulator.App) { a.Channels = []string{"WHATSAPP", "PIGEON"} },
 		"eu, us or br":   func(a *emulator.App) { a.Region = "ap" },
 		"processingMode": func(a *emulator.App) { a.ProcessingMode = "BATCH" },
 		"another secret": func(a *emulator.App) { a.KeySecret = "different" },

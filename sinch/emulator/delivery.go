@@ -12,8 +12,9 @@ import (
 // deliverOutcome decides how an accepted message ends (forced reason code,
 // media check, else delivered and read) and generates its MESSAGE_DELIVERY
 // callbacks at the configured offsets. The callbacks of one message are
-// posted one at a time, in generation order, by a companion goroutine, so a
-// webhook that keeps failing delays only this message.
+// posted to each webhook one at a time, in generation order, by a companion
+// goroutine per webhook, so a webhook that keeps failing delays only this
+// message's callbacks to it.
 func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
 	var reason *sinch.Reason
 	switch {
@@ -40,15 +41,8 @@ func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
 		shuffleNotIdentity(statuses)
 	}
 
-	queue := make(chan callbackJob, len(statuses))
-	defer close(queue)
-	if !s.spawn(func() {
-		for job := range queue {
-			s.deliver(job)
-		}
-	}) {
-		return
-	}
+	poster := newOrderedPoster(s, len(statuses))
+	defer poster.close()
 	for i, status := range statuses {
 		if !sleep.For(s.ctx, time.Until(m.acceptedMono.Add(s.opts.DeliveryDelays[i]))) {
 			return
@@ -62,14 +56,19 @@ func (s *Server) deliverOutcome(app App, m *outMessage, forcedReason string) {
 		if r != nil {
 			m.reason = r.Code
 		}
+		s.changed()
 		s.mu.Unlock()
-		queue <- s.deliveryJob(app, m, status, r)
+		s.commitLater()
+		for _, job := range s.deliveryJobs(app, m, status, r) {
+			poster.post(job)
+		}
 	}
 }
 
-// deliveryJob builds a MESSAGE_DELIVERY callback. event_time is the
-// channel's clock, which WhatsApp reports in whole seconds.
-func (s *Server) deliveryJob(app App, m *outMessage, status string, reason *sinch.Reason) callbackJob {
+// deliveryJobs builds a MESSAGE_DELIVERY callback for each webhook that
+// receives it. event_time is the channel's clock, which WhatsApp reports in
+// whole seconds.
+func (s *Server) deliveryJobs(app App, m *outMessage, status string, reason *sinch.Reason) []callbackJob {
 	now := s.now()
 	body, _ := json.Marshal(callbackBody{
 		AppID: app.AppID, ProjectID: app.ProjectID,
@@ -82,8 +81,7 @@ func (s *Server) deliveryJob(app App, m *outMessage, status string, reason *sinc
 			ProcessingMode: m.processingMode,
 		},
 	})
-	return callbackJob{appID: app.AppID, url: app.WebhookURL, secret: app.WebhookSecret,
-		trigger: sinch.TriggerMessageDelivery, messageID: m.id, status: status, body: body}
+	return s.callbackJobs(app.AppID, body, m.id, status)
 }
 
 // shuffleNotIdentity permutes s randomly, never leaving it in its original

@@ -60,8 +60,8 @@ func (s *Server) sendInbound(appID string, in Inbound, mediaBase string) (string
 		return "", invalidf("from is required")
 	case (in.Text == "") == (in.MediaURL == ""):
 		return "", invalidf("exactly one of text and mediaUrl is required")
-	case !supportedChannel(channel):
-		return "", invalidf("channel must be WHATSAPP or INSTAGRAM, got %q", in.Channel)
+	case !app.hasChannel(channel):
+		return "", invalidf("channel %s is not configured on app %s (channels: %s)", channel, app.AppID, strings.Join(app.Channels, ", "))
 	}
 	var cm sinch.ContactMessage
 	if in.Text != "" {
@@ -98,11 +98,13 @@ func (s *Server) sendInbound(appID string, in Inbound, mediaBase string) (string
 	// Kept as the callback carries it, for the message listing; nothing
 	// changes it afterwards.
 	s.inbox[app.AppID] = append(s.inbox[app.AppID], &inMessage{msg: msg, accepted: now})
+	gen := s.changed()
 	s.mu.Unlock()
+	s.commit(gen)
 	raw, _ := json.Marshal(body)
-	job := callbackJob{appID: app.AppID, url: app.WebhookURL, secret: app.WebhookSecret,
-		trigger: sinch.TriggerMessageInbound, messageID: msg.ID, body: raw}
-	s.spawn(func() { s.deliver(job) })
+	for _, job := range s.callbackJobs(app.AppID, raw, msg.ID, "") {
+		s.spawn(func() { s.deliver(job) })
+	}
 	return msg.ID, nil
 }
 

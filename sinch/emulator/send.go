@@ -47,6 +47,9 @@ type outMessage struct {
 	accepted                  time.Time // s.now() at acceptance
 	acceptedMono              time.Time // real clock, for the delivery delays
 	mediaKind, status, reason string    // guarded by Server.mu
+	// restored messages were loaded from the state file; their delivery,
+	// cut short by the restart, is not resumed.
+	restored bool
 }
 
 // OutboxItem is a message the emulator accepted, with the status of the
@@ -174,7 +177,7 @@ func (s *Server) handleSend(w http.ResponseWriter, r *http.Request) {
 	if req.ProcessingStrategy == "DISPATCH_ONLY" {
 		mode = ModeDispatch
 	}
-	if msg := validateSend(req, mode); msg != "" {
+	if msg := validateSend(req, mode, app); msg != "" {
 		writeSinchError(w, http.StatusBadRequest, "Invalid argument: "+msg)
 		return
 	}
@@ -242,7 +245,7 @@ func (s *Server) recipientIdentity(req sinch.SendMessageRequest) (channel, ident
 
 // validateSend is Sinch's first-stage (synchronous) validation; it returns
 // the problem or "".
-func validateSend(req sinch.SendMessageRequest, mode string) string {
+func validateSend(req sinch.SendMessageRequest, mode string, app App) string {
 	rc := req.Recipient
 	switch {
 	case rc.ContactID == "" && rc.IdentifiedBy == nil:
@@ -259,13 +262,13 @@ func validateSend(req sinch.SendMessageRequest, mode string) string {
 			if normalizeIdentity(ci.Identity) == "" {
 				return fmt.Sprintf("recipient.identified_by.channel_identities[%d].identity is required.", i)
 			}
-			if !supportedChannel(ci.Channel) {
+			if !app.hasChannel(ci.Channel) {
 				return fmt.Sprintf("recipient.identified_by.channel_identities[%d].channel %q is not configured on the app.", i, ci.Channel)
 			}
 		}
 	}
 	for _, ch := range req.ChannelPriorityOrder {
-		if !supportedChannel(ch) {
+		if !app.hasChannel(ch) {
 			return fmt.Sprintf("channel_priority_order names %q, which is not configured on the app.", ch)
 		}
 	}
@@ -326,8 +329,6 @@ func validateSend(req sinch.SendMessageRequest, mode string) string {
 	return ""
 }
 
-func supportedChannel(ch string) bool { return ch == ChannelWhatsApp || ch == ChannelInstagram }
-
 // accept records a validated send in the outbox and starts its delivery.
 // The error is a second-stage validation failure (unknown contact).
 func (s *Server) accept(app App, req sinch.SendMessageRequest, mode, channel, identity string) (*outMessage, error) {
@@ -367,7 +368,9 @@ func (s *Server) accept(app App, req sinch.SendMessageRequest, mode, channel, id
 		}
 	}
 	s.outbox[app.AppID] = append(s.outbox[app.AppID], m)
+	gen := s.changed()
 	s.mu.Unlock()
+	s.commit(gen)
 
 	// A reasonCode fault is consumed by an accepted send only.
 	var forced string

@@ -65,6 +65,11 @@ type Options struct {
 	// Now is the clock of timestamps and token expiry (default time.Now).
 	// Delays and retries always use real timers.
 	Now func() time.Time
+	// StateFile, when set, keeps apps, access keys, webhooks, contacts,
+	// conversations and stored messages across restarts: loaded by Open (or
+	// New) and rewritten atomically after each change, before the API call
+	// that made it answers. Tokens are not kept: clients fetch new ones.
+	StateFile string
 }
 
 // Server is an in-memory Sinch Conversation API. Build it with New, serve
@@ -86,10 +91,37 @@ type Server struct {
 	httpSrv *http.Server
 	baseURL string
 	state
+
+	// persist writes Options.StateFile (nil without one, or when it could
+	// not be loaded); loadErr is why it could not be loaded.
+	persist *persister
+	loadErr error
 }
 
-// New returns a Server with the defaults applied to opts.
+// Open returns a Server with the defaults applied to opts and the state of
+// opts.StateFile loaded. An unreadable or corrupt state file is an error
+// naming the file; a missing one is an empty state.
+func Open(opts Options) (*Server, error) {
+	s := newServer(opts)
+	if err := s.loadErr; err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a Server with the defaults applied to opts. With a
+// StateFile that cannot be loaded (see Open, which reports it), the server
+// starts empty, never writes the file and Start fails with the error.
 func New(opts Options) *Server {
+	s := newServer(opts)
+	if s.loadErr != nil {
+		s.log.Error("sinch emulator: state not loaded", "err", s.loadErr)
+	}
+	return s
+}
+
+func newServer(opts Options) *Server {
 	if opts.RetrySchedule == nil {
 		opts.RetrySchedule = DefaultRetrySchedule
 	}
@@ -116,6 +148,14 @@ func New(opts Options) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
+	if opts.StateFile != "" {
+		if err := s.loadState(opts.StateFile); err != nil {
+			s.state, s.loadErr = newState(), err
+		} else {
+			s.persist = &persister{path: opts.StateFile, kick: make(chan struct{}, 1)}
+			s.wg.Go(s.flusher)
+		}
+	}
 	return s
 }
 
@@ -139,7 +179,18 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /{region}/v1/projects/{projectId}/messages:send", s.handleSend)
 	m.HandleFunc("GET /v1/projects/{projectId}/messages", s.handleList)
 	m.HandleFunc("GET /{region}/v1/projects/{projectId}/messages", s.handleList)
+	for _, prefix := range []string{"", "/{region}"} {
+		p := prefix + "/v1/projects/{projectId}"
+		m.HandleFunc("GET "+p+"/apps/{appId}", s.handleGetSinchApp)
+		m.HandleFunc("GET "+p+"/apps/{appId}/webhooks", s.handleListWebhooks)
+		m.HandleFunc("POST "+p+"/webhooks", s.handleCreateWebhook)
+		m.HandleFunc("GET "+p+"/webhooks/{webhookId}", s.handleGetWebhook)
+		m.HandleFunc("PATCH "+p+"/webhooks/{webhookId}", s.handleUpdateWebhook)
+		m.HandleFunc("DELETE "+p+"/webhooks/{webhookId}", s.handleDeleteWebhook)
+	}
 	m.HandleFunc("POST /emulator/apps", s.handleCreateApp)
+	m.HandleFunc("GET /emulator/apps/{appId}", s.handleGetApp)
+	m.HandleFunc("PATCH /emulator/apps/{appId}", s.handleUpdateApp)
 	m.HandleFunc("POST /emulator/apps/{appId}/inbound", s.handleInbound)
 	m.HandleFunc("GET /emulator/apps/{appId}/outbox", s.handleOutbox)
 	m.HandleFunc("POST /emulator/apps/{appId}/faults", s.handleFaults)
@@ -161,6 +212,9 @@ func (s *Server) Start(addr string) (string, error) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return "", errors.New("emulator: server is closed")
+	}
+	if s.loadErr != nil {
+		return "", s.loadErr
 	}
 	if s.httpSrv != nil {
 		return "", errors.New("emulator: server already started")
@@ -186,7 +240,8 @@ func (s *Server) Start(addr string) (string, error) {
 }
 
 // Close stops serving and cancels every pending callback, retry and media
-// fetch; it returns once all of them have ended.
+// fetch; it returns once all of them have ended and the state file (if
+// any) holds the last changes.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -202,6 +257,7 @@ func (s *Server) Close() error {
 		err = srv.Close()
 	}
 	s.wg.Wait()
+	s.closePersist()
 	if s.ownsClient {
 		s.client.CloseIdleConnections()
 	}
@@ -289,13 +345,13 @@ func writeEmulatorError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		code = http.StatusBadRequest
-	case errors.Is(err, ErrAppNotFound):
+	case errors.Is(err, ErrAppNotFound), errors.Is(err, ErrWebhookNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrAppExists):
 		code = http.StatusConflict
 	}
 	msg := err.Error()
-	for _, e := range []error{ErrInvalid, ErrAppNotFound, ErrAppExists} {
+	for _, e := range []error{ErrInvalid, ErrAppNotFound, ErrAppExists, ErrWebhookNotFound} {
 		msg = strings.TrimPrefix(msg, e.Error()+": ")
 	}
 	writeStatus(w, code, msg)
