@@ -33,6 +33,9 @@ const MigrationReminderKind = "MIGRATION_REMINDER"
 const (
 	StepCreateAccount     = "create_account"
 	StepVerifyCredentials = "verify_credentials"
+	// StepSetUpWebhook sets up the new app's webhook (migrations started
+	// since the connector sets up the Sinch side itself).
+	StepSetUpWebhook      = "set_up_webhook"
 	StepCopyAccess        = "copy_access"
 	StepBridgeQueue       = "bridge_queue"
 	StepAwaitConfirmation = "await_confirmation"
@@ -66,22 +69,39 @@ type MigrationStep struct {
 	// Attempts counts the runs of the step (a retried credentials check
 	// runs more than once).
 	Attempts int `json:"attempts"`
+	// Detail says what a done step did when it is worth showing (the
+	// webhook step's changes on the Sinch side).
+	Detail string `json:"detail,omitempty"`
 }
 
 // NewMigrationSteps is the list of steps of a migration, all pending.
 func NewMigrationSteps() []MigrationStep {
+	return migrationSteps(true)
+}
+
+// MigrationStepsV1 is the list of steps of a migration started before the
+// connector set up the new app's webhook itself (workflow version 1).
+func MigrationStepsV1() []MigrationStep {
+	return migrationSteps(false)
+}
+
+func migrationSteps(withWebhook bool) []MigrationStep {
 	titles := []struct{ name, title string }{
 		{StepCreateAccount, "create the new account with the source's settings"},
 		{StepVerifyCredentials, "verify the new Sinch credentials (OAuth2 token)"},
+		{StepSetUpWebhook, "set up the new Sinch app's webhook (Receive URL, every trigger, the secret)"},
 		{StepCopyAccess, "link the new account to the source's queues and agents"},
 		{StepBridgeQueue, "create or reuse a queue with both accounts"},
 		{StepAwaitConfirmation, "wait for the Sinch account manager's confirmation"},
 		{StepAwaitFirstMessage, "wait for the first customer message on the new account"},
 		{StepMarkMigrated, "mark the source account migrated"},
 	}
-	steps := make([]MigrationStep, len(titles))
-	for i, t := range titles {
-		steps[i] = MigrationStep{Name: t.name, Title: t.title, Status: StepPending}
+	steps := make([]MigrationStep, 0, len(titles))
+	for _, t := range titles {
+		if t.name == StepSetUpWebhook && !withWebhook {
+			continue
+		}
+		steps = append(steps, MigrationStep{Name: t.name, Title: t.title, Status: StepPending})
 	}
 	return steps
 }

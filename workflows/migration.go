@@ -26,8 +26,9 @@ const (
 	// MigrationCancelSignalName cancels the migration: what was done is
 	// compensated and the source account is left as it was.
 	MigrationCancelSignalName = "migration-cancel"
-	// MigrationRetrySignalName runs the failed credentials step again
-	// (after the admin corrected the new account's key).
+	// MigrationRetrySignalName runs the failed credentials or webhook step
+	// again (after the admin corrected the new account's key, or the Sinch
+	// side).
 	MigrationRetrySignalName = "migration-retry"
 )
 
@@ -111,7 +112,9 @@ func (p MigrationProgress) TargetAccountID() uint64 {
 // migrationVersionChange names the workflow.GetVersion change id read once
 // at the start of every run; m.version is its value. Versions:
 //
-//	1: the first shipped command order (this file).
+//	1: the first shipped command order.
+//	2: step 3 sets up the new app's webhook (SetUpSinchApp) after the
+//	   credentials; the step list has eight steps.
 //
 // A change to the order of activities, timers or markers raises the
 // maximum to 2 here, branches on m.version >= 2 where it changes (runs in
@@ -120,12 +123,13 @@ func (p MigrationProgress) TargetAccountID() uint64 {
 const migrationVersionChange = "migration"
 
 // migrationVersion is the newest version of the command order.
-const migrationVersion = 1
+const migrationVersion = 2
 
-// MigrationWorkflow moves a WhatsApp account to a new Sinch app in seven
+// MigrationWorkflow moves a WhatsApp account to a new Sinch app in eight
 // visible steps: create the new account with the source's settings, verify
 // its credentials (a refused key waits for the admin to correct it and
-// retry), copy queue links and agent permissions, create or reuse a bridge
+// retry), set up the new app's webhook (a refusal of Sinch waits for the
+// admin likewise), copy queue links and agent permissions, create or reuse a bridge
 // queue linked to both accounts, wait (with reminders) for the account
 // manager's confirmation that the number moved, wait for the first
 // customer message on the new account, and mark the source migrated. A
@@ -192,6 +196,9 @@ func (m *migration) setup(ctx workflow.Context) error {
 
 func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 	m.version = workflow.GetVersion(ctx, migrationVersionChange, workflow.DefaultVersion, migrationVersion)
+	if m.version < 2 {
+		m.st.Steps = activities.MigrationStepsV1()
+	}
 	var a *activities.Activities
 	m.upsertSearchAttributes(ctx)
 	m.st.NextAction = m.nextAction()
@@ -199,79 +206,95 @@ func (m *migration) run(ctx workflow.Context) (MigrationProgress, error) {
 		return *m.st, err
 	}
 
-	// Step 1: the new account.
+	// Steps are found by name: version 2 has one more than version 1.
+	idx := m.stepIndex
+
+	// The new account.
 	var target activities.MigrationTargetResult
-	if err := m.step(ctx, 0, func(sctx workflow.Context) error {
+	if err := m.step(ctx, idx(activities.StepCreateAccount), func(sctx workflow.Context) error {
 		return execute(stepCtx(sctx), a.CreateMigrationTarget, activities.MigrationInput{MigrationID: m.in.MigrationID}).Get(sctx, &target)
 	}); err != nil {
-		return m.fail(ctx, 0, err)
+		return m.fail(ctx, idx(activities.StepCreateAccount), err)
 	}
 	m.st.Target = &target
 	if m.cancelled(ctx) {
-		return m.finishCancelled(ctx, 1)
+		return m.finishCancelled(ctx, idx(activities.StepVerifyCredentials))
 	}
 
-	// Step 2: the new credentials, retried on the admin's request.
+	// The new credentials, retried on the admin's request.
 	if err := m.verifyCredentials(ctx); err != nil {
 		if errors.Is(err, errMigrationCancelled) {
-			return m.finishCancelled(ctx, 1)
+			return m.finishCancelled(ctx, idx(activities.StepVerifyCredentials))
 		}
-		return m.fail(ctx, 1, err)
+		return m.fail(ctx, idx(activities.StepVerifyCredentials), err)
 	}
 	if m.cancelled(ctx) {
-		return m.finishCancelled(ctx, 2)
+		return m.finishCancelled(ctx, idx(activities.StepVerifyCredentials)+1)
 	}
 
-	// Step 3: queue links and agent permissions.
+	// The new app's webhook (version 2), retried on the admin's request.
+	if m.version >= 2 {
+		if err := m.setUpWebhook(ctx); err != nil {
+			if errors.Is(err, errMigrationCancelled) {
+				return m.finishCancelled(ctx, idx(activities.StepSetUpWebhook))
+			}
+			return m.fail(ctx, idx(activities.StepSetUpWebhook), err)
+		}
+		if m.cancelled(ctx) {
+			return m.finishCancelled(ctx, idx(activities.StepCopyAccess))
+		}
+	}
+
+	// Queue links and agent permissions.
 	pair := activities.MigrationPairInput{MigrationID: m.in.MigrationID, SourceAccountID: m.in.SourceAccountID, TargetAccountID: target.AccountID}
-	if err := m.step(ctx, 2, func(sctx workflow.Context) error {
+	if err := m.step(ctx, idx(activities.StepCopyAccess), func(sctx workflow.Context) error {
 		return execute(stepCtx(sctx), a.CopyMigrationAccess, pair).Get(sctx, nil)
 	}); err != nil {
-		return m.fail(ctx, 2, err)
+		return m.fail(ctx, idx(activities.StepCopyAccess), err)
 	}
 	if m.cancelled(ctx) {
-		return m.finishCancelled(ctx, 3)
+		return m.finishCancelled(ctx, idx(activities.StepBridgeQueue))
 	}
 
-	// Step 4: the bridge queue.
+	// The bridge queue.
 	var bridge activities.BridgeResult
-	if err := m.step(ctx, 3, func(sctx workflow.Context) error {
+	if err := m.step(ctx, idx(activities.StepBridgeQueue), func(sctx workflow.Context) error {
 		return execute(stepCtx(sctx), a.EnsureMigrationBridge, pair).Get(sctx, &bridge)
 	}); err != nil {
-		return m.fail(ctx, 3, err)
+		return m.fail(ctx, idx(activities.StepBridgeQueue), err)
 	}
 	m.st.BridgeQueueID, m.st.BridgeCreated = bridge.QueueID, bridge.Created
 	if m.cancelled(ctx) {
-		return m.finishCancelled(ctx, 4)
+		return m.finishCancelled(ctx, idx(activities.StepAwaitConfirmation))
 	}
 
-	// Step 5: the account manager's confirmation.
+	// The account manager's confirmation.
 	switch err := m.awaitConfirmation(ctx); {
 	case errors.Is(err, errMigrationCancelled):
-		return m.finishCancelled(ctx, 4)
+		return m.finishCancelled(ctx, idx(activities.StepAwaitConfirmation))
 	case errors.Is(err, errMigrationExpired):
-		return m.finishExpired(ctx, 4, fmt.Sprintf("no confirmation that the number moved within %s", m.in.ConfirmTimeout))
+		return m.finishExpired(ctx, idx(activities.StepAwaitConfirmation), fmt.Sprintf("no confirmation that the number moved within %s", m.in.ConfirmTimeout))
 	case err != nil:
-		return m.fail(ctx, 4, err)
+		return m.fail(ctx, idx(activities.StepAwaitConfirmation), err)
 	}
 
-	// Step 6: the first customer message on the new account.
+	// The first customer message on the new account.
 	switch err := m.awaitFirstMessage(ctx); {
 	case errors.Is(err, errMigrationCancelled):
-		return m.finishCancelled(ctx, 5)
+		return m.finishCancelled(ctx, idx(activities.StepAwaitFirstMessage))
 	case errors.Is(err, errMigrationExpired):
-		return m.finishExpired(ctx, 5, fmt.Sprintf("no customer message reached the new account within %s of the confirmation", m.in.FirstMessageTimeout))
+		return m.finishExpired(ctx, idx(activities.StepAwaitFirstMessage), fmt.Sprintf("no customer message reached the new account within %s of the confirmation", m.in.FirstMessageTimeout))
 	case err != nil:
-		return m.fail(ctx, 5, err)
+		return m.fail(ctx, idx(activities.StepAwaitFirstMessage), err)
 	}
 
-	// Step 7: the source is migrated. The number has moved and customers
-	// write to the new app: a cancel now is too late, and the step is
-	// retried until the database takes it.
-	if err := m.step(ctx, 6, func(sctx workflow.Context) error {
+	// The source is migrated. The number has moved and customers write to
+	// the new app: a cancel now is too late, and the step is retried until
+	// the database takes it.
+	if err := m.step(ctx, idx(activities.StepMarkMigrated), func(sctx workflow.Context) error {
 		return execute(dbCtx(sctx), a.MarkSourceMigrated, pair).Get(sctx, nil)
 	}); err != nil {
-		return m.fail(ctx, 6, err)
+		return m.fail(ctx, idx(activities.StepMarkMigrated), err)
 	}
 	return m.finish(ctx, models.MigrationCompleted, "")
 }

@@ -37,10 +37,13 @@ func (m *migration) nextAction() string {
 	t := st.Target
 	switch st.State {
 	case models.MigrationAwaitingConfirmation:
+		webhook := fmt.Sprintf("set the new app's webhook to %s with all triggers and the secret; ", t.ReceiveURL)
+		if m.hasStep(activities.StepSetUpWebhook) {
+			webhook = "" // the migration set it up (its step's detail says how)
+		}
 		text := fmt.Sprintf("email your Sinch account manager App ID %s and Project ID %s to move %s to the new app; "+
-			"set the new app's webhook to %s with all triggers and the secret; "+
-			"when the account manager confirms the number moved, POST /api/migrations/%d/confirm",
-			t.AppID, t.ProjectID, t.Phone, t.ReceiveURL, id)
+			"%swhen the account manager confirms the number moved, POST /api/migrations/%d/confirm",
+			t.AppID, t.ProjectID, t.Phone, webhook, id)
 		if st.Reminders > 0 && st.Deadline != nil {
 			text = fmt.Sprintf("reminder %d: still waiting for the confirmation, the migration expires at %s: %s",
 				st.Reminders, st.Deadline.UTC().Format(time.RFC3339), text)
@@ -52,8 +55,8 @@ func (m *migration) nextAction() string {
 			until = " until " + st.Deadline.UTC().Format(time.RFC3339)
 		}
 		return fmt.Sprintf("nothing to do: waiting%s for the first customer message on the new account %d (Sinch app %s); "+
-			"if none arrives, check the new app's webhook (%s, all triggers, the secret) and Sinch's analytics",
-			until, t.AccountID, t.AppID, t.ReceiveURL)
+			"if none arrives, check the new app's webhook (%s, all triggers, the secret: GET /api/whatsapp/accounts/%d/sinch) and Sinch's analytics",
+			until, t.AccountID, t.AppID, t.ReceiveURL, t.AccountID)
 	case models.MigrationCompleted:
 		return fmt.Sprintf("nothing to do: account %d is migrated and new interactions open on account %d; "+
 			"check that agents and the action flow are set on the new account", st.SourceAccountID, t.AccountID)
@@ -67,9 +70,15 @@ func (m *migration) nextAction() string {
 		return fmt.Sprintf("fix the cause (%s) and start again with POST /api/migrations: the migration failed%s and the source account %d is unchanged",
 			st.Error, m.disabledNote(), st.SourceAccountID)
 	}
-	if s := st.Steps[1]; s.Status == activities.StepFailed && t != nil {
+	if s := st.Steps[m.stepIndex(activities.StepVerifyCredentials)]; s.Status == activities.StepFailed && t != nil {
 		return fmt.Sprintf("correct the new account's Sinch key (%s): PATCH /api/whatsapp/accounts/%d with the right keyId and keySecret, "+
 			"then POST /api/migrations/%d/retry to verify it again (or POST /api/migrations/%d/cancel)", s.Error, t.AccountID, id, id)
+	}
+	if m.hasStep(activities.StepSetUpWebhook) && t != nil {
+		if s := st.Steps[m.stepIndex(activities.StepSetUpWebhook)]; s.Status == activities.StepFailed {
+			return fmt.Sprintf("correct the new Sinch app's side (%s): GET /api/whatsapp/accounts/%d/sinch shows each problem with its fix; "+
+				"then POST /api/migrations/%d/retry to set up the webhook again (or POST /api/migrations/%d/cancel)", s.Error, t.AccountID, id, id)
+		}
 	}
 	for i, s := range st.Steps {
 		if s.Status == activities.StepPending || s.Status == activities.StepRunning {
@@ -85,4 +94,14 @@ func (m *migration) disabledNote() string {
 		return ""
 	}
 	return fmt.Sprintf(", the new account %d is disabled", m.st.Target.AccountID)
+}
+
+// hasStep reports whether this run's step list has the named step.
+func (m *migration) hasStep(name string) bool {
+	for _, s := range m.st.Steps {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -56,28 +57,102 @@ func (m *migration) step(ctx workflow.Context, i int, fn func(workflow.Context) 
 	return nil
 }
 
-// verifyCredentials runs step 2 until it passes: a failure records the
-// step failed and waits for the retry signal (after the admin corrected
-// the key) or a cancel. A cancel also interrupts a running check.
+// stepIndex is the index of the named step in this run's step list.
+func (m *migration) stepIndex(name string) int {
+	for i, s := range m.st.Steps {
+		if s.Name == name {
+			return i
+		}
+	}
+	panic("migration has no step " + name)
+}
+
+// verifyCredentials runs the credentials step until it passes: a failure
+// records the step failed and waits for the retry signal (after the admin
+// corrected the key) or a cancel. A cancel also interrupts a running check.
 func (m *migration) verifyCredentials(ctx workflow.Context) error {
 	var a *activities.Activities
 	in := activities.MigrationAccountInput{MigrationID: m.in.MigrationID, AccountID: m.st.TargetAccountID()}
+	return m.retriedStep(ctx, m.stepIndex(activities.StepVerifyCredentials), func(actx workflow.Context) workflow.Future {
+		return execute(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5,
+				NonRetryableErrorTypes: []string{activities.ErrTypeBadInput, activities.ErrTypeMigrationConflict, activities.ErrTypeMigrationCredentials},
+			},
+		}), a.VerifyMigrationCredentials, in)
+	}, nil)
+}
+
+// setUpWebhook runs the webhook step (version 2) until it passes: the new
+// app gets a webhook to the new account's Receive URL with every trigger
+// and the account's secret; stale webhooks of the connector on the new
+// app (an earlier attempt's) are removed. A refusal of Sinch (the app
+// already has 5 webhooks, a wrong project) waits for the admin's retry or
+// cancel, as a refused key does. The step's detail lists the changes.
+func (m *migration) setUpWebhook(ctx workflow.Context) error {
+	var a *activities.Activities
+	i := m.stepIndex(activities.StepSetUpWebhook)
+	in := activities.SinchSetupInput{AccountID: m.st.TargetAccountID(), RemoveStale: true}
+	var res activities.SinchSetupResult
+	return m.retriedStep(ctx, i, func(actx workflow.Context) workflow.Future {
+		return execute(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 8,
+				NonRetryableErrorTypes: []string{activities.ErrTypeBadInput, activities.ErrTypeMigrationConflict, activities.ErrTypeSinchSetup},
+			},
+		}), a.SetUpSinchApp, in)
+	}, func(f workflow.Future, sctx workflow.Context) error {
+		if err := f.Get(sctx, &res); err != nil {
+			return err
+		}
+		m.st.Steps[i].Detail = setupDetail(res)
+		return nil
+	})
+}
+
+// setupDetail says what the webhook step changed on the Sinch side.
+func setupDetail(res activities.SinchSetupResult) string {
+	if len(res.Changes) == 0 {
+		return "the new app's webhook was already right"
+	}
+	var parts []string
+	for _, c := range res.Changes {
+		p := strings.ReplaceAll(c.Action, "_", " ")
+		if c.WebhookID != "" {
+			p += " " + c.WebhookID
+		}
+		p += " (" + c.Target + ")"
+		if len(c.Fields) > 0 && c.Action != "create_webhook" {
+			p += ": " + strings.Join(c.Fields, ", ")
+		}
+		parts = append(parts, p)
+	}
+	if res.SecretGenerated {
+		parts = append(parts, "a webhook secret was generated for the new account")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// retriedStep runs step i (start schedules its activity; get reads its
+// result, nil: f.Get(nil)) until it passes: a failure records the step
+// failed and waits for the retry signal or a cancel; a cancel also
+// interrupts a running activity. A MigrationConflict error ends it.
+func (m *migration) retriedStep(ctx workflow.Context, i int, start func(workflow.Context) workflow.Future, get func(workflow.Future, workflow.Context) error) error {
+	if get == nil {
+		get = func(f workflow.Future, sctx workflow.Context) error { return f.Get(sctx, nil) }
+	}
 	for {
-		err := m.step(ctx, 1, func(sctx workflow.Context) error {
+		err := m.step(ctx, i, func(sctx workflow.Context) error {
 			actx, stop := workflow.WithCancel(sctx)
 			defer stop()
-			fut := execute(workflow.WithActivityOptions(actx, workflow.ActivityOptions{
-				StartToCloseTimeout: time.Minute,
-				RetryPolicy: &temporal.RetryPolicy{
-					InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 5,
-					NonRetryableErrorTypes: []string{activities.ErrTypeBadInput, activities.ErrTypeMigrationConflict, activities.ErrTypeMigrationCredentials},
-				},
-			}), a.VerifyMigrationCredentials, in)
+			fut := start(actx)
 			var ferr error
 			done := false
 			for !done && !m.st.CancelRequested {
 				sel := workflow.NewSelector(ctx)
-				sel.AddFuture(fut, func(f workflow.Future) { ferr, done = f.Get(sctx, nil), true })
+				sel.AddFuture(fut, func(f workflow.Future) { ferr, done = get(f, sctx), true })
 				m.addSignals(ctx, sel)
 				sel.Select(ctx)
 			}
@@ -97,7 +172,7 @@ func (m *migration) verifyCredentials(ctx workflow.Context) error {
 			return err
 		}
 		// Wait for the admin: the state stays running, the step failed.
-		m.st.Error = m.st.Steps[1].Error
+		m.st.Error = m.st.Steps[i].Error
 		m.st.RetryRequested = false
 		m.st.NextAction = m.nextAction()
 		if err := m.record(ctx); err != nil {
@@ -123,7 +198,7 @@ var errMigrationExpired = errors.New("expired")
 // with a reminder every ReminderEvery, until ConfirmTimeout.
 func (m *migration) awaitConfirmation(ctx workflow.Context) error {
 	var a *activities.Activities
-	s := &m.st.Steps[4]
+	s := &m.st.Steps[m.stepIndex(activities.StepAwaitConfirmation)]
 	start := workflow.Now(ctx)
 	s.Status, s.StartedAt, s.Attempts = activities.StepRunning, &start, s.Attempts+1
 	deadline := start.Add(m.in.ConfirmTimeout)
@@ -182,7 +257,7 @@ func (m *migration) awaitConfirmation(ctx workflow.Context) error {
 // FirstMessageTimeout (ScheduleToClose); a cancel cancels it.
 func (m *migration) awaitFirstMessage(ctx workflow.Context) error {
 	var a *activities.Activities
-	s := &m.st.Steps[5]
+	s := &m.st.Steps[m.stepIndex(activities.StepAwaitFirstMessage)]
 	start := workflow.Now(ctx)
 	deadline := start.Add(m.in.FirstMessageTimeout)
 	s.Status, s.StartedAt, s.Attempts = activities.StepRunning, &start, s.Attempts+1

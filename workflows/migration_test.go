@@ -14,6 +14,7 @@ import (
 
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/sinchsetup"
 	"github.com/xcally-connector/connector/workflows"
 )
 
@@ -38,6 +39,10 @@ type fakeMigrationDB struct {
 	marked        []activities.MigrationPairInput
 	// bridgeCreated: step 4 created its queue (else it reused one).
 	bridgeCreated bool
+	// setup answers the webhook step's call number n; nil: a webhook
+	// created.
+	setup  func(n int) (activities.SinchSetupResult, error)
+	setups []activities.SinchSetupInput
 }
 
 func (f *fakeMigrationDB) count(name string) int {
@@ -103,6 +108,20 @@ func (s *MigrationSuite) SetupTest() {
 			}
 		}
 		return activities.VerifyCredentialsResult{AuthURL: "https://auth.sinch.com/oauth2/token", KeyID: "key-new"}, nil
+	})
+	s.env.OnActivity(a.SetUpSinchApp, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SinchSetupInput) (activities.SinchSetupResult, error) {
+		n := f.count(activities.StepSetUpWebhook)
+		f.mu.Lock()
+		f.setups = append(f.setups, in)
+		f.mu.Unlock()
+		if err := f.transient(activities.StepSetUpWebhook, n); err != nil {
+			return activities.SinchSetupResult{}, err
+		}
+		if f.setup != nil {
+			return f.setup(n)
+		}
+		return activities.SinchSetupResult{Changes: []sinchsetup.Change{{Action: sinchsetup.ActionCreate, WebhookID: "wh-1",
+			Target: migrationTarget.ReceiveURL, Fields: []string{"target", "triggers", "secret"}}}}, nil
 	})
 	s.env.OnActivity(a.CopyMigrationAccess, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.MigrationPairInput) (activities.CopyAccessResult, error) {
 		n := f.count(activities.StepCopyAccess)
@@ -193,15 +212,16 @@ func (s *MigrationSuite) TestHappyPath() {
 
 	s.Equal(models.MigrationAwaitingConfirmation, waiting.State)
 	s.Equal("email your Sinch account manager App ID 01HNEWAPP and Project ID proj-new to move +390212345678 to the new app; "+
-		"set the new app's webhook to https://motion.example.com/api/whatsapp/accounts/42/notify with all triggers and the secret; "+
 		"when the account manager confirms the number moved, POST /api/migrations/7/confirm", waiting.NextAction)
+	s.Equal("create webhook wh-1 (https://motion.example.com/api/whatsapp/accounts/42/notify)", waiting.Steps[2].Detail)
+	s.Equal([]activities.SinchSetupInput{{AccountID: 42, RemoveStale: true}}, s.db.setups)
 	s.Equal(uint64(42), waiting.TargetAccountID())
 	s.Equal(uint64(3), waiting.BridgeQueueID)
 
 	s.Equal(models.MigrationCompleted, p.State)
-	s.Equal([]activities.StepStatus{"done", "done", "done", "done", "done", "done", "done"}, statuses(p.Steps))
+	s.Equal([]activities.StepStatus{"done", "done", "done", "done", "done", "done", "done", "done"}, statuses(p.Steps))
 	s.Equal(4, s.db.calls[activities.StepAwaitFirstMessage], "the poll retried until the message arrived")
-	s.Equal(1, p.Steps[5].Attempts, "the poll is one activity: its retries are not step runs")
+	s.Equal(1, p.Steps[6].Attempts, "the poll is one activity: its retries are not step runs")
 	s.Require().Len(s.db.marked, 1)
 	s.Equal(activities.MigrationPairInput{MigrationID: 7, SourceAccountID: 2, TargetAccountID: 42}, s.db.marked[0])
 	s.Empty(s.db.compensations)
@@ -240,22 +260,22 @@ func (s *MigrationSuite) TestCancelAtEachStep() {
 		want []activities.StepStatus
 	}{
 		{"step 1 create account", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepCreateAccount },
-			[]activities.StepStatus{"compensated", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}},
 		{"step 2 verify credentials", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepVerifyCredentials },
-			[]activities.StepStatus{"compensated", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}},
 		{"step 3 copy access", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepCopyAccess },
-			[]activities.StepStatus{"compensated", "done", "compensated", "skipped", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "done", "done", "compensated", "skipped", "skipped", "skipped", "skipped"}},
 		{"step 4 bridge queue", 100 * time.Millisecond, func(f *fakeMigrationDB) { f.fail = activities.StepBridgeQueue },
-			[]activities.StepStatus{"compensated", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "done", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
 		{"step 5 await confirmation", 50 * time.Hour, nil,
-			[]activities.StepStatus{"compensated", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "done", "done", "compensated", "done", "skipped", "skipped", "skipped"}},
 		{"step 5, the bridge queue created by the migration", 50 * time.Hour, func(f *fakeMigrationDB) { f.bridgeCreated = true },
-			[]activities.StepStatus{"compensated", "done", "compensated", "compensated", "skipped", "skipped", "skipped"}},
+			[]activities.StepStatus{"compensated", "done", "done", "compensated", "compensated", "skipped", "skipped", "skipped"}},
 		{"step 6 await first message", 0, func(f *fakeMigrationDB) {
 			f.inbound = func(int) (activities.FirstInboundResult, error) {
 				return activities.FirstInboundResult{}, temporal.NewApplicationError("no customer message yet", activities.ErrTypeMigrationNoMessageYet)
 			}
-		}, []activities.StepStatus{"compensated", "done", "compensated", "done", "done", "skipped", "skipped"}},
+		}, []activities.StepStatus{"compensated", "done", "done", "compensated", "done", "done", "skipped", "skipped"}},
 	}
 	for _, tc := range cases {
 		s.Run(tc.name, func() {
@@ -313,8 +333,8 @@ func (s *MigrationSuite) TestConfirmationNeverArrives() {
 		s.Equal(i+1, r.Reminder)
 		s.Equal(uint64(2), r.SourceAccountID)
 	}
-	s.Equal([]activities.StepStatus{"compensated", "done", "compensated", "done", "failed", "skipped", "skipped"}, statuses(p.Steps))
-	s.Equal("no confirmation within 720h0m0s", p.Steps[4].Error)
+	s.Equal([]activities.StepStatus{"compensated", "done", "done", "compensated", "done", "failed", "skipped", "skipped"}, statuses(p.Steps))
+	s.Equal("no confirmation within 720h0m0s", p.Steps[5].Error)
 	s.Require().Len(s.db.compensations, 1)
 	s.Contains(s.db.compensations[0].Reason, "migration 7 expired: no confirmation that the number moved within 720h0m0s")
 	s.Empty(s.db.marked)
@@ -349,7 +369,7 @@ func (s *MigrationSuite) TestBadCredentialsThenCorrected() {
 	s.Contains(waiting.Steps[1].Error, "401 UNAUTHENTICATED")
 	s.Equal(`correct the new account's Sinch key (Sinch refused the key "key-new" of account 42 at https://auth.sinch.com/oauth2/token (sinch token: 401 UNAUTHENTICATED: invalid client)): `+
 		"PATCH /api/whatsapp/accounts/42 with the right keyId and keySecret, then POST /api/migrations/7/retry to verify it again (or POST /api/migrations/7/cancel)", waiting.NextAction)
-	s.Equal(activities.StepPending, waiting.Steps[2].Status, "nothing after the failed step ran")
+	s.Equal(activities.StepPending, waiting.Steps[3].Status, "nothing after the failed step ran")
 	s.Equal(0, copiesWhileWaiting, "step 3 waits for the retry")
 
 	s.Equal(models.MigrationCompleted, p.State)
@@ -379,10 +399,10 @@ func (s *MigrationSuite) TestFirstMessageTimeout() {
 	in.FirstMessageTimeout = time.Hour
 	p := s.result(in)
 	s.Equal(models.MigrationExpired, p.State)
-	s.Equal(activities.StepFailed, p.Steps[5].Status)
-	s.Equal("no customer message within 1h0m0s", p.Steps[5].Error)
+	s.Equal(activities.StepFailed, p.Steps[6].Status)
+	s.Equal("no customer message within 1h0m0s", p.Steps[6].Error)
 	s.Greater(s.db.calls[activities.StepAwaitFirstMessage], 50, "polled until the timeout")
-	s.GreaterOrEqual(p.Steps[5].FinishedAt.Sub(*p.Steps[5].StartedAt), 59*time.Minute, "the wait lasts the timeout")
+	s.GreaterOrEqual(p.Steps[6].FinishedAt.Sub(*p.Steps[6].StartedAt), 59*time.Minute, "the wait lasts the timeout")
 	s.Require().Len(s.db.compensations, 1)
 	s.Contains(s.db.compensations[0].Reason, "no customer message reached the new account within 1h0m0s")
 	s.Empty(s.db.marked)
@@ -395,8 +415,69 @@ func (s *MigrationSuite) TestPermanentErrorFails() {
 	p := s.result(migrationInput())
 	s.Equal(models.MigrationFailed, p.State)
 	s.Equal(`target.key: an account with key "acme2" already exists`, p.Error)
-	s.Equal([]activities.StepStatus{"failed", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}, statuses(p.Steps))
+	s.Equal([]activities.StepStatus{"failed", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped", "skipped"}, statuses(p.Steps))
 	s.Equal(1, s.db.calls[activities.StepCreateAccount], "a permanent error is not retried")
 	s.Require().Len(s.db.compensations, 1)
 	s.Contains(s.last().NextAction, `fix the cause (target.key: an account with key "acme2" already exists) and start again with POST /api/migrations`)
+}
+
+// Sinch refuses the new app's webhook (it already has 5): the step fails
+// at once, the migration waits (running, nextAction naming GET …/sinch)
+// until the admin fixed the Sinch side and retries, then goes on with the
+// step's detail saying what was changed.
+func (s *MigrationSuite) TestWebhookRefusedThenRetried() {
+	refusal := "Sinch refused to create webhook https://motion.example.com/api/whatsapp/accounts/42/notify for account 42: HTTP 400 INVALID_ARGUMENT: app 01HNEWAPP already has 5 webhooks"
+	s.db.setup = func(n int) (activities.SinchSetupResult, error) {
+		if n == 1 {
+			return activities.SinchSetupResult{}, temporal.NewNonRetryableApplicationError(refusal, activities.ErrTypeSinchSetup, nil)
+		}
+		return activities.SinchSetupResult{SecretGenerated: true, Changes: []sinchsetup.Change{
+			{Action: sinchsetup.ActionDelete, WebhookID: "old", Target: "https://old.example.com/api/whatsapp/accounts/9/notify"},
+			{Action: sinchsetup.ActionCreate, WebhookID: "wh-2", Target: migrationTarget.ReceiveURL, Fields: []string{"target", "triggers", "secret"}},
+		}}, nil
+	}
+	var waiting workflows.MigrationProgress
+	s.env.RegisterDelayedCallback(func() { waiting = s.query() }, time.Hour)
+	s.signalAt(2*time.Hour, workflows.MigrationRetrySignalName)
+	s.signalAt(3*time.Hour, workflows.MigrationConfirmSignalName)
+	p := s.result(migrationInput())
+
+	s.Equal(models.MigrationRunning, waiting.State)
+	s.Equal(activities.StepFailed, waiting.Steps[2].Status)
+	s.Equal(refusal, waiting.Steps[2].Error)
+	s.Equal("correct the new Sinch app's side ("+refusal+"): GET /api/whatsapp/accounts/42/sinch shows each problem with its fix; "+
+		"then POST /api/migrations/7/retry to set up the webhook again (or POST /api/migrations/7/cancel)", waiting.NextAction)
+	s.Equal(activities.StepPending, waiting.Steps[3].Status, "nothing after the failed step ran")
+
+	s.Equal(models.MigrationCompleted, p.State)
+	s.Equal(2, s.db.calls[activities.StepSetUpWebhook], "a non-retryable refusal is not retried until the admin asks")
+	s.Equal(2, p.Steps[2].Attempts)
+	s.Equal("delete webhook old (https://old.example.com/api/whatsapp/accounts/9/notify); create webhook wh-2 (https://motion.example.com/api/whatsapp/accounts/42/notify); "+
+		"a webhook secret was generated for the new account", p.Steps[2].Detail)
+	s.Equal(1, s.db.calls[activities.StepVerifyCredentials], "the credentials are not checked again")
+}
+
+// A cancel while the webhook step waits for the admin compensates the
+// new account; the webhook step shows failed.
+func (s *MigrationSuite) TestCancelWhileTheWebhookStepWaits() {
+	s.db.setup = func(int) (activities.SinchSetupResult, error) {
+		return activities.SinchSetupResult{}, temporal.NewNonRetryableApplicationError("Sinch refused to read the app of account 42: HTTP 404 NOT_FOUND: app not found", activities.ErrTypeSinchSetup, nil)
+	}
+	s.signalAt(time.Hour, workflows.MigrationCancelSignalName)
+	p := s.result(migrationInput())
+	s.Equal(models.MigrationCancelled, p.State)
+	s.Equal([]activities.StepStatus{"compensated", "done", "failed", "skipped", "skipped", "skipped", "skipped", "skipped"}, statuses(p.Steps))
+	s.Require().Len(s.db.compensations, 1)
+	s.Empty(s.db.marked)
+}
+
+// A transient failure of the webhook step is retried by the activity's
+// policy without the admin.
+func (s *MigrationSuite) TestWebhookTransientFailureRetried() {
+	s.db.fail = activities.StepSetUpWebhook
+	s.signalAt(time.Hour, workflows.MigrationConfirmSignalName)
+	p := s.result(migrationInput())
+	s.Equal(models.MigrationCompleted, p.State)
+	s.Equal(2, s.db.calls[activities.StepSetUpWebhook])
+	s.Equal(1, p.Steps[2].Attempts, "retries of the activity are one run of the step")
 }
