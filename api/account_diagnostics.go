@@ -41,6 +41,7 @@ const (
 	CheckQualityRating    = diagnostics.CheckQualityRating
 	CheckPolicyStreak     = diagnostics.CheckPolicyStreak
 	CheckAccountStatus    = diagnostics.CheckAccountStatus
+	CheckSinchApp         = diagnostics.CheckSinchApp
 )
 
 // ProbeHeader carries the signed token of the receive URL probe.
