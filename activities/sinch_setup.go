@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -135,6 +136,13 @@ func (a *Activities) setUpSinchApp(ctx context.Context, in SinchSetupInput, mayR
 		res.SecretGenerated = true
 	}
 	plan := sinchsetup.Plan(sinchsetup.Assess(st, want), want, sinchsetup.Options{RemoveStale: in.RemoveStale})
+	if res.SecretGenerated {
+		for i := range plan {
+			if plan[i].Action == sinchsetup.ActionUpdate && slices.Contains(plan[i].Fields, "secret") {
+				plan[i].Reason += " (the account had no secret: one is generated)"
+			}
+		}
+	}
 	if in.DryRun {
 		res.Changes = plan
 		return res, nil

@@ -47,6 +47,7 @@ type diagEnv struct {
 	e       *echo.Echo
 	srv     *httptest.Server
 	emuURL  string
+	em      *emulator.Server
 	pool    *x509.CertPool
 	account uint64
 }
@@ -69,6 +70,7 @@ func newDiagEnv(t *testing.T, engine models.Engine) *diagEnv {
 	env.e = env.server(nil)
 
 	em := emulator.New(emulator.Options{})
+	env.em = em
 	emu := httptest.NewServer(em.Handler())
 	t.Cleanup(emu.Close)
 	env.emuURL = emu.URL
@@ -82,6 +84,10 @@ func newDiagEnv(t *testing.T, engine models.Engine) *diagEnv {
 	}), map[string]string{"Authorization": "Bearer " + adminToken})
 	acc := cfgDecode[api.AccountResponse](t, rec, http.StatusCreated)
 	env.account = acc.ID
+	// The app's webhook to the account, as POST …/sinch/setup makes it.
+	_, err = em.CreateWebhook(emulator.Webhook{AppID: "app-diag", Target: activities.ReceiveURL(env.srv.URL, acc.ID),
+		Secret: diagWebhookSecret, Triggers: sinch.ConnectorTriggers})
+	require.NoError(t, err)
 	return env
 }
 
@@ -91,7 +97,8 @@ func newDiagEnv(t *testing.T, engine models.Engine) *diagEnv {
 func (env *diagEnv) server(tweak func(*api.Deps)) *echo.Echo {
 	d := api.Deps{DB: env.db, Temporal: &fakeTemporal{}, Secrets: env.box, AdminToken: adminToken, TaskQueue: "q",
 		PublicURL: env.srv.URL, Media: env.store, MediaSigner: env.signer, SinchAllowCustomURLs: true,
-		Diagnostics: api.DiagnosticsDeps{TLSConfig: &tls.Config{RootCAs: env.pool, MinVersion: tls.VersionTLS12}, CheckTimeout: 5 * time.Second}}
+		Diagnostics: api.DiagnosticsDeps{TLSConfig: &tls.Config{RootCAs: env.pool, MinVersion: tls.VersionTLS12}, CheckTimeout: 5 * time.Second},
+		SinchSide:   &activities.Activities{DB: env.db, Secrets: env.box, Tokens: sinch.NewTokenCache(nil, nil), AllowCustomURLs: true}}
 	if tweak != nil {
 		tweak(&d)
 	}
@@ -188,6 +195,7 @@ func TestAccountDiagnostics(t *testing.T) {
 			t.Run("disk", func(t *testing.T) { testDiagDisk(t, env) })
 			t.Run("send failures", func(t *testing.T) { testDiagSendFailures(t, env) })
 			t.Run("timeout", func(t *testing.T) { testDiagTimeout(t, env) })
+			t.Run("sinch app", func(t *testing.T) { testDiagSinchApp(t, env) })
 			t.Run("errors", func(t *testing.T) { testDiagErrors(t, env) })
 		})
 	}
@@ -199,7 +207,7 @@ func testDiagFresh(t *testing.T, env *diagEnv) {
 	res, c := env.diagnose(nil)
 	assert.Equal(t, env.account, res.AccountID)
 	assert.WithinDuration(t, time.Now(), res.CheckedAt, time.Minute)
-	assert.Len(t, res.Checks, 14)
+	assert.Len(t, res.Checks, 15)
 	assert.Equal(t, api.CheckWarn, res.Status)
 	assert.Equal(t, api.CheckWarn, c[api.CheckLastCallback].Status)
 	assert.Contains(t, c[api.CheckLastCallback].Message, "no verified callback was ever received")
@@ -208,9 +216,41 @@ func testDiagFresh(t *testing.T, env *diagEnv) {
 	assert.Equal(t, api.CheckSkip, c[api.CheckQualityRating].Status)
 	for _, name := range []string{api.CheckPublicURLTLS, api.CheckReceiveURL, api.CheckWebhookSecret, api.CheckSignatureFailure,
 		api.CheckCredentials, api.CheckBaseURLRegion, api.CheckDiskSpace, api.CheckMediaProxy, api.CheckSendFailures,
-		api.CheckPolicyStreak, api.CheckAccountStatus} {
+		api.CheckPolicyStreak, api.CheckAccountStatus, api.CheckSinchApp} {
 		assert.Equal(t, api.CheckPass, c[name].Status, "%s: %s", name, c[name].Message)
 	}
+}
+
+// testDiagSinchApp: the sinch_app check reads the app live, so a DISPATCH
+// app or a webhook missing triggers fails before any callback; an API
+// that cannot reach Sinch skips it.
+func testDiagSinchApp(t *testing.T, env *diagEnv) {
+	hooks, err := env.em.Webhooks("app-diag")
+	require.NoError(t, err)
+	var mine emulator.Webhook
+	for _, h := range hooks {
+		if h.Target == activities.ReceiveURL(env.srv.URL, env.account) {
+			mine = h
+		}
+	}
+	require.NotEmpty(t, mine.ID)
+	_, err = env.em.UpdateWebhook(mine.ID, emulator.Webhook{Triggers: []string{sinch.WebhookTriggerMessageInbound}}, []string{"triggers"})
+	require.NoError(t, err)
+	require.NoError(t, env.em.SetProcessingMode("app-diag", sinch.ProcessingModeDispatch))
+	t.Cleanup(func() {
+		_, _ = env.em.UpdateWebhook(mine.ID, emulator.Webhook{Triggers: sinch.ConnectorTriggers}, []string{"triggers"})
+		_ = env.em.SetProcessingMode("app-diag", sinch.ProcessingModeConversation)
+	})
+	_, c := env.diagnose(nil)
+	ch := c[api.CheckSinchApp]
+	assert.Equal(t, api.CheckFail, ch.Status, ch.Message)
+	assert.Contains(t, ch.Message, "DISPATCH mode")
+	assert.Contains(t, ch.Message, "lacks the triggers MESSAGE_DELIVERY")
+	assert.Contains(t, ch.Fix, fmt.Sprintf("/api/whatsapp/accounts/%d/sinch/setup", env.account))
+	assert.Contains(t, ch.Fix, "16 April 2025")
+
+	_, c = env.diagnose(env.server(func(d *api.Deps) { d.SinchSide = nil }))
+	assert.Equal(t, api.CheckSkip, c[api.CheckSinchApp].Status)
 }
 
 func testDiagAllPass(t *testing.T, env *diagEnv) {

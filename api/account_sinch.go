@@ -114,14 +114,19 @@ func (s *Server) sinchAccount(c echo.Context) (uint64, error) {
 }
 
 // sinchSideError names what failed: Sinch's refusal with its status and
-// message (502), Sinch unreachable (504), or the account's own setup.
+// message (502 sinch_refused), Sinch unreachable (502 sinch_unreachable,
+// 504 sinch_timeout), a request the connector refused to send because
+// Sinch would refuse it (422 sinch_request_invalid: a Receive URL past
+// Sinch's 742 characters), or the account's own setup.
 func sinchSideError(accountID uint64, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return &Error{Status: http.StatusGatewayTimeout, Code: "sinch_timeout", Message: "Sinch did not answer in time; retry later", Err: err}
 	}
+	msg := fmt.Sprintf("account %d: %v", accountID, err)
+	apiErr, isAPI := sinch.AsAPIError(err)
 	var se *activities.SinchSetupError
 	if errors.As(err, &se) {
-		msg := se.Error()
+		msg = se.Error()
 		if len(se.Done) > 0 {
 			var done []string
 			for _, d := range se.Done {
@@ -129,18 +134,20 @@ func sinchSideError(accountID uint64, err error) error {
 			}
 			msg += "; done before it: " + strings.Join(done, ", ")
 		}
-		if se.Sinch != nil {
-			return &Error{Status: http.StatusBadGateway, Code: "sinch_refused", Message: msg, Err: err}
-		}
-		return &Error{Status: http.StatusBadGateway, Code: "sinch_unreachable", Message: msg, Err: err}
+	} else if isAPI {
+		msg = fmt.Sprintf("Sinch refused the %s request of account %d: HTTP %d %s: %s", apiErr.Op, accountID, apiErr.HTTPStatus, apiErr.Status, apiErr.Message)
 	}
-	if apiErr, ok := sinch.AsAPIError(err); ok {
-		if apiErr.HTTPStatus == 0 && apiErr.Status != "INVALID_ARGUMENT" {
-			return &Error{Status: http.StatusBadGateway, Code: "sinch_unreachable",
-				Message: fmt.Sprintf("cannot reach Sinch for account %d: %s", accountID, apiErr.Message), Err: err}
-		}
-		return &Error{Status: http.StatusBadGateway, Code: "sinch_refused",
-			Message: fmt.Sprintf("Sinch refused the %s request of account %d: HTTP %d %s: %s", apiErr.Op, accountID, apiErr.HTTPStatus, apiErr.Status, apiErr.Message), Err: err}
+	switch {
+	case !isAPI:
+		return &Error{Status: http.StatusBadGateway, Code: "sinch_setup_failed", Message: msg, Err: err}
+	case apiErr.HTTPStatus == 0 && apiErr.Status == "INVALID_ARGUMENT":
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "sinch_request_invalid",
+			Message: fmt.Sprintf("account %d: not sent to Sinch, which would refuse it: %s", accountID, apiErr.Message), Err: err}
+	case apiErr.HTTPStatus == 0 && se != nil:
+		return &Error{Status: http.StatusBadGateway, Code: "sinch_unreachable", Message: "cannot reach Sinch: " + msg, Err: err}
+	case apiErr.HTTPStatus == 0:
+		return &Error{Status: http.StatusBadGateway, Code: "sinch_unreachable",
+			Message: fmt.Sprintf("cannot reach Sinch for account %d: %s", accountID, apiErr.Message), Err: err}
 	}
-	return &Error{Status: http.StatusBadGateway, Code: "sinch_setup_failed", Message: fmt.Sprintf("account %d: %v", accountID, err), Err: err}
+	return &Error{Status: http.StatusBadGateway, Code: "sinch_refused", Message: msg, Err: err}
 }

@@ -213,7 +213,8 @@ func (s *Server) insertMigration(db *gorm.DB, sourceID uint64, target activities
 	if err != nil {
 		return models.Migration{}, err
 	}
-	steps, err := json.Marshal(activities.NewMigrationSteps())
+	initial := activities.NewMigrationSteps()
+	steps, err := json.Marshal(initial)
 	if err != nil {
 		return models.Migration{}, err
 	}
@@ -223,7 +224,7 @@ func (s *Server) insertMigration(db *gorm.DB, sourceID uint64, target activities
 		// A placeholder until the id is known, unique like the final one.
 		WorkflowID: "migration/pending/" + strconv.FormatInt(now.UnixNano(), 10),
 		Target:     string(raw), Steps: string(steps), StartedAt: now,
-		NextAction: "wait: the migration is starting (step 1 of 7: create the new account)",
+		NextAction: fmt.Sprintf("wait: the migration is starting (step 1 of %d: create the new account)", len(initial)),
 	}
 	err = db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(&mig).Error; err != nil {

@@ -31,24 +31,37 @@ type Demo struct {
 	QueueID   uint64
 	AgentID   uint64
 	AppID     string
+	// WebhookChanges counts what the setup changed on the demo app's
+	// webhooks (0 when a restart found them right).
+	WebhookChanges int
 }
 
-// SetupDemo configures, through the connector's own admin API, an account
-// bound to an emulator app, a queue and an available agent, and registers
-// the matching app (webhook, secrets) on the emulator. Secrets are rotated at
-// every start because the API never returns them and the emulator keeps its
-// apps in memory.
+// SetupDemo registers the demo app on the emulator (its access key rotated
+// at every start, since the API never returns the stored one) and
+// configures, through the connector's own admin API, an account bound to
+// it, a queue and an available agent; then the connector sets up the app's
+// webhook itself (POST …/sinch/setup), as an admin does on a real Sinch
+// app. The emulator keeps its apps and webhooks in DATA_DIR, so a restart
+// finds the webhook right and changes nothing.
 func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 	if d.Emulator == nil {
 		return nil, fmt.Errorf("--demo needs the Sinch emulator: EMULATOR_ADDR is off")
 	}
 	c := &apiclient.Client{BaseURL: d.APIURL(), Token: d.cfg.AdminToken}
-	keySecret, webhookSecret := randomSecret(), randomSecret()
+	keySecret := randomSecret()
+	// The app first: the account's key must work when the setup runs.
+	err := d.Emulator.CreateApp(emulator.App{
+		AppID: demoAppID, ProjectID: demoProjectID, Region: "eu", ProcessingMode: "CONVERSATION",
+		KeyID: demoKeyID, KeySecret: keySecret,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("register the demo app on the emulator: %w", err)
+	}
 	fields := map[string]any{
 		"name": "Demo WhatsApp", "publicUrl": d.APIURL(), "region": "eu",
 		"baseUrl": d.EmulatorURL, "authUrl": d.EmulatorURL + "/oauth2/token",
 		"projectId": demoProjectID, "appId": demoAppID, "keyId": demoKeyID, "keySecret": keySecret,
-		"webhookSecret": webhookSecret, "phone": "+390212345678", "channels": []string{"WHATSAPP", "INSTAGRAM"},
+		"phone": "+390212345678", "channels": []string{"WHATSAPP", "INSTAGRAM"},
 	}
 	var accounts []api.AccountResponse
 	if err := c.Do(ctx, http.MethodGet, "/api/whatsapp/accounts", nil, &accounts); err != nil {
@@ -61,7 +74,9 @@ func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 		}
 	}
 	if demo.AccountID == 0 {
-		fields["key"] = demoKey
+		// The webhook secret is made here and set on the webhook by the
+		// setup below; nobody needs to see it.
+		fields["key"], fields["generateWebhookSecret"] = demoKey, true
 		acc, err := c.CreateAccount(ctx, fields)
 		if err != nil {
 			return nil, err
@@ -110,14 +125,14 @@ func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 		return nil, err
 	}
 
-	err := d.Emulator.CreateApp(emulator.App{
-		AppID: demoAppID, ProjectID: demoProjectID, Region: "eu", ProcessingMode: "CONVERSATION",
-		WebhookURL:    fmt.Sprintf("%s/api/whatsapp/accounts/%d/notify", d.APIURL(), demo.AccountID),
-		WebhookSecret: webhookSecret, KeyID: demoKeyID, KeySecret: keySecret,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("register the demo app on the emulator: %w", err)
+	// The demo app is the connector's alone: a webhook of an earlier run
+	// on another address is stale and goes.
+	var setup api.SinchSetupResponse
+	if err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/whatsapp/accounts/%d/sinch/setup", demo.AccountID),
+		api.SinchSetupRequest{RemoveStale: true}, &setup); err != nil {
+		return nil, fmt.Errorf("set up the demo app's webhook: %w", err)
 	}
+	demo.WebhookChanges = len(setup.Changes)
 	return demo, nil
 }
 

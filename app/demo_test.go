@@ -15,23 +15,54 @@ import (
 
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/app"
+	"github.com/xcally-connector/connector/internal/freeport"
 	"github.com/xcally-connector/connector/models"
 )
 
 // TestDemo runs what `connector dev --demo` prints: the emulator's customer
-// says hello, Sinch-style signed callbacks reach the webhook, and the
-// interaction is assigned to the demo agent. A restart on the same data
-// reuses the demo account and still works (secrets rotated): the second
-// hello joins the still-open interaction.
+// says hello, Sinch-style signed callbacks reach the webhook the connector
+// set up itself, and the interaction is assigned to the demo agent. A
+// restart on the same data reuses the demo account and the emulator's
+// persisted app (key rotated, webhook found right): the second hello joins
+// the still-open interaction. A third start without --demo still serves
+// the account: the emulator kept its app, key and webhook.
 func TestDemo(t *testing.T) {
 	cfg := devConfig(t, models.SQLite)
 	cfg.TemporalDBPath = t.TempDir() + "/temporal.db"
-	for round := 1; round <= 2; round++ {
+	// Fixed addresses across the restarts, as dev's defaults are: the
+	// account's baseUrl and the webhook's target stay valid.
+	for _, addr := range []*string{&cfg.HTTPAddr, &cfg.EmulatorAddr} {
+		port, err := freeport.Pick("127.0.0.1")
+		require.NoError(t, err)
+		*addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	var demo *app.Demo
+	for round := 1; round <= 3; round++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		d, err := app.StartDev(ctx, cfg, cfg.NewLogger(os.Stderr))
 		require.NoError(t, err)
-		demo, err := d.SetupDemo(ctx)
-		require.NoError(t, err, "round %d", round)
+		if round < 3 {
+			demo, err = d.SetupDemo(ctx)
+			require.NoError(t, err, "round %d", round)
+			if round == 1 {
+				assert.Equal(t, 1, demo.WebhookChanges, "the first start creates the demo app's webhook")
+			} else {
+				assert.Zero(t, demo.WebhookChanges, "a restart finds the persisted webhook right")
+			}
+		}
+		// The account's key works against the emulator's app: what Sinch
+		// says about it is read live.
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/api/whatsapp/accounts/%d/sinch", d.APIURL(), demo.AccountID), nil)
+		req.Header.Set("Authorization", "Bearer "+cfg.AdminToken)
+		r, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		var view api.SinchSetupResponse
+		require.NoError(t, json.NewDecoder(r.Body).Decode(&view))
+		_ = r.Body.Close()
+		require.Equal(t, http.StatusOK, r.StatusCode, "round %d", round)
+		require.Len(t, view.Webhooks, 1, "round %d", round)
+		assert.Equal(t, "matches", view.Webhooks[0].Secret, "round %d", round)
+		assert.Empty(t, view.Webhooks[0].MissingTriggers, "round %d", round)
 
 		body, _ := json.Marshal(map[string]string{"from": app.DemoCustomer, "text": fmt.Sprintf("Hello %d", round)})
 		resp, err := http.Post(fmt.Sprintf("%s/emulator/apps/%s/inbound", d.EmulatorURL, demo.AppID), "application/json", bytes.NewReader(body))

@@ -109,7 +109,8 @@ func testMigrationEndToEnd(t *testing.T, engine models.Engine) {
 			Text: title + ", {{contact.name}}", Position: i + 1}).Error)
 	}
 	require.NoError(t, s.dev.Emulator.CreateApp(emulator.App{AppID: newAppID, ProjectID: newProjectID, Region: "eu",
-		ProcessingMode: "CONVERSATION", WebhookURL: s.url("/unused"), WebhookSecret: newWebhookSecret,
+		// A webhook of an earlier, abandoned attempt: a stale Receive URL.
+		ProcessingMode: "CONVERSATION", WebhookURL: "https://motion.example.com/api/whatsapp/accounts/999/notify", WebhookSecret: "old-attempt-secret",
 		KeyID: newKeyID, KeySecret: newKeySecret}))
 
 	// The admin starts the migration with a mistyped key secret.
@@ -136,11 +137,23 @@ func testMigrationEndToEnd(t *testing.T, engine models.Engine) {
 
 	m = s.waitMigration(m.ID, "awaiting confirmation", func(m api.MigrationResponse) bool { return m.State == "awaiting_confirmation" })
 	assert.Equal(t, fmt.Sprintf("email your Sinch account manager App ID %s and Project ID %s to move +390212345678 to the new app; "+
-		"set the new app's webhook to https://motion.example.com/api/whatsapp/accounts/%d/notify with all triggers and the secret; "+
-		"when the account manager confirms the number moved, POST /api/migrations/%d/confirm", newAppID, newProjectID, target, m.ID), m.NextAction)
-	for _, st := range m.Steps[:4] {
+		"when the account manager confirms the number moved, POST /api/migrations/%d/confirm", newAppID, newProjectID, m.ID), m.NextAction)
+	for _, st := range m.Steps[:5] {
 		assert.Equal(t, activities.StepDone, st.Status, st.Name)
 	}
+	// The migration set up the new app's webhook itself: the stale one of
+	// the earlier attempt went, the new account's has every trigger and
+	// its secret.
+	receive := fmt.Sprintf("https://motion.example.com/api/whatsapp/accounts/%d/notify", target)
+	assert.Equal(t, activities.StepSetUpWebhook, m.Steps[2].Name)
+	assert.Contains(t, m.Steps[2].Detail, "delete webhook")
+	assert.Contains(t, m.Steps[2].Detail, "create webhook")
+	hooks, err := s.dev.Emulator.Webhooks(newAppID)
+	require.NoError(t, err)
+	require.Len(t, hooks, 1)
+	assert.Equal(t, receive, hooks[0].Target)
+	assert.Equal(t, newWebhookSecret, hooks[0].Secret)
+	assert.ElementsMatch(t, sinch.ConnectorTriggers, hooks[0].Triggers)
 	// Operators find it in the Temporal UI: "which migrations wait for
 	// confirmation?" is a visibility query on its search attributes.
 	waiting := fmt.Sprintf("WorkflowType = '%s' AND %s = 'awaiting_confirmation' AND %s = '%d'",
@@ -215,7 +228,9 @@ func testMigrationEndToEnd(t *testing.T, engine models.Engine) {
 	assert.Equal(t, http.StatusConflict, s.call(http.MethodPost, fmt.Sprintf("/api/migrations/%d/cancel", m.ID), s.cfg.AdminToken, nil, &e))
 	assert.Equal(t, fmt.Sprintf("migration %d is completed: it has ended", m.ID), e.Error.Message)
 	if engine == models.SQLite {
-		saveHistory(t, s.dev, m.WorkflowID, "migration.json")
+		// migration.json is a version 1 run (seven steps), kept so that
+		// runs started before the webhook step still replay.
+		saveHistory(t, s.dev, m.WorkflowID, "migration_webhook.json")
 	}
 }
 
