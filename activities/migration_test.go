@@ -359,7 +359,7 @@ func testWaitsAndMark(t *testing.T, f *migFixture) {
 	assert.NotNil(t, mig.FinishedAt)
 	var steps []activities.MigrationStep
 	require.NoError(t, json.Unmarshal([]byte(mig.Steps), &steps))
-	assert.Len(t, steps, 7)
+	assert.Len(t, steps, len(activities.NewMigrationSteps()))
 }
 
 func testVerifyCredentials(t *testing.T, f *migFixture) {
