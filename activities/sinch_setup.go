@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -112,6 +113,11 @@ func (a *Activities) InspectSinchApp(ctx context.Context, accountID uint64) (sin
 // retry cannot change is a non-retryable ErrTypeSinchSetup error; called
 // directly (the API) the error is a *SinchSetupError or Sinch's.
 func (a *Activities) SetUpSinchApp(ctx context.Context, in SinchSetupInput) (SinchSetupResult, error) {
+	// One setup of an account at a time in this process: two at once
+	// would both see no webhook and both create one (Sinch refuses the
+	// second as a duplicate target).
+	unlock := lockSetup(in.AccountID)
+	defer unlock()
 	res, err := a.setUpSinchApp(ctx, in, true)
 	if err != nil && activity.IsActivity(ctx) {
 		return res, activityError(in.AccountID, err)
@@ -212,4 +218,15 @@ func activityError(accountID uint64, err error) error {
 			fmt.Sprintf("Sinch refused to read the app of account %d: HTTP %d %s: %s", accountID, apiErr.HTTPStatus, apiErr.Status, apiErr.Message), ErrTypeSinchSetup, err)
 	}
 	return err
+}
+
+// setupLocks holds a *sync.Mutex per account being set up.
+var setupLocks sync.Map
+
+// lockSetup serializes the setups of one account in this process.
+func lockSetup(accountID uint64) (unlock func()) {
+	m, _ := setupLocks.LoadOrStore(accountID, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
