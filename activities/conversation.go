@@ -280,6 +280,11 @@ func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage
 			return 0, err
 		}
 	}
+	if len(stored) > 0 {
+		if err := recountMessages(tx, inter.ID); err != nil {
+			return 0, err
+		}
+	}
 	return len(stored), touchInteraction(tx, inter.ID, stored)
 }
 
@@ -290,8 +295,12 @@ func reclaim(tx *gorm.DB, inter models.Interaction, msgs []InboundMessage) error
 		if err := tx.Where("account_id = ? AND provider_message_id = ?", inter.AccountID, m.MessageID).First(&row).Error; err != nil {
 			return fmt.Errorf("reclaim message %s: %w", m.MessageID, err)
 		}
+		from := row.InteractionID
 		if err := tx.Model(&row).Update("interaction_id", inter.ID).Error; err != nil {
 			return fmt.Errorf("reclaim message %s: %w", m.MessageID, err)
+		}
+		if err := recountMessages(tx, from, inter.ID); err != nil {
+			return err
 		}
 		row.InteractionID = inter.ID
 		if err := announceInbound(tx, inter, row); err != nil {
@@ -475,6 +484,7 @@ func closeInteraction(tx *gorm.DB, inter models.Interaction, disposition, reason
 	now := time.Now().UTC()
 	if err := tx.Model(&inter).Updates(map[string]any{
 		"status": models.InteractionClosed, "closed_at": now, "disposition": disposition, "close_reason": reason,
+		"handle_ms": handleMs(inter, now),
 	}).Error; err != nil {
 		return err
 	}

@@ -111,7 +111,16 @@ func createOutbound(tx *gorm.DB, in CreateOutboundInput, kind string, parentID *
 	if err := tx.Where("client_ref = ?", in.ClientRef).Take(&stored).Error; err != nil {
 		return models.Message{}, false, err
 	}
-	return stored, r.RowsAffected > 0, nil
+	created := r.RowsAffected > 0
+	if created && stored.AgentID != nil && stored.ParentID == nil {
+		if err := noteAgentReply(tx, stored); err != nil {
+			return models.Message{}, false, err
+		}
+		if err := recountMessages(tx, stored.InteractionID); err != nil {
+			return models.Message{}, false, err
+		}
+	}
+	return stored, created, nil
 }
 
 // SplitOutboundInput resends a text refused with MESSAGE_SPLIT_REQUIRED as

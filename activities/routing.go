@@ -139,6 +139,9 @@ type AssignToAgentInput struct {
 	AgentID       uint64
 	// QueueID is recorded on the interaction when non-zero.
 	QueueID uint64
+	// Transfer: an agent or admin transferred it to this agent (counted on
+	// the interaction).
+	Transfer bool `json:",omitempty"`
 }
 
 // AssignToAgent assigns the interaction to the agent if the agent exists,
@@ -198,6 +201,11 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 		if !ok {
 			return notEligible("agent %d is at capacity (%d)", in.AgentID, agent.Capacity)
 		}
+		if in.Transfer {
+			if err := noteMove(tx, inter.ID, MoveTransfer); err != nil {
+				return err
+			}
+		}
 		if inter.Status == models.InteractionQueued {
 			waited, queueOf = true, queueID
 		}
@@ -216,6 +224,9 @@ type MoveToQueueInput struct {
 	// QueueID 0 unassigns it without a queue: routing then goes through
 	// the account's queues again.
 	QueueID uint64
+	// Reason is MoveOverflow, MoveTransfer, MoveFlow or MoveTakeBack;
+	// transfers and overflows are counted on the interaction.
+	Reason string `json:",omitempty"`
 }
 
 // MoveToQueue unassigns the interaction (telling the previous agent) and
@@ -246,9 +257,12 @@ func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (Queu
 		if in.QueueID != 0 {
 			queueID = in.QueueID
 		}
-		return tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
+		if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
 			"status": models.InteractionQueued, "agent_id": nil, "queue_id": queueID, "assigned_at": nil,
-		}).Error
+		}).Error; err != nil {
+			return err
+		}
+		return noteMove(tx, inter.ID, in.Reason)
 	})
 	return info, err
 }
@@ -338,7 +352,8 @@ func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
 	if int(active) >= agent.Capacity {
 		return false, nil
 	}
-	updates := map[string]any{"status": models.InteractionAssigned, "agent_id": agentID, "assigned_at": time.Now().UTC()}
+	now := time.Now().UTC()
+	updates := map[string]any{"status": models.InteractionAssigned, "agent_id": agentID, "assigned_at": now}
 	if queueID != 0 {
 		updates["queue_id"] = queueID
 	}
@@ -349,7 +364,7 @@ func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
 	if r.RowsAffected != 1 {
 		return false, fmt.Errorf("interaction %d changed while being assigned", interactionID)
 	}
-	return true, nil
+	return true, noteAssigned(tx, interactionID, now)
 }
 
 func setQueue(tx *gorm.DB, interactionID, queueID uint64) error {

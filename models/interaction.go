@@ -32,4 +32,25 @@ type Interaction struct {
 	LastMessageAt *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+
+	// Reporting figures, written when the event happens so that reports
+	// are indexed reads (decisions §20). FirstAssignedAt is the first
+	// assignment (AssignedAt is the current one); TimeToAssignMs is it
+	// minus OpenedAt. FirstResponseAt is the first agent reply;
+	// FirstResponseMs is it minus the first customer message. HandleMs is
+	// the close minus the assignment then current (nil: closed
+	// unassigned).
+	FirstAssignedAt *time.Time
+	TimeToAssignMs  *int64
+	FirstResponseAt *time.Time
+	FirstResponseMs *int64
+	HandleMs        *int64
+	// Transfers (by an agent or admin, to a queue or an agent) and
+	// Overflows (a queue's timeout moving it on) count moves.
+	Transfers int `gorm:"not null;default:0"`
+	Overflows int `gorm:"not null;default:0"`
+	// MessagesIn and MessagesOut count the customer's messages and the
+	// agents' replies (flow replies and system messages apart).
+	MessagesIn  int `gorm:"not null;default:0"`
+	MessagesOut int `gorm:"not null;default:0"`
 }

@@ -55,8 +55,12 @@ type Message struct {
 	// ParentID links the parts of a text that Sinch refused with
 	// MESSAGE_SPLIT_REQUIRED to the original message; Part numbers them
 	// from 1.
-	ParentID    *uint64 `gorm:"index"`
-	Part        int     `gorm:"not null;default:0"`
+	ParentID *uint64 `gorm:"index"`
+	Part     int     `gorm:"not null;default:0"`
+	// ReplyMs is, on an agent's reply, its creation minus the oldest
+	// customer message it answers (the first one since the previous agent
+	// reply); nil on other messages.
+	ReplyMs     *int64
 	SentAt      *time.Time
 	DeliveredAt *time.Time
 	ReadAt      *time.Time

@@ -298,3 +298,47 @@ func TestTenancyMigrationKeepsWhatWorked(t *testing.T) {
 		assert.NotContains(t, reach, other.ID)
 	})
 }
+
+// The report figures of interactions that existed before the migration
+// are backfilled from their rows, on both engines.
+func TestReportFiguresMigrationBackfills(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, db *gorm.DB) {
+		acc := seedAccount(t, db, "rep")
+		c := models.Contact{AccountID: acc.ID, Channel: models.ChannelWhatsApp, Identity: "393330000001"}
+		require.NoError(t, db.Create(&c).Error)
+		t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+		at := func(d time.Duration) *time.Time { v := t0.Add(d); return &v }
+		agentID := uint64(7)
+		in := models.Interaction{Key: "rep#1", WorkflowID: "rep", AccountID: acc.ID, ContactID: c.ID, Channel: models.ChannelWhatsApp,
+			Status: models.InteractionClosed, OpenedAt: t0, AssignedAt: at(30 * time.Second), ClosedAt: at(10 * time.Minute), CloseReason: "agent"}
+		require.NoError(t, db.Create(&in).Error)
+		msgs := []models.Message{
+			{AccountID: acc.ID, InteractionID: in.ID, ContactID: c.ID, Direction: models.DirectionInbound, Kind: "text", ProviderMessageID: strp("in-1"),
+				Status: models.StatusReceived, ProviderTime: at(-5 * time.Second), CreatedAt: t0},
+			{AccountID: acc.ID, InteractionID: in.ID, ContactID: c.ID, Direction: models.DirectionOutbound, Kind: "text", ClientRef: strp("out-1"),
+				AgentID: &agentID, Status: models.StatusDelivered, CreatedAt: *at(2 * time.Minute)},
+			{AccountID: acc.ID, InteractionID: in.ID, ContactID: c.ID, Direction: models.DirectionOutbound, Kind: "text", ClientRef: strp("flow-1"),
+				Status: models.StatusDelivered, CreatedAt: *at(time.Second)},
+			{AccountID: acc.ID, InteractionID: in.ID, ContactID: c.ID, Direction: models.DirectionSystem, Kind: "system", ClientRef: strp("sys-1"),
+				Status: models.StatusDelivered, CreatedAt: *at(3 * time.Minute)},
+		}
+		require.NoError(t, db.Create(&msgs).Error)
+		require.NoError(t, db.Exec("DELETE FROM schema_migrations WHERE id = ?", "2026120303_report_figures").Error)
+		require.NoError(t, db.Exec(`UPDATE interactions SET first_assigned_at = NULL, time_to_assign_ms = NULL, first_response_at = NULL,
+  first_response_ms = NULL, handle_ms = NULL, messages_in = 0, messages_out = 0`).Error)
+
+		require.NoError(t, models.Migrate(db))
+		var got models.Interaction
+		require.NoError(t, db.Take(&got, in.ID).Error)
+		assert.Equal(t, 1, got.MessagesIn)
+		assert.Equal(t, 1, got.MessagesOut, "an agent's reply; the flow reply and the system message apart")
+		require.NotNil(t, got.TimeToAssignMs)
+		assert.InDelta(t, 30_000, *got.TimeToAssignMs, 1)
+		require.NotNil(t, got.HandleMs)
+		assert.InDelta(t, 570_000, *got.HandleMs, 1)
+		require.NotNil(t, got.FirstResponseAt)
+		assert.True(t, got.FirstResponseAt.Equal(t0.Add(2*time.Minute)), "%s", got.FirstResponseAt)
+		require.NotNil(t, got.FirstResponseMs)
+		assert.InDelta(t, 125_000, *got.FirstResponseMs, 1, "from the customer's message (Sinch's time) to the agent's reply")
+	})
+}

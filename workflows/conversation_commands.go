@@ -74,7 +74,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		return view, nil
 	case cmd.transfer != nil && cmd.transfer.AgentID != 0:
 		err := c.db(ctx, a.AssignToAgent, activities.AssignToAgentInput{
-			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID,
+			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID, Transfer: true,
 		}).Get(ctx, nil)
 		if err != nil {
 			return InteractionView{}, err
@@ -93,7 +93,7 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 	case cmd.transfer != nil:
 		var info activities.QueueInfo
 		err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{
-			InteractionID: it.ID, QueueID: cmd.transfer.QueueID,
+			InteractionID: it.ID, QueueID: cmd.transfer.QueueID, Reason: activities.MoveTransfer,
 		}).Get(ctx, &info)
 		if err != nil {
 			return InteractionView{}, err

@@ -101,7 +101,7 @@ func (c *conversation) overflow(ctx workflow.Context) {
 	}
 	var a *activities.Activities
 	var info activities.QueueInfo
-	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next}).Get(ctx, &info); err != nil {
+	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: next, Reason: activities.MoveOverflow}).Get(ctx, &info); err != nil {
 		c.handleActivityError(ctx, "overflow", err)
 		if c.st.Interaction != nil {
 			c.st.Interaction.TimedOut = true
@@ -130,7 +130,7 @@ func (c *conversation) nextFlowStep(ctx workflow.Context) {
 		if it.QueueID != 0 && it.QueueID != step.Queue {
 			var a *activities.Activities
 			var info activities.QueueInfo
-			err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: step.Queue}).Get(ctx, &info)
+			err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: step.Queue, Reason: activities.MoveFlow}).Get(ctx, &info)
 			if err != nil {
 				c.handleActivityError(ctx, "action flow", err)
 				it = c.st.Interaction
@@ -175,7 +175,7 @@ func (c *conversation) takeBack(ctx workflow.Context) {
 	var info activities.QueueInfo
 	queueID := it.ReturnQueueID
 	it.ReturnAt, it.ReturnQueueID = time.Time{}, 0
-	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID}).Get(ctx, &info); err != nil {
+	if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID, Reason: activities.MoveTakeBack}).Get(ctx, &info); err != nil {
 		c.handleActivityError(ctx, "transfer take back", err)
 		return
 	}
@@ -205,7 +205,7 @@ func (c *conversation) takeBackFrom(ctx workflow.Context, tb TakeBackSignal) {
 		}
 		var a *activities.Activities
 		var info activities.QueueInfo
-		if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID}).Get(ctx, &info); err != nil {
+		if err := c.db(ctx, a.MoveToQueue, activities.MoveToQueueInput{InteractionID: it.ID, QueueID: queueID, Reason: activities.MoveTakeBack}).Get(ctx, &info); err != nil {
 			c.handleActivityError(ctx, "take back", err)
 			return
 		}

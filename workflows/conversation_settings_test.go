@@ -54,7 +54,7 @@ func (s *ConversationSuite) TestActionFlowStepsRunInOrderWithTheirWaits() {
 	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, workflows.ConversationInput{AccountID: 1, Channel: "WHATSAPP", Identity: "393331234567",
 		InactivityTimeout: 3 * time.Hour, IdleTimeout: time.Hour, RoutingRecheck: time.Hour})
 	s.NoError(s.env.GetWorkflowError())
-	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 5}}, s.db.moved, "one move, 3 → 5; the last step stays in 5")
+	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 5, Reason: activities.MoveFlow}}, s.db.moved, "one move, 3 → 5; the last step stays in 5")
 	s.Require().Len(out.created, 1)
 	s.Equal("All our agents are busy, we will answer soon", out.created[0].Text)
 	s.Zero(out.created[0].AgentID, "an automatic message, no agent")
@@ -136,7 +136,7 @@ func (s *ConversationSuite) TestTransferNotAcceptedInTimeReturnsToTheQueue() {
 	}, 70*time.Second)
 	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
 	s.NoError(s.env.GetWorkflowError())
-	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 2}}, s.db.moved)
+	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 2, Reason: activities.MoveTakeBack}}, s.db.moved)
 	s.GreaterOrEqual(len(s.db.routes), 2, "routed again after the return")
 	var acceptBy []time.Time
 	for _, n := range s.db.notified {

@@ -334,7 +334,7 @@ func (s *ConversationSuite) TestQueueTimeoutOverflowsOnceThenStaysQueued() {
 	}, 5*time.Minute)
 	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
 	s.NoError(s.env.GetWorkflowError())
-	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 3}}, s.db.moved)
+	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 3, Reason: activities.MoveOverflow}}, s.db.moved)
 }
 
 func (s *ConversationSuite) TestCloseWithDispositionThenNewMessageOpensNewInteraction() {
@@ -403,8 +403,8 @@ func (s *ConversationSuite) TestTransferToAgentAndToQueue() {
 	}, 4*time.Second)
 	s.env.ExecuteWorkflow(workflows.ConversationWorkflow, input())
 	s.NoError(s.env.GetWorkflowError())
-	s.Equal([]activities.AssignToAgentInput{{InteractionID: 101, AccountID: 1, AgentID: 8}}, s.db.assigned)
-	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 4}}, s.db.moved)
+	s.Equal([]activities.AssignToAgentInput{{InteractionID: 101, AccountID: 1, AgentID: 8, Transfer: true}}, s.db.assigned)
+	s.Equal([]activities.MoveToQueueInput{{InteractionID: 101, QueueID: 4, Reason: activities.MoveTransfer}}, s.db.moved)
 }
 
 func (s *ConversationSuite) TestTransferToIneligibleAgentFailsTheUpdate() {
