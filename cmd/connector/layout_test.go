@@ -28,6 +28,7 @@ var floors = map[string]int{
 	"app": 7,
 	"api": 6, "worker": 6, "apiclient": 6, "devserver": 6,
 	"inbound": 5, "diagnostics": 5, "agentevents": 5,
+	"reports":    5,
 	"workflows":  4,
 	"activities": 3,
 	"models":     2, "models/testdb": 2, "sinch": 2, "sinchsetup": 2, "sinch/emulator": 2, "config": 2, "deploy": 2,

@@ -1,0 +1,262 @@
+package reports
+
+import (
+	"database/sql"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The interactions report on each engine. Both fill an iResult with the
+// same figures: Postgres in SQL (one grouped scan of the range's
+// interactions with a grouping set for the totals, and one of their
+// agent replies), SQLite (development and tests: small data, no time
+// zones) by reading the range's figures and aggregating them in Go.
+
+// The conditions of the counts, on the columns of interactions (Postgres
+// FILTER clauses; iCounts is the same in Go).
+const (
+	condAssigned    = "first_assigned_at IS NOT NULL"
+	condClosed      = "status = 'closed' AND close_reason IN ('agent', 'admin')"
+	condInactivity  = "status = 'closed' AND close_reason = 'inactivity'"
+	condTransferred = "transfers > 0"
+	condOverflowed  = "overflows > 0"
+	condAbandoned   = "status = 'closed' AND first_response_at IS NULL"
+	// agentReply selects agent replies (alias m), as the activities do.
+	agentReply = "m.direction = 'outbound' AND m.agent_id IS NOT NULL AND m.parent_id IS NULL"
+)
+
+// iKeyExprs are the Postgres expressions of a row's account (NULL when
+// not split) and group value (NULL for None) on interactions i.
+func (s *scope) iKeyExprs() (acc, k string) {
+	acc = "CAST(NULL AS BIGINT)"
+	if s.split {
+		acc = "i.account_id"
+	}
+	switch s.f.GroupBy {
+	case ByQueue:
+		k = "CAST(i.queue_id AS TEXT)"
+	case ByAgent:
+		k = "CAST(i.agent_id AS TEXT)"
+	case ByChannel:
+		k = "i.channel"
+	case ByDisposition:
+		k = "NULLIF(i.disposition, '')"
+	case ByDay, ByWeek:
+		k = s.pgDateKey("i.opened_at", s.f.GroupBy == ByWeek)
+	default:
+		k = "CAST(NULL AS TEXT)"
+	}
+	return acc, k
+}
+
+// keyOf makes the key of a grouped row.
+func keyOf(acc sql.NullInt64, k sql.NullString, groupBy string) key {
+	return key{acc: uint64(acc.Int64), val: k.String, null: !k.Valid && groupBy != ByAccount}
+}
+
+func (s *scope) pgInteractions(res *iResult) error {
+	acc, k := s.iKeyExprs()
+	where, args := s.interactionsWhere(true)
+	q := `SELECT GROUPING(acc, k) = 3 AS total, acc, k,
+  count(*),
+  count(*) FILTER (WHERE ` + condAssigned + `),
+  count(*) FILTER (WHERE ` + condClosed + `),
+  count(*) FILTER (WHERE ` + condInactivity + `),
+  count(*) FILTER (WHERE ` + condTransferred + `),
+  count(*) FILTER (WHERE ` + condOverflowed + `),
+  count(*) FILTER (WHERE ` + condAbandoned + `),
+  CAST(COALESCE(sum(messages_in), 0) AS BIGINT),
+  CAST(COALESCE(sum(messages_out), 0) AS BIGINT),
+  ` + pgStat("first_response_ms") + `,
+  ` + pgStat("time_to_assign_ms") + `,
+  ` + pgStat("handle_ms") + `
+FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, i.first_assigned_at, i.status, i.close_reason, i.transfers, i.overflows,
+    i.first_response_at, i.messages_in, i.messages_out, i.first_response_ms, i.time_to_assign_ms, i.handle_ms
+  FROM interactions i WHERE ` + where + `) s
+GROUP BY GROUPING SETS ((acc, k), ())`
+	rows, err := s.db.Raw(q, args...).Rows()
+	if err != nil {
+		return fmt.Errorf("reports: interactions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var total bool
+		var a sql.NullInt64
+		var kv sql.NullString
+		var x iFig
+		dest := []any{&total, &a, &kv}
+		for i := range x.c {
+			dest = append(dest, &x.c[i])
+		}
+		for _, i := range []int{sFirstResponse, sTimeToAssign, sHandle} {
+			dest = append(dest, statDest(&x.st[i])...)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("reports: interactions: %w", err)
+		}
+		if total {
+			res.total = x
+		} else {
+			*res.row(keyOf(a, kv, s.f.GroupBy)) = x
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reports: interactions: %w", err)
+	}
+	rows.Close()
+
+	q = `SELECT GROUPING(acc, k) = 3 AS total, acc, k, ` + pgStat("reply_ms") + `
+FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, m.reply_ms
+  FROM interactions i JOIN messages m ON m.interaction_id = i.id
+  WHERE ` + where + ` AND ` + agentReply + ` AND m.reply_ms IS NOT NULL) s
+GROUP BY GROUPING SETS ((acc, k), ())`
+	rrows, err := s.db.Raw(q, args...).Rows()
+	if err != nil {
+		return fmt.Errorf("reports: reply times: %w", err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var total bool
+		var a sql.NullInt64
+		var kv sql.NullString
+		var st statAgg
+		if err := rrows.Scan(append([]any{&total, &a, &kv}, statDest(&st)...)...); err != nil {
+			return fmt.Errorf("reports: reply times: %w", err)
+		}
+		if total {
+			res.total.st[sReply] = st
+		} else {
+			res.row(keyOf(a, kv, s.f.GroupBy)).st[sReply] = st
+		}
+	}
+	return rrows.Err()
+}
+
+func statDest(a *statAgg) []any { return []any{&a.N, &a.Sum, &a.Max, &a.P50, &a.P90} }
+
+// iRow is what SQLite reads of an interaction.
+type iRow struct {
+	ID                                            uint64
+	AccountID                                     uint64
+	QueueID, AgentID                              *uint64
+	Channel                                       string
+	Disposition, Status, CloseReason              *string
+	OpenedAt                                      time.Time
+	Assigned, Responded                           bool
+	TimeToAssignMs, FirstResponseMs, HandleMs     *int64
+	Transfers, Overflows, MessagesIn, MessagesOut int64
+}
+
+// sqliteKey is the key of an interaction (iKeyExprs in Go).
+func (s *scope) sqliteKey(r iRow) key {
+	var k key
+	if s.split {
+		k.acc = r.AccountID
+	}
+	idKey := func(id *uint64) {
+		if id == nil {
+			k.null = true
+		} else {
+			k.val = strconv.FormatUint(*id, 10)
+		}
+	}
+	switch s.f.GroupBy {
+	case ByQueue:
+		idKey(r.QueueID)
+	case ByAgent:
+		idKey(r.AgentID)
+	case ByChannel:
+		k.val = r.Channel
+	case ByDisposition:
+		if r.Disposition == nil || *r.Disposition == "" {
+			k.null = true
+		} else {
+			k.val = *r.Disposition
+		}
+	case ByDay, ByWeek:
+		k.val = localDate(r.OpenedAt, s.loc, s.f.GroupBy == ByWeek)
+	}
+	return k
+}
+
+// iCounts adds an interaction to the counts (the cond* constants).
+func iCounts(c *[nCounts]int64, r iRow) {
+	status, reason := deref(r.Status), deref(r.CloseReason)
+	closed := status == "closed"
+	add := func(i int, ok bool) {
+		if ok {
+			c[i]++
+		}
+	}
+	add(cOpened, true)
+	add(cAssigned, r.Assigned)
+	add(cClosed, closed && (reason == "agent" || reason == "admin"))
+	add(cInactivity, closed && reason == "inactivity")
+	add(cTransferred, r.Transfers > 0)
+	add(cOverflowed, r.Overflows > 0)
+	add(cAbandoned, closed && !r.Responded)
+	c[cIn] += r.MessagesIn
+	c[cOut] += r.MessagesOut
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func (s *scope) sqliteInteractions(res *iResult) error {
+	where, args := s.interactionsWhere(true)
+	var rows []iRow
+	err := s.db.Raw(`SELECT i.id, i.account_id, i.queue_id, i.agent_id, i.channel, i.disposition, i.status, i.close_reason,
+  i.opened_at, i.first_assigned_at IS NOT NULL AS assigned, i.first_response_at IS NOT NULL AS responded,
+  i.time_to_assign_ms, i.first_response_ms, i.handle_ms, i.transfers, i.overflows, i.messages_in, i.messages_out
+FROM interactions i WHERE `+where, args...).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("reports: interactions: %w", err)
+	}
+	var replies []struct {
+		InteractionID uint64
+		ReplyMs       int64
+	}
+	err = s.db.Raw(`SELECT m.interaction_id, m.reply_ms FROM interactions i JOIN messages m ON m.interaction_id = i.id
+WHERE `+where+` AND `+agentReply+` AND m.reply_ms IS NOT NULL`, args...).Scan(&replies).Error
+	if err != nil {
+		return fmt.Errorf("reports: reply times: %w", err)
+	}
+	samples := map[key]*[nStats][]int64{}
+	var all [nStats][]int64
+	keyOfID := make(map[uint64]key, len(rows))
+	for _, r := range rows {
+		k := s.sqliteKey(r)
+		keyOfID[r.ID] = k
+		iCounts(&res.row(k).c, r)
+		iCounts(&res.total.c, r)
+		if samples[k] == nil {
+			samples[k] = &[nStats][]int64{}
+		}
+		for i, v := range map[int]*int64{sFirstResponse: r.FirstResponseMs, sTimeToAssign: r.TimeToAssignMs, sHandle: r.HandleMs} {
+			if v != nil {
+				samples[k][i] = append(samples[k][i], *v)
+				all[i] = append(all[i], *v)
+			}
+		}
+	}
+	for _, r := range replies {
+		if k, ok := keyOfID[r.InteractionID]; ok {
+			samples[k][sReply] = append(samples[k][sReply], r.ReplyMs)
+			all[sReply] = append(all[sReply], r.ReplyMs)
+		}
+	}
+	for k, sm := range samples {
+		for i := range sm {
+			res.rows[k].st[i] = samplesAgg(sm[i])
+		}
+	}
+	for i := range all {
+		res.total.st[i] = samplesAgg(all[i])
+	}
+	return nil
+}
