@@ -148,12 +148,37 @@ func (s *Server) visibleInteractions(c echo.Context) *gorm.DB {
 func (s *Server) listInteractions(c echo.Context) error {
 	q := s.visibleInteractions(c)
 	for _, f := range []struct{ param, column string }{{"accountId", "account_id"}, {"agentId", "agent_id"}, {"queueId", "queue_id"}} {
-		if v := c.QueryParam(f.param); v != "" {
-			id, err := strconv.ParseUint(v, 10, 64)
+		v := c.QueryParam(f.param)
+		switch {
+		case v == "":
+			continue
+		case v == "none" && f.param != "accountId":
+			// The reports' drill-down of the row without a queue or agent.
+			q = q.Where("interactions." + f.column + " IS NULL")
+			continue
+		}
+		// accountId also takes several ids separated by commas (an
+		// account with those it migrated from and to).
+		vals := []string{v}
+		if f.param == "accountId" {
+			vals = strings.Split(v, ",")
+		}
+		ids := make([]uint64, 0, len(vals))
+		for _, one := range vals {
+			id, err := strconv.ParseUint(one, 10, 64)
 			if err != nil || id == 0 {
-				return errBadRequest("invalid_query", fmt.Sprintf("%s: want a positive integer, got %q", f.param, v))
+				want := "a positive integer"
+				if f.param != "accountId" {
+					want += " or none"
+				}
+				return errBadRequest("invalid_query", fmt.Sprintf("%s: want %s, got %q", f.param, want, v))
 			}
-			q = q.Where("interactions."+f.column+" = ?", id)
+			ids = append(ids, id)
+		}
+		if len(ids) == 1 {
+			q = q.Where("interactions."+f.column+" = ?", ids[0])
+		} else {
+			q = q.Where("interactions."+f.column+" IN ?", ids)
 		}
 	}
 	if v := c.QueryParam("status"); v != "" {
@@ -164,6 +189,42 @@ func (s *Server) listInteractions(c echo.Context) error {
 			q = q.Where("interactions.status <> ?", models.InteractionClosed)
 		default:
 			return errBadRequest("invalid_query", fmt.Sprintf("status: want queued, assigned, closed or open, got %q", v))
+		}
+	}
+	// The reports' filters: the opening range (RFC 3339, from inclusive,
+	// to exclusive), the channel, the disposition (none: without one) and
+	// whether an agent replied.
+	for _, f := range []struct{ param, op string }{{"openedFrom", ">="}, {"openedTo", "<"}} {
+		if v := c.QueryParam(f.param); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return errBadRequest("invalid_query", fmt.Sprintf("%s: want an RFC 3339 time such as 2026-01-02T15:04:05+01:00, got %q", f.param, v))
+			}
+			q = q.Where("interactions.opened_at "+f.op+" ?", t.UTC())
+		}
+	}
+	if v := c.QueryParam("channel"); v != "" {
+		if v != string(models.ChannelWhatsApp) && v != string(models.ChannelInstagram) {
+			return errBadRequest("invalid_query", fmt.Sprintf("channel: want WHATSAPP or INSTAGRAM, got %q", v))
+		}
+		q = q.Where("interactions.channel = ?", v)
+	}
+	if v := c.QueryParam("disposition"); v != "" {
+		switch v {
+		case "none":
+			q = q.Where("(interactions.disposition = '' OR interactions.disposition IS NULL)")
+		default:
+			q = q.Where("interactions.disposition = ?", v)
+		}
+	}
+	if v := c.QueryParam("responded"); v != "" {
+		switch v {
+		case "true":
+			q = q.Where("interactions.first_response_at IS NOT NULL")
+		case "false":
+			q = q.Where("interactions.first_response_at IS NULL")
+		default:
+			return errBadRequest("invalid_query", fmt.Sprintf("responded: want true or false, got %q", v))
 		}
 	}
 	limit := 50
