@@ -223,6 +223,7 @@ func New(deps Deps) *echo.Echo {
 	s.registerMediaRoutes(e)
 	s.registerMigrationRoutes(e)
 	s.registerAccountSinchRoutes(e)
+	s.registerReportRoutes(e)
 	s.registerCodecRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under
