@@ -72,6 +72,8 @@ func TestReportFiguresAreWrittenAsThingsHappen(t *testing.T) {
 
 		_, err = w.acts.MoveToQueue(ctx, activities.MoveToQueueInput{InteractionID: id, QueueID: other.ID, Reason: activities.MoveOverflow})
 		require.NoError(t, err)
+		_, err = w.acts.MoveToQueue(ctx, activities.MoveToQueueInput{InteractionID: id, QueueID: other.ID, Reason: activities.MoveOverflow})
+		require.NoError(t, err, "a retried move (committed the first time)")
 		_, err = w.acts.MoveToQueue(ctx, activities.MoveToQueueInput{InteractionID: id, QueueID: q.ID, Reason: activities.MoveTransfer})
 		require.NoError(t, err)
 		_, err = w.acts.MoveToQueue(ctx, activities.MoveToQueueInput{InteractionID: id, QueueID: q.ID, Reason: activities.MoveFlow})

@@ -257,10 +257,17 @@ func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (Queu
 		if in.QueueID != 0 {
 			queueID = in.QueueID
 		}
+		// A retry of a move that committed finds the interaction where it
+		// was moved: it is not counted again.
+		already := inter.Status == models.InteractionQueued && inter.AgentID == nil &&
+			((inter.QueueID == nil && in.QueueID == 0) || (inter.QueueID != nil && *inter.QueueID == in.QueueID))
 		if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
 			"status": models.InteractionQueued, "agent_id": nil, "queue_id": queueID, "assigned_at": nil,
 		}).Error; err != nil {
 			return err
+		}
+		if already {
+			return nil
 		}
 		return noteMove(tx, inter.ID, in.Reason)
 	})
