@@ -13,20 +13,25 @@ import (
 	"github.com/xcally-connector/connector/config"
 )
 
-const usage = `usage: connector bench [inbound|outbound|all] [flags]   (no command: all)
+const usage = `usage: connector bench [inbound|outbound|all|reports] [flags]   (no command: all)
   inbound   [-n 500] [-messages 4] [-agents 10] [-rate 0] [-concurrency 1] [-history-sample 50] [-in-process-worker]
   outbound  [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]
   all       both, one after the other (the outbound rate is -reply-rate)
-  every one [-database-url URL] [-timeout 5m] [-json]`
+` + usageReports + `
+  every one [-database-url URL] [-timeout 5m] [-json]   (reports: no -timeout)`
 
-// Main runs `connector bench [inbound|outbound|all] [flags]` and prints the
-// result. -database-url (default DATABASE_URL) selects the app database:
-// a postgres:// URL gets a fresh schema per bench, dropped afterwards;
-// anything else is SQLite in a temporary directory.
+// Main runs `connector bench [inbound|outbound|all|reports] [flags]` and
+// prints the result. -database-url (default DATABASE_URL) selects the app
+// database: a postgres:// URL gets a fresh schema per bench, dropped
+// afterwards; anything else is SQLite in a temporary directory (reports
+// runs on Postgres only).
 func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
 	cmd := "all"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	}
+	if cmd == "reports" {
+		return mainReports(ctx, args, stdout, log)
 	}
 	if cmd != "inbound" && cmd != "outbound" && cmd != "all" {
 		return fmt.Errorf("unknown bench %q\n%s", cmd, usage)
@@ -155,4 +160,43 @@ func benchDatabase(url string) (dsn, engine string, cleanup func(), err error) {
 		return "", "", nil, err
 	}
 	return fresh, "postgres", drop, nil
+}
+
+const usageReports = `  reports   [-interactions 100000] [-messages 1000000] [-calls 20] [-max-p95 1s] [-max-ratio 10] [-keep]
+            (Postgres only, not part of all: 20 accounts, 50 queues, 300 agents, 90 days)`
+
+// mainReports is `connector bench reports`: it prints the table (or JSON)
+// and fails naming every case over a limit.
+func mainReports(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) error {
+	fs := flag.NewFlagSet("bench reports", flag.ContinueOnError)
+	o := ReportsOptions{}
+	fs.StringVar(&o.DatabaseURL, "database-url", os.Getenv("DATABASE_URL"), "a postgres:// URL: the bench seeds a fresh schema there")
+	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+	fs.IntVar(&o.Interactions, "interactions", 100_000, "interactions to seed")
+	fs.IntVar(&o.Messages, "messages", 1_000_000, "messages to seed (at least one per interaction)")
+	fs.IntVar(&o.Calls, "calls", 20, "timed calls of each case")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the schema (its name is printed)")
+	fs.DurationVar(&o.MaxP95, "max-p95", time.Second, "fail a case whose p95 is over this")
+	fs.Float64Var(&o.MaxRatio, "max-ratio", 10, "fail a case whose p95 is over this many times its baseline's p95")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q\n%s", fs.Args(), usageReports)
+	}
+	res, err := RunReports(ctx, o, log)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	if *asJSON {
+		if err := writeJSON(stdout, res); err != nil {
+			return err
+		}
+	} else {
+		res.Print(stdout)
+	}
+	if len(res.Failures) > 0 {
+		return fmt.Errorf("reports: %d over the limits:\n  %s", len(res.Failures), strings.Join(res.Failures, "\n  "))
+	}
+	return nil
 }
