@@ -135,7 +135,7 @@ func Deliveries(ctx context.Context, db *gorm.DB, f Filter) (DeliveriesReport, e
 	}
 	res := &dResult{rows: map[key]*dFig{}, total: dFig{codes: map[codeKey]int64{}}}
 	if s.pg {
-		err = s.pgDeliveries(res)
+		err = s.pgRead(func(s *scope) error { return s.pgDeliveries(res) })
 	} else {
 		err = s.sqliteDeliveries(res)
 	}
@@ -224,7 +224,7 @@ func (s *scope) adviceOf(ck codeKey) (string, error) {
 	}
 	from, args := s.messagesFrom()
 	var stored []string
-	err := s.db.Raw(`SELECT m.error_message FROM `+from+` AND m.status = 'failed' AND `+dCode+` = ? AND `+dClass+` = ?
+	err := s.db.Raw(`SELECT COALESCE(m.error_message, '') FROM `+from+` AND m.status = 'failed' AND `+dCode+` = ? AND `+dClass+` = ?
 ORDER BY m.id DESC LIMIT 1`, append(args, ck.code, ck.class)...).Scan(&stored).Error
 	if err != nil {
 		return "", fmt.Errorf("reports: failure advice: %w", err)
@@ -257,69 +257,52 @@ func (s *scope) dKeyExprs() (acc, k string) {
 	return acc, k
 }
 
+// pgDeliveries reads the figures and the failure codes of every group
+// and of all of them in one scan of the range's messages (four grouping
+// sets, told apart by GROUPING: 3 a group, 15 the totals, 0 a group's
+// code, 12 a code of the totals).
 func (s *scope) pgDeliveries(res *dResult) error {
 	acc, k := s.dKeyExprs()
 	from, args := s.messagesFrom()
-	inner := `SELECT ` + acc + ` AS acc, ` + k + ` AS k, m.status, ` + dAccepted + ` AS accepted, ` + dResent + ` AS resent,
-    CASE WHEN m.status = 'failed' THEN ` + dCode + ` END AS code, ` + dClass + ` AS class
-  FROM ` + from
-	rows, err := s.db.Raw(`SELECT GROUPING(acc, k) = 3, acc, k, count(*),
+	rows, err := s.db.Raw(`SELECT GROUPING(acc, k, code, class), acc, `+s.pgKeyText()+`, code, class, count(*),
   count(*) FILTER (WHERE accepted),
   count(*) FILTER (WHERE status IN ('delivered', 'read')),
   count(*) FILTER (WHERE status = 'read'),
   count(*) FILTER (WHERE status = 'failed'),
   count(*) FILTER (WHERE resent)
-FROM (`+inner+`) s
-GROUP BY GROUPING SETS ((acc, k), ())`, args...).Rows()
+FROM (SELECT `+acc+` AS acc, `+k+` AS k, m.status, `+dAccepted+` AS accepted, `+dResent+` AS resent,
+    CASE WHEN m.status = 'failed' THEN `+dCode+` END AS code, CASE WHEN m.status = 'failed' THEN `+dClass+` END AS class
+  FROM `+from+`) s
+GROUP BY GROUPING SETS ((acc, k), (), (acc, k, code, class), (code, class))`, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("reports: deliveries: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var total bool
+		var set int
 		var a sql.NullInt64
-		var kv sql.NullString
+		var kv, code, class sql.NullString
 		var c [ndCounts]int64
-		dest := []any{&total, &a, &kv}
+		dest := []any{&set, &a, &kv, &code, &class}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("reports: deliveries: %w", err)
 		}
-		if total {
-			res.total.c = c
-		} else {
+		ck := codeKey{code.String, class.String}
+		switch {
+		case set == 3:
 			res.row(keyOf(a, kv, s.f.GroupBy)).c = c
+		case set == 15:
+			res.total.c = c
+		case set == 0 && code.Valid:
+			res.row(keyOf(a, kv, s.f.GroupBy)).codes[ck] = c[dcSent]
+		case set == 12 && code.Valid:
+			res.total.codes[ck] = c[dcSent]
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reports: deliveries: %w", err)
-	}
-	rows.Close()
-	crows, err := s.db.Raw(`SELECT GROUPING(acc, k) = 3, acc, k, code, class, count(*)
-FROM (`+inner+`) s WHERE status = 'failed'
-GROUP BY GROUPING SETS ((acc, k, code, class), (code, class))`, args...).Rows()
-	if err != nil {
-		return fmt.Errorf("reports: failure codes: %w", err)
-	}
-	defer crows.Close()
-	for crows.Next() {
-		var total bool
-		var a sql.NullInt64
-		var kv sql.NullString
-		var ck codeKey
-		var n int64
-		if err := crows.Scan(&total, &a, &kv, &ck.code, &ck.class, &n); err != nil {
-			return fmt.Errorf("reports: failure codes: %w", err)
-		}
-		if total {
-			res.total.codes[ck] = n
-		} else {
-			res.row(keyOf(a, kv, s.f.GroupBy)).codes[ck] = n
-		}
-	}
-	return crows.Err()
+	return rows.Err()
 }
 
 // dRow is what SQLite reads of a message.

@@ -3,6 +3,7 @@ package reports
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -74,6 +75,26 @@ func newScope(ctx context.Context, db *gorm.DB, f Filter, report string, ranged 
 	}
 	s.split = f.IncludeMigrated || f.GroupBy == ByAccount && ranged
 	return s, nil
+}
+
+// pgWorkMem is the sort memory of a report's queries on Postgres: the
+// grouped percentiles sort a range's rows, which the default (4MB) sends
+// to disk.
+const pgWorkMem = "64MB"
+
+// pgRead runs a report's Postgres queries in one read-only transaction
+// (one snapshot: the rows and the totals, the interactions and their
+// replies agree) with the sort memory they need.
+func (s *scope) pgRead(fn func(*scope) error) error {
+	return s.db.Transaction(func(tx *gorm.DB) error {
+		var set string
+		if err := tx.Raw("SELECT set_config('work_mem', ?, true)", pgWorkMem).Scan(&set).Error; err != nil {
+			return err
+		}
+		in := *s
+		in.db = tx
+		return fn(&in)
+	}, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 }
 
 // migrationSet is the account, the accounts it migrated from (those whose
@@ -263,12 +284,26 @@ func localDate(t time.Time, loc *time.Location, week bool) string {
 	return d.Format(time.DateOnly)
 }
 
-// pgDateKey is the Postgres expression of localDate on a timestamptz
-// column; the zone is inlined (checked by tzName, so it is a plain name).
+// pgDateKey is the Postgres expression of the local day or week (a
+// timestamp) of a timestamptz column; pgKeyText formats it as localDate
+// does. The zone is inlined (checked by tzName, so it is a plain name).
 func (s *scope) pgDateKey(column string, week bool) string {
 	unit := "day"
 	if week {
 		unit = "week"
 	}
-	return fmt.Sprintf("to_char(date_trunc('%s', %s AT TIME ZONE '%s'), 'YYYY-MM-DD')", unit, column, s.loc.String())
+	return fmt.Sprintf("date_trunc('%s', %s AT TIME ZONE '%s')", unit, column, s.loc.String())
+}
+
+// pgKeyText is the text of a group key column k grouped natively (ids,
+// local days and weeks, names): rows are grouped on native values, which
+// sort faster than text, and the few groups are formatted.
+func (s *scope) pgKeyText() string {
+	switch s.f.GroupBy {
+	case ByQueue, ByAgent:
+		return "CAST(k AS TEXT)"
+	case ByDay, ByWeek:
+		return "to_char(k, 'YYYY-MM-DD')"
+	}
+	return "k"
 }

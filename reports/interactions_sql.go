@@ -27,7 +27,8 @@ const (
 )
 
 // iKeyExprs are the Postgres expressions of a row's account (NULL when
-// not split) and group value (NULL for None) on interactions i.
+// not split) and group value (NULL for None; native, see pgKeyText) on
+// interactions i.
 func (s *scope) iKeyExprs() (acc, k string) {
 	acc = "CAST(NULL AS BIGINT)"
 	if s.split {
@@ -35,9 +36,9 @@ func (s *scope) iKeyExprs() (acc, k string) {
 	}
 	switch s.f.GroupBy {
 	case ByQueue:
-		k = "CAST(i.queue_id AS TEXT)"
+		k = "i.queue_id"
 	case ByAgent:
-		k = "CAST(i.agent_id AS TEXT)"
+		k = "i.agent_id"
 	case ByChannel:
 		k = "i.channel"
 	case ByDisposition:
@@ -55,10 +56,12 @@ func keyOf(acc sql.NullInt64, k sql.NullString, groupBy string) key {
 	return key{acc: uint64(acc.Int64), val: k.String, null: !k.Valid && groupBy != ByAccount}
 }
 
-func (s *scope) pgInteractions(res *iResult) error {
+// pgInteractionsSQL is the Postgres query of the interactions' figures
+// and the one of their agent replies' times, with their arguments.
+func (s *scope) pgInteractionsSQL() (figures, replies string, args []any) {
 	acc, k := s.iKeyExprs()
 	where, args := s.interactionsWhere(true)
-	q := `SELECT GROUPING(acc, k) = 3 AS total, acc, k,
+	figures = `SELECT GROUPING(acc, k) = 3 AS total, acc, ` + s.pgKeyText() + `,
   count(*),
   count(*) FILTER (WHERE ` + condAssigned + `),
   count(*) FILTER (WHERE ` + condClosed + `),
@@ -75,6 +78,16 @@ FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, i.first_assigned_at, i.status, 
     i.first_response_at, i.messages_in, i.messages_out, i.first_response_ms, i.time_to_assign_ms, i.handle_ms
   FROM interactions i WHERE ` + where + `) s
 GROUP BY GROUPING SETS ((acc, k), ())`
+	replies = `SELECT GROUPING(acc, k) = 3 AS total, acc, ` + s.pgKeyText() + `, ` + pgStat("reply_ms") + `
+FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, m.reply_ms
+  FROM interactions i JOIN messages m ON m.interaction_id = i.id
+  WHERE ` + where + ` AND ` + agentReply + ` AND m.reply_ms IS NOT NULL) s
+GROUP BY GROUPING SETS ((acc, k), ())`
+	return figures, replies, args
+}
+
+func (s *scope) pgInteractions(res *iResult) error {
+	q, rq, args := s.pgInteractionsSQL()
 	rows, err := s.db.Raw(q, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("reports: interactions: %w", err)
@@ -106,12 +119,7 @@ GROUP BY GROUPING SETS ((acc, k), ())`
 	}
 	rows.Close()
 
-	q = `SELECT GROUPING(acc, k) = 3 AS total, acc, k, ` + pgStat("reply_ms") + `
-FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, m.reply_ms
-  FROM interactions i JOIN messages m ON m.interaction_id = i.id
-  WHERE ` + where + ` AND ` + agentReply + ` AND m.reply_ms IS NOT NULL) s
-GROUP BY GROUPING SETS ((acc, k), ())`
-	rrows, err := s.db.Raw(q, args...).Rows()
+	rrows, err := s.db.Raw(rq, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("reports: reply times: %w", err)
 	}

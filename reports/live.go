@@ -97,12 +97,14 @@ func Live(ctx context.Context, db *gorm.DB, f Filter, now time.Time) (LiveReport
 		Unattended: LiveCount{InteractionsURL: s.liveURL("assigned", "false", nil)},
 		Queues:     []LiveQueue{},
 	}
+	// Open is queued or assigned (the states other than closed: an index
+	// answers it, status <> 'closed' would read every interaction).
 	where, args := s.interactionsWhere(false)
 	var counts struct{ Open, Queued, Unattended int64 }
 	err = s.db.Raw(`SELECT count(*) AS open,
   COALESCE(SUM(CASE WHEN i.status = 'queued' THEN 1 ELSE 0 END), 0) AS queued,
   COALESCE(SUM(CASE WHEN i.status = 'assigned' AND i.first_response_at IS NULL THEN 1 ELSE 0 END), 0) AS unattended
-FROM interactions i WHERE i.status <> 'closed' AND `+where, args...).Scan(&counts).Error
+FROM interactions i WHERE i.status IN ('queued', 'assigned') AND `+where, args...).Scan(&counts).Error
 	if err != nil {
 		return LiveReport{}, fmt.Errorf("reports: live counts: %w", err)
 	}
