@@ -82,12 +82,21 @@ const (
 	dAccepted = "(m.sent_at IS NOT NULL OR m.status IN ('accepted', 'queued', 'switching', 'delivered', 'read'))"
 	dResent   = "(m.send_attempt > 1 OR (m.reason_code = '" + activities.ReasonSplitRequired + "' AND EXISTS (" +
 		"SELECT 1 FROM messages p WHERE p.parent_id = m.id AND p.direction = 'outbound')))"
-	// dCode is the failure code: a split text's first failed part's, else
-	// the message's own, UNKNOWN when empty.
-	dCode = "COALESCE(NULLIF(CASE WHEN m.reason_code = '" + activities.ReasonSplitRequired + "' THEN COALESCE((" +
+	// sqliteCode is the failure code: a split text's first failed
+	// part's, else the message's own, UNKNOWN when empty. Postgres
+	// (pgCode) reads the part's code from a join (splitParts): a
+	// subquery in a grouping key rules out hash aggregation.
+	sqliteCode = "COALESCE(NULLIF(CASE WHEN m.reason_code = '" + activities.ReasonSplitRequired + "' THEN COALESCE((" +
 		"SELECT p.reason_code FROM messages p WHERE p.parent_id = m.id AND p.direction = 'outbound' AND p.status = 'failed' " +
 		"ORDER BY p.part LIMIT 1), m.reason_code) ELSE m.reason_code END, ''), 'UNKNOWN')"
+	pgCode = "COALESCE(NULLIF(CASE WHEN m.reason_code = '" + activities.ReasonSplitRequired + "' THEN COALESCE(sp.reason_code, m.reason_code) " +
+		"ELSE m.reason_code END, ''), 'UNKNOWN') COLLATE \"C\""
+	// splitParts is the first failed part of each split text.
+	splitParts = " LEFT JOIN (SELECT DISTINCT ON (p.parent_id) p.parent_id, p.reason_code FROM messages p " +
+		"WHERE p.parent_id IS NOT NULL AND p.direction = 'outbound' AND p.status = 'failed' ORDER BY p.parent_id, p.part) sp ON sp.parent_id = m.id"
 	dClass = "COALESCE(m.error_class, '')"
+	// pgClass is dClass grouped on bytes.
+	pgClass = dClass + " COLLATE \"C\""
 )
 
 // Indexes of dFig.c.
@@ -168,9 +177,28 @@ func (s *scope) messagesFrom() (string, []any) {
 	if s.f.QueueID != 0 || s.f.Channel != "" || s.f.GroupBy == ByChannel {
 		from += " JOIN interactions i ON i.id = m.interaction_id"
 	}
+	if s.pg {
+		from += splitParts
+	}
 	conds, args := s.narrow("m.account_id", "i.queue_id", "m.agent_id", "i.channel")
 	return from + " WHERE m.created_at >= ? AND m.created_at < ? AND m.direction = 'outbound' AND m.parent_id IS NULL AND " +
 		strings.Join(conds, " AND "), append([]any{s.f.From, s.f.To}, args...)
+}
+
+// code and class are the failure code and class of a message (alias m,
+// in messagesFrom).
+func (s *scope) code() string {
+	if s.pg {
+		return pgCode
+	}
+	return sqliteCode
+}
+
+func (s *scope) class() string {
+	if s.pg {
+		return pgClass
+	}
+	return dClass
 }
 
 // deliveryFigures finishes a group's figures: the rate and the top codes
@@ -224,7 +252,7 @@ func (s *scope) adviceOf(ck codeKey) (string, error) {
 	}
 	from, args := s.messagesFrom()
 	var stored []string
-	err := s.db.Raw(`SELECT COALESCE(m.error_message, '') FROM `+from+` AND m.status = 'failed' AND `+dCode+` = ? AND `+dClass+` = ?
+	err := s.db.Raw(`SELECT COALESCE(m.error_message, '') FROM `+from+` AND m.status = 'failed' AND `+s.code()+` = ? AND `+dClass+` = ?
 ORDER BY m.id DESC LIMIT 1`, append(args, ck.code, ck.class)...).Scan(&stored).Error
 	if err != nil {
 		return "", fmt.Errorf("reports: failure advice: %w", err)
@@ -244,11 +272,11 @@ func (s *scope) dKeyExprs() (acc, k string) {
 	}
 	switch s.f.GroupBy {
 	case ByChannel:
-		k = "i.channel"
+		k = `i.channel COLLATE "C"`
 	case ByClass:
-		k = "CASE WHEN m.status = 'failed' THEN NULLIF(" + dClass + ", '') END"
+		k = "CASE WHEN m.status = 'failed' THEN NULLIF(" + s.class() + ", '') END"
 	case ByCode:
-		k = "CASE WHEN m.status = 'failed' THEN " + dCode + " END"
+		k = "CASE WHEN m.status = 'failed' THEN " + s.code() + " END"
 	case ByDay:
 		k = s.pgDateKey("m.created_at", false)
 	default:
@@ -257,49 +285,45 @@ func (s *scope) dKeyExprs() (acc, k string) {
 	return acc, k
 }
 
-// pgDeliveries reads the figures and the failure codes of every group
-// and of all of them in one scan of the range's messages (four grouping
-// sets, told apart by GROUPING: 3 a group, 15 the totals, 0 a group's
-// code, 12 a code of the totals).
+// pgDeliveries reads, in one scan of the range's messages, the counts
+// per group, failure code and class (a plain GROUP BY that Postgres
+// hashes: few groups), and adds them up into the groups, their codes and
+// the totals (counts add up exactly).
 func (s *scope) pgDeliveries(res *dResult) error {
 	acc, k := s.dKeyExprs()
 	from, args := s.messagesFrom()
-	rows, err := s.db.Raw(`SELECT GROUPING(acc, k, code, class), acc, `+s.pgKeyText()+`, code, class, count(*),
+	rows, err := s.db.Raw(`SELECT acc, `+s.pgKeyText()+`, code, class, count(*),
   count(*) FILTER (WHERE accepted),
   count(*) FILTER (WHERE status IN ('delivered', 'read')),
   count(*) FILTER (WHERE status = 'read'),
   count(*) FILTER (WHERE status = 'failed'),
   count(*) FILTER (WHERE resent)
 FROM (SELECT `+acc+` AS acc, `+k+` AS k, m.status, `+dAccepted+` AS accepted, `+dResent+` AS resent,
-    CASE WHEN m.status = 'failed' THEN `+dCode+` END AS code, CASE WHEN m.status = 'failed' THEN `+dClass+` END AS class
+    CASE WHEN m.status = 'failed' THEN `+s.code()+` END AS code, CASE WHEN m.status = 'failed' THEN `+s.class()+` END AS class
   FROM `+from+`) s
-GROUP BY GROUPING SETS ((acc, k), (), (acc, k, code, class), (code, class))`, args...).Rows()
+GROUP BY acc, k, code, class`, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("reports: deliveries: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var set int
 		var a sql.NullInt64
 		var kv, code, class sql.NullString
 		var c [ndCounts]int64
-		dest := []any{&set, &a, &kv, &code, &class}
+		dest := []any{&a, &kv, &code, &class}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("reports: deliveries: %w", err)
 		}
-		ck := codeKey{code.String, class.String}
-		switch {
-		case set == 3:
-			res.row(keyOf(a, kv, s.f.GroupBy)).c = c
-		case set == 15:
-			res.total.c = c
-		case set == 0 && code.Valid:
-			res.row(keyOf(a, kv, s.f.GroupBy)).codes[ck] = c[dcSent]
-		case set == 12 && code.Valid:
-			res.total.codes[ck] = c[dcSent]
+		for _, x := range []*dFig{res.row(keyOf(a, kv, s.f.GroupBy)), &res.total} {
+			for i := range c {
+				x.c[i] += c[i]
+			}
+			if code.Valid {
+				x.codes[codeKey{code.String, class.String}] += c[dcFailed]
+			}
 		}
 	}
 	return rows.Err()
@@ -323,7 +347,7 @@ func (s *scope) sqliteDeliveries(res *dResult) error {
 	}
 	var rows []dRow
 	err := s.db.Raw(`SELECT m.account_id, `+channel+` AS channel, m.created_at, m.status, `+dAccepted+` AS accepted,
-  `+dResent+` AS resent, CASE WHEN m.status = 'failed' THEN `+dCode+` ELSE '' END AS code, `+dClass+` AS class
+  `+dResent+` AS resent, CASE WHEN m.status = 'failed' THEN `+s.code()+` ELSE '' END AS code, `+dClass+` AS class
 FROM `+from, args...).Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("reports: deliveries: %w", err)

@@ -87,8 +87,8 @@ const pgWorkMem = "64MB"
 // replies agree) with the sort memory they need.
 func (s *scope) pgRead(fn func(*scope) error) error {
 	return s.db.Transaction(func(tx *gorm.DB) error {
-		var set string
-		if err := tx.Raw("SELECT set_config('work_mem', ?, true)", pgWorkMem).Scan(&set).Error; err != nil {
+		// JIT compilation costs more than it saves on these scans.
+		if err := tx.Raw("SELECT set_config('work_mem', ?, true), set_config('jit', 'off', true)", pgWorkMem).Row().Scan(new(string), new(string)); err != nil {
 			return err
 		}
 		in := *s

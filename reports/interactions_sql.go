@@ -13,15 +13,16 @@ import (
 // agent replies), SQLite (development and tests: small data, no time
 // zones) by reading the range's figures and aggregating them in Go.
 
-// The conditions of the counts, on the columns of interactions (Postgres
-// FILTER clauses; iCounts is the same in Go).
+// The conditions of the counts on interactions i (Postgres; iCounts is
+// the same in Go). A NULL close reason is no close reason: NULL IN (…)
+// is not true.
 const (
-	condAssigned    = "first_assigned_at IS NOT NULL"
-	condClosed      = "status = 'closed' AND close_reason IN ('agent', 'admin')"
-	condInactivity  = "status = 'closed' AND close_reason = 'inactivity'"
-	condTransferred = "transfers > 0"
-	condOverflowed  = "overflows > 0"
-	condAbandoned   = "status = 'closed' AND first_response_at IS NULL"
+	condAssigned    = "(i.first_assigned_at IS NOT NULL)"
+	condClosed      = "(i.status = 'closed' AND i.close_reason IN ('agent', 'admin'))"
+	condInactivity  = "(i.status = 'closed' AND i.close_reason = 'inactivity')"
+	condTransferred = "(i.transfers > 0)"
+	condOverflowed  = "(i.overflows > 0)"
+	condAbandoned   = "(i.status = 'closed' AND i.first_response_at IS NULL)"
 	// agentReply selects agent replies (alias m), as the activities do.
 	agentReply = "m.direction = 'outbound' AND m.agent_id IS NOT NULL AND m.parent_id IS NULL"
 )
@@ -40,9 +41,9 @@ func (s *scope) iKeyExprs() (acc, k string) {
 	case ByAgent:
 		k = "i.agent_id"
 	case ByChannel:
-		k = "i.channel"
+		k = `i.channel COLLATE "C"`
 	case ByDisposition:
-		k = "NULLIF(i.disposition, '')"
+		k = `NULLIF(i.disposition, '') COLLATE "C"`
 	case ByDay, ByWeek:
 		k = s.pgDateKey("i.opened_at", s.f.GroupBy == ByWeek)
 	default:
@@ -61,21 +62,24 @@ func keyOf(acc sql.NullInt64, k sql.NullString, groupBy string) key {
 func (s *scope) pgInteractionsSQL() (figures, replies string, args []any) {
 	acc, k := s.iKeyExprs()
 	where, args := s.interactionsWhere(true)
+	// The flags are computed before the sort that groups the rows: it
+	// moves narrow rows.
 	figures = `SELECT GROUPING(acc, k) = 3 AS total, acc, ` + s.pgKeyText() + `,
   count(*),
-  count(*) FILTER (WHERE ` + condAssigned + `),
-  count(*) FILTER (WHERE ` + condClosed + `),
-  count(*) FILTER (WHERE ` + condInactivity + `),
-  count(*) FILTER (WHERE ` + condTransferred + `),
-  count(*) FILTER (WHERE ` + condOverflowed + `),
-  count(*) FILTER (WHERE ` + condAbandoned + `),
+  count(*) FILTER (WHERE assigned),
+  count(*) FILTER (WHERE closed),
+  count(*) FILTER (WHERE inactivity),
+  count(*) FILTER (WHERE transferred),
+  count(*) FILTER (WHERE overflowed),
+  count(*) FILTER (WHERE abandoned),
   CAST(COALESCE(sum(messages_in), 0) AS BIGINT),
   CAST(COALESCE(sum(messages_out), 0) AS BIGINT),
   ` + pgStat("first_response_ms") + `,
   ` + pgStat("time_to_assign_ms") + `,
   ` + pgStat("handle_ms") + `
-FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, i.first_assigned_at, i.status, i.close_reason, i.transfers, i.overflows,
-    i.first_response_at, i.messages_in, i.messages_out, i.first_response_ms, i.time_to_assign_ms, i.handle_ms
+FROM (SELECT ` + acc + ` AS acc, ` + k + ` AS k, ` + condAssigned + ` AS assigned, ` + condClosed + ` AS closed,
+    ` + condInactivity + ` AS inactivity, ` + condTransferred + ` AS transferred, ` + condOverflowed + ` AS overflowed,
+    ` + condAbandoned + ` AS abandoned, i.messages_in, i.messages_out, i.first_response_ms, i.time_to_assign_ms, i.handle_ms
   FROM interactions i WHERE ` + where + `) s
 GROUP BY GROUPING SETS ((acc, k), ())`
 	replies = `SELECT GROUPING(acc, k) = 3 AS total, acc, ` + s.pgKeyText() + `, ` + pgStat("reply_ms") + `
