@@ -49,7 +49,8 @@ type DeliveryFigures struct {
 // was given; for a split text whose part failed, the part's code); Class
 // the failure class; Advice what the agent sees on such a failure
 // (activities.ClassifyReason's text for Sinch's codes, else the text
-// stored on the latest such failure).
+// stored on such a failure of the report: of several, the greatest in
+// byte order).
 type CodeCount struct {
 	Code   string `json:"code"`
 	Class  string `json:"class"`
@@ -122,6 +123,16 @@ type dFig struct {
 type dResult struct {
 	rows  map[key]*dFig
 	total dFig
+	// texts is, per failure code and class, the greatest (in byte order)
+	// error text stored on such a failure in the report.
+	texts map[codeKey]string
+}
+
+// text keeps the greatest stored text of a code.
+func (r *dResult) text(ck codeKey, t string) {
+	if t > r.texts[ck] {
+		r.texts[ck] = t
+	}
 }
 
 func (r *dResult) row(k key) *dFig {
@@ -142,7 +153,7 @@ func Deliveries(ctx context.Context, db *gorm.DB, f Filter) (DeliveriesReport, e
 	if err != nil {
 		return DeliveriesReport{}, err
 	}
-	res := &dResult{rows: map[key]*dFig{}, total: dFig{codes: map[codeKey]int64{}}}
+	res := &dResult{rows: map[key]*dFig{}, total: dFig{codes: map[codeKey]int64{}}, texts: map[codeKey]string{}}
 	if s.pg {
 		err = s.pgRead(func(s *scope) error { return s.pgDeliveries(res) })
 	} else {
@@ -151,19 +162,13 @@ func Deliveries(ctx context.Context, db *gorm.DB, f Filter) (DeliveriesReport, e
 	if err != nil {
 		return DeliveriesReport{}, err
 	}
-	advice := map[codeKey]string{}
 	out := DeliveriesReport{
 		From: s.f.From.In(s.loc), To: s.f.To.In(s.loc), TZ: s.loc.String(), GroupBy: f.GroupBy,
 		Rows: make([]DeliveryRow, 0, len(res.rows)),
 	}
-	if out.Totals, err = s.deliveryFigures(res.total, advice); err != nil {
-		return DeliveriesReport{}, err
-	}
+	out.Totals = deliveryFigures(res.total, res.texts)
 	for k, x := range res.rows {
-		figs, err := s.deliveryFigures(*x, advice)
-		if err != nil {
-			return DeliveriesReport{}, err
-		}
+		figs := deliveryFigures(*x, res.texts)
 		out.Rows = append(out.Rows, DeliveryRow{Group: s.group(k, f.GroupBy, nameBook{}), DeliveryFigures: figs})
 	}
 	slices.SortFunc(out.Rows, func(a, b DeliveryRow) int { return compareGroups(a.Group, b.Group) })
@@ -202,8 +207,8 @@ func (s *scope) class() string {
 }
 
 // deliveryFigures finishes a group's figures: the rate and the top codes
-// with their advice (cached across groups).
-func (s *scope) deliveryFigures(x dFig, advice map[codeKey]string) (DeliveryFigures, error) {
+// with their advice.
+func deliveryFigures(x dFig, texts map[codeKey]string) DeliveryFigures {
 	out := DeliveryFigures{
 		Sent: x.c[dcSent], Accepted: x.c[dcAccepted], Delivered: x.c[dcDelivered], Read: x.c[dcRead],
 		Failed: x.c[dcFailed], Resent: x.c[dcResent], TopCodes: []CodeCount{},
@@ -219,48 +224,33 @@ func (s *scope) deliveryFigures(x dFig, advice map[codeKey]string) (DeliveryFigu
 	})
 	out.TopCodes = out.TopCodes[:min(len(out.TopCodes), MaxTopCodes)]
 	for i, c := range out.TopCodes {
-		ck := codeKey{c.Code, c.Class}
-		a, ok := advice[ck]
-		if !ok {
-			var err error
-			if a, err = s.adviceOf(ck); err != nil {
-				return DeliveryFigures{}, err
-			}
-			advice[ck] = a
-		}
-		out.TopCodes[i].Advice = a
+		out.TopCodes[i].Advice = adviceOf(codeKey{c.Code, c.Class}, texts)
 	}
-	return out, nil
+	return out
 }
 
-// adviceOf is the advice an agent sees on a failure: ClassifyReason's for
-// a Sinch reason code of that class, else the text stored on the latest
-// such failure of the report (the connector's own codes, such as
-// SEND_TIMED_OUT, carry their text there).
-func (s *scope) adviceOf(ck codeKey) (string, error) {
+// adviceOf is the advice an agent sees on a failure: ClassifyReason's
+// for a Sinch reason code of that class, else the text stored on such a
+// failure (the connector's own codes, such as SEND_TIMED_OUT, carry
+// theirs there; of several, the greatest in byte order, the same on both
+// engines), else ClassifyReason's.
+func adviceOf(ck codeKey, texts map[codeKey]string) string {
 	known := func(f activities.Failure) bool {
 		return string(f.Class) == ck.class && !strings.HasPrefix(f.Message, ck.code+": unknown Sinch error code")
 	}
 	canonical := activities.ClassifyReason(ck.code, "", "")
 	if known(canonical) {
-		return canonical.Message, nil
+		return canonical.Message
 	}
 	if ck.class == string(models.ErrorClassMedia) {
 		if f := activities.ClassifyReason(ck.code, "ATTACHMENT_REJECTED", ""); known(f) {
-			return f.Message, nil
+			return f.Message
 		}
 	}
-	from, args := s.messagesFrom()
-	var stored []string
-	err := s.db.Raw(`SELECT COALESCE(m.error_message, '') FROM `+from+` AND m.status = 'failed' AND `+s.code()+` = ? AND `+dClass+` = ?
-ORDER BY m.id DESC LIMIT 1`, append(args, ck.code, ck.class)...).Scan(&stored).Error
-	if err != nil {
-		return "", fmt.Errorf("reports: failure advice: %w", err)
+	if t := texts[ck]; t != "" {
+		return t
 	}
-	if len(stored) == 1 && stored[0] != "" {
-		return stored[0], nil
-	}
-	return canonical.Message, nil
+	return canonical.Message
 }
 
 // dKeyExprs are the Postgres expressions of a message row's account
@@ -297,9 +287,11 @@ func (s *scope) pgDeliveries(res *dResult) error {
   count(*) FILTER (WHERE status IN ('delivered', 'read')),
   count(*) FILTER (WHERE status = 'read'),
   count(*) FILTER (WHERE status = 'failed'),
-  count(*) FILTER (WHERE resent)
+  count(*) FILTER (WHERE resent),
+  COALESCE(max(text), '')
 FROM (SELECT `+acc+` AS acc, `+k+` AS k, m.status, `+dAccepted+` AS accepted, `+dResent+` AS resent,
-    CASE WHEN m.status = 'failed' THEN `+s.code()+` END AS code, CASE WHEN m.status = 'failed' THEN `+s.class()+` END AS class
+    CASE WHEN m.status = 'failed' THEN `+s.code()+` END AS code, CASE WHEN m.status = 'failed' THEN `+s.class()+` END AS class,
+    CASE WHEN m.status = 'failed' THEN m.error_message END COLLATE "C" AS text
   FROM `+from+`) s
 GROUP BY acc, k, code, class`, args...).Rows()
 	if err != nil {
@@ -310,12 +302,16 @@ GROUP BY acc, k, code, class`, args...).Rows()
 		var a sql.NullInt64
 		var kv, code, class sql.NullString
 		var c [ndCounts]int64
+		var text string
 		dest := []any{&a, &kv, &code, &class}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(append(dest, &text)...); err != nil {
 			return fmt.Errorf("reports: deliveries: %w", err)
+		}
+		if code.Valid {
+			res.text(codeKey{code.String, class.String}, text)
 		}
 		for _, x := range []*dFig{res.row(keyOf(a, kv, s.f.GroupBy)), &res.total} {
 			for i := range c {
@@ -337,6 +333,7 @@ type dRow struct {
 	Status           string
 	Accepted, Resent bool
 	Code, Class      string
+	Text             string
 }
 
 func (s *scope) sqliteDeliveries(res *dResult) error {
@@ -347,7 +344,8 @@ func (s *scope) sqliteDeliveries(res *dResult) error {
 	}
 	var rows []dRow
 	err := s.db.Raw(`SELECT m.account_id, `+channel+` AS channel, m.created_at, m.status, `+dAccepted+` AS accepted,
-  `+dResent+` AS resent, CASE WHEN m.status = 'failed' THEN `+s.code()+` ELSE '' END AS code, `+dClass+` AS class
+  `+dResent+` AS resent, CASE WHEN m.status = 'failed' THEN `+s.code()+` ELSE '' END AS code, `+dClass+` AS class,
+  CASE WHEN m.status = 'failed' THEN COALESCE(m.error_message, '') ELSE '' END AS text
 FROM `+from, args...).Scan(&rows).Error
 	if err != nil {
 		return fmt.Errorf("reports: deliveries: %w", err)
@@ -386,6 +384,9 @@ FROM `+from, args...).Scan(&rows).Error
 			if failed {
 				x.codes[codeKey{r.Code, r.Class}]++
 			}
+		}
+		if failed {
+			res.text(codeKey{r.Code, r.Class}, r.Text)
 		}
 	}
 	return nil

@@ -82,9 +82,9 @@ func newScope(ctx context.Context, db *gorm.DB, f Filter, report string, ranged 
 // to disk.
 const pgWorkMem = "64MB"
 
-// pgRead runs a report's Postgres queries in one read-only transaction
-// (one snapshot: the rows and the totals, the interactions and their
-// replies agree) with the sort memory they need.
+// pgRead runs Postgres queries in one read-only transaction (one
+// snapshot: a query's rows and totals agree) with the sort memory they
+// need.
 func (s *scope) pgRead(fn func(*scope) error) error {
 	return s.db.Transaction(func(tx *gorm.DB) error {
 		// JIT compilation costs more than it saves on these scans.

@@ -91,7 +91,7 @@ func Interactions(ctx context.Context, db *gorm.DB, f Filter) (InteractionsRepor
 	}
 	res := &iResult{rows: map[key]*iFig{}}
 	if s.pg {
-		err = s.pgRead(func(s *scope) error { return s.pgInteractions(res) })
+		err = s.pgInteractions(res)
 	} else {
 		err = s.sqliteInteractions(res)
 	}

@@ -90,8 +90,58 @@ GROUP BY GROUPING SETS ((acc, k), ())`
 	return figures, replies, args
 }
 
+// pgInteractions runs the figures' query and the reply times' query at
+// once, on two connections (each its own read-only transaction): the
+// reply times, read from the messages, take longer than the figures.
 func (s *scope) pgInteractions(res *iResult) error {
 	q, rq, args := s.pgInteractionsSQL()
+	replies := map[key]statAgg{}
+	var total statAgg
+	done := make(chan error, 1)
+	go func() {
+		done <- s.pgRead(func(s *scope) error {
+			rows, err := s.db.Raw(rq, args...).Rows()
+			if err != nil {
+				return fmt.Errorf("reports: reply times: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var isTotal bool
+				var a sql.NullInt64
+				var kv sql.NullString
+				var st statAgg
+				if err := rows.Scan(append([]any{&isTotal, &a, &kv}, statDest(&st)...)...); err != nil {
+					return fmt.Errorf("reports: reply times: %w", err)
+				}
+				if isTotal {
+					total = st
+				} else {
+					replies[keyOf(a, kv, s.f.GroupBy)] = st
+				}
+			}
+			return rows.Err()
+		})
+	}()
+	err := s.pgRead(func(s *scope) error { return s.pgFigures(res, q, args) })
+	if rerr := <-done; err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return err
+	}
+	res.total.st[sReply] = total
+	for k, st := range replies {
+		// A group whose interactions opened between the two reads is
+		// left to the next report.
+		if r, ok := res.rows[k]; ok {
+			r.st[sReply] = st
+		}
+	}
+	return nil
+}
+
+// pgFigures reads the figures' query.
+func (s *scope) pgFigures(res *iResult, q string, args []any) error {
 	rows, err := s.db.Raw(q, args...).Rows()
 	if err != nil {
 		return fmt.Errorf("reports: interactions: %w", err)
@@ -118,31 +168,7 @@ func (s *scope) pgInteractions(res *iResult) error {
 			*res.row(keyOf(a, kv, s.f.GroupBy)) = x
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reports: interactions: %w", err)
-	}
-	rows.Close()
-
-	rrows, err := s.db.Raw(rq, args...).Rows()
-	if err != nil {
-		return fmt.Errorf("reports: reply times: %w", err)
-	}
-	defer rrows.Close()
-	for rrows.Next() {
-		var total bool
-		var a sql.NullInt64
-		var kv sql.NullString
-		var st statAgg
-		if err := rrows.Scan(append([]any{&total, &a, &kv}, statDest(&st)...)...); err != nil {
-			return fmt.Errorf("reports: reply times: %w", err)
-		}
-		if total {
-			res.total.st[sReply] = st
-		} else {
-			res.row(keyOf(a, kv, s.f.GroupBy)).st[sReply] = st
-		}
-	}
-	return rrows.Err()
+	return rows.Err()
 }
 
 func statDest(a *statAgg) []any { return []any{&a.N, &a.Sum, &a.Max, &a.P50, &a.P90} }
