@@ -270,3 +270,23 @@ func TestDeliveriesFilters(t *testing.T) {
 		assert.Equal(t, []reports.DeliveryRow{}, r.Rows)
 	})
 }
+
+func TestDeliveriesIncludeMigrated(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, w *world) {
+		seedDeliveries(w)
+		w.account("Elsewhere", "")
+		require.NoError(t, w.db.Model(&models.Account{}).Where("id = ?", w.accounts["South"]).
+			Updates(map[string]any{"status": models.AccountMigrated, "migrated_to_account_id": w.accounts["North"]}).Error)
+		r := deliveries(t, w, reports.Filter{From: from, To: to, GroupBy: reports.ByChannel, AccountID: w.accounts["North"], IncludeMigrated: true})
+		require.Len(t, r.Rows, 2, "North's WhatsApp and South's Instagram")
+		assert.Equal(t, reports.Group{AccountID: w.accounts["North"], AccountName: "North", Channel: "WHATSAPP"}, r.Rows[0].Group)
+		assert.Equal(t, reports.Group{AccountID: w.accounts["South"], AccountName: "South", Channel: "INSTAGRAM"}, r.Rows[1].Group)
+		south := r.Rows[1].DeliveryFigures
+		south.TopCodes = nil
+		assert.Equal(t, dexpect("s1", "s2", "s3"), south)
+		assert.Equal(t, int64(15), r.Totals.Sent)
+		// From South, the set is the same.
+		r2 := deliveries(t, w, reports.Filter{From: from, To: to, GroupBy: reports.ByChannel, AccountID: w.accounts["South"], IncludeMigrated: true})
+		assert.Equal(t, r, r2)
+	})
+}
