@@ -30,7 +30,7 @@ commands:
   migrate   apply the database schema and exit
   rekey     re-seal every stored secret under the first key of SECRET_KEYS (after a rotation)
   emulator  only the Sinch emulator, on EMULATOR_ADDR
-  bench     measure on this machine against the engine alone: bench [inbound|outbound|all] (-h for flags)
+  bench     measure on this machine against the engine alone: bench [inbound|outbound|all|reports] (-h for flags)
   search-key <identity>  with PII_HASH_IDENTITIES=true: the hashed identity to search for in the Temporal UI
   faults    zero-loss fault suite on Postgres (DATABASE_URL): faults [-cases a,b] [-messages 2000] [-outage 30s] [-json]
 `
