@@ -280,10 +280,8 @@ func storeMessages(tx *gorm.DB, inter models.Interaction, fresh []InboundMessage
 			return 0, err
 		}
 	}
-	if len(stored) > 0 {
-		if err := recountMessages(tx, inter.ID); err != nil {
-			return 0, err
-		}
+	if err := countMessages(tx, inter.ID, "messages_in", len(stored)); err != nil {
+		return 0, err
 	}
 	return len(stored), touchInteraction(tx, inter.ID, stored)
 }

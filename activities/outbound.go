@@ -116,7 +116,7 @@ func createOutbound(tx *gorm.DB, in CreateOutboundInput, kind string, parentID *
 		if err := noteAgentReply(tx, stored); err != nil {
 			return models.Message{}, false, err
 		}
-		if err := recountMessages(tx, stored.InteractionID); err != nil {
+		if err := countMessages(tx, stored.InteractionID, "messages_out", 1); err != nil {
 			return models.Message{}, false, err
 		}
 	}

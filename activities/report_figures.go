@@ -25,9 +25,19 @@ const (
 // an agent wrote (not a flow reply, not a part of a split message).
 const agentReplies = "direction = 'outbound' AND agent_id IS NOT NULL AND parent_id IS NULL"
 
-// recountMessages sets the interaction's message counters from its rows,
-// so a message moved between interactions (reclaimed) is counted where it
-// is.
+// countMessages adds n stored messages to an interaction's counter
+// (messages_in or messages_out): on the webhook's path a message store
+// costs one increment, not a count of the interaction's rows.
+func countMessages(tx *gorm.DB, interactionID uint64, column string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return tx.Model(&models.Interaction{}).Where("id = ?", interactionID).Update(column, gorm.Expr(column+" + ?", n)).Error
+}
+
+// recountMessages sets the interactions' message counters from their
+// rows, after a message moved between interactions (reclaimed), so it is
+// counted where it is.
 func recountMessages(tx *gorm.DB, interactionIDs ...uint64) error {
 	for _, id := range interactionIDs {
 		err := tx.Exec(`UPDATE interactions SET
