@@ -407,6 +407,26 @@ END $$`,
 			return tx.Exec(`DROP INDEX IF EXISTS ix_messages_reply_times`).Error
 		},
 	},
+	{
+		// The deliveries report's covering index: the columns it counts of
+		// the outbound messages that are not split parts, by creation
+		// time, so the report scans this index alone instead of the
+		// messages table with their bodies (a third of the rows, about a
+		// sixth of the size). Postgres only: SQLite has no INCLUDE, and
+		// development data is small.
+		ID: "2026120305_deliveries_index",
+		Migrate: func(tx *gorm.DB) error {
+			if tx.Dialector.Name() != "postgres" {
+				return nil
+			}
+			return tx.Exec(`CREATE INDEX IF NOT EXISTS ix_messages_deliveries ON messages (created_at)
+  INCLUDE (id, account_id, agent_id, interaction_id, status, sent_at, send_attempt, reason_code, error_class)
+  WHERE direction = 'outbound' AND parent_id IS NULL`).Error
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Exec(`DROP INDEX IF EXISTS ix_messages_deliveries`).Error
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of

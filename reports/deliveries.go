@@ -155,7 +155,7 @@ func Deliveries(ctx context.Context, db *gorm.DB, f Filter) (DeliveriesReport, e
 	}
 	res := &dResult{rows: map[key]*dFig{}, total: dFig{codes: map[codeKey]int64{}}, texts: map[codeKey]string{}}
 	if s.pg {
-		err = s.pgRead(func(s *scope) error { return s.pgDeliveries(res) })
+		err = s.pgDeliveries(res)
 	} else {
 		err = s.sqliteDeliveries(res)
 	}
@@ -278,20 +278,56 @@ func (s *scope) dKeyExprs() (acc, k string) {
 // pgDeliveries reads, in one scan of the range's messages, the counts
 // per group, failure code and class (a plain GROUP BY that Postgres
 // hashes: few groups), and adds them up into the groups, their codes and
-// the totals (counts add up exactly).
+// the totals (counts add up exactly). The scan reads only the covering
+// index ix_messages_deliveries; the failures' texts, which it does not
+// hold, come from a second statement over the failed messages alone, run
+// at once on another connection.
 func (s *scope) pgDeliveries(res *dResult) error {
 	acc, k := s.dKeyExprs()
 	from, args := s.messagesFrom()
+	texts := map[codeKey]string{}
+	done := make(chan error, 1)
+	go func() {
+		done <- s.pgRead(func(s *scope) error {
+			rows, err := s.db.Raw(`SELECT code, class, COALESCE(max(text), '')
+FROM (SELECT `+s.code()+` AS code, `+s.class()+` AS class, m.error_message COLLATE "C" AS text
+  FROM `+from+` AND m.status = 'failed') s
+GROUP BY code, class`, args...).Rows()
+			if err != nil {
+				return fmt.Errorf("reports: failure texts: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var ck codeKey
+				var text string
+				if err := rows.Scan(&ck.code, &ck.class, &text); err != nil {
+					return fmt.Errorf("reports: failure texts: %w", err)
+				}
+				texts[ck] = text
+			}
+			return rows.Err()
+		})
+	}()
+	err := s.pgRead(func(s *scope) error { return s.pgCounts(res, acc, k, from, args) })
+	if terr := <-done; err == nil {
+		err = terr
+	}
+	for ck, t := range texts {
+		res.text(ck, t)
+	}
+	return err
+}
+
+// pgCounts is pgDeliveries' counting statement.
+func (s *scope) pgCounts(res *dResult, acc, k, from string, args []any) error {
 	rows, err := s.db.Raw(`SELECT acc, `+s.pgKeyText()+`, code, class, count(*),
   count(*) FILTER (WHERE accepted),
   count(*) FILTER (WHERE status IN ('delivered', 'read')),
   count(*) FILTER (WHERE status = 'read'),
   count(*) FILTER (WHERE status = 'failed'),
-  count(*) FILTER (WHERE resent),
-  COALESCE(max(text), '')
+  count(*) FILTER (WHERE resent)
 FROM (SELECT `+acc+` AS acc, `+k+` AS k, m.status, `+dAccepted+` AS accepted, `+dResent+` AS resent,
-    CASE WHEN m.status = 'failed' THEN `+s.code()+` END AS code, CASE WHEN m.status = 'failed' THEN `+s.class()+` END AS class,
-    CASE WHEN m.status = 'failed' THEN m.error_message END COLLATE "C" AS text
+    CASE WHEN m.status = 'failed' THEN `+s.code()+` END AS code, CASE WHEN m.status = 'failed' THEN `+s.class()+` END AS class
   FROM `+from+`) s
 GROUP BY acc, k, code, class`, args...).Rows()
 	if err != nil {
@@ -302,16 +338,12 @@ GROUP BY acc, k, code, class`, args...).Rows()
 		var a sql.NullInt64
 		var kv, code, class sql.NullString
 		var c [ndCounts]int64
-		var text string
 		dest := []any{&a, &kv, &code, &class}
 		for i := range c {
 			dest = append(dest, &c[i])
 		}
-		if err := rows.Scan(append(dest, &text)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("reports: deliveries: %w", err)
-		}
-		if code.Valid {
-			res.text(codeKey{code.String, class.String}, text)
 		}
 		for _, x := range []*dFig{res.row(keyOf(a, kv, s.f.GroupBy)), &res.total} {
 			for i := range c {
