@@ -6,29 +6,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"gorm.io/gorm"
 
+	"github.com/xcally-connector/connector/internal/principal"
 	"github.com/xcally-connector/connector/models"
 )
 
 // Principal is who is calling: the admin, or one agent.
-type Principal struct {
-	// Admin is true for the bearer of ADMIN_TOKEN.
-	Admin bool
-	// AgentID is the calling agent (0 for the admin).
-	AgentID uint64
-	// TokenHash is the agent token's stored hash: a long-lived stream
-	// checks it is still the agent's (rotation and deletion end streams).
-	TokenHash string
-}
-
-// CanActAs reports whether the caller may act for agentID: the admin may act
-// for every agent, an agent only for itself.
-func (p Principal) CanActAs(agentID uint64) bool {
-	return p.Admin || (p.AgentID != 0 && p.AgentID == agentID)
-}
+type Principal = principal.Principal
 
 // principalKey is the echo context key of the authenticated Principal.
 const principalKey = "api.principal"
@@ -41,12 +29,17 @@ func principalFrom(c echo.Context) Principal {
 }
 
 // requireAgentOrAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>` or the
-// token of a live agent, found by its SHA-256. A missing or unknown token
-// is a 401; whether the caller may act on the agent of the path is the
-// handler's check (authorizeAgent), a 403.
+// token of a live agent, found by its SHA-256, or the Principal an
+// in-process caller (the console) put in the request's context. A missing
+// or unknown token is a 401; whether the caller may act on the agent of
+// the path is the handler's check (authorizeAgent), a 403.
 func (s *Server) requireAgentOrAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	admin := []byte(s.deps.AdminToken)
 	return func(c echo.Context) error {
+		if p, ok := principal.From(c.Request().Context()); ok {
+			c.Set(principalKey, p)
+			return next(c)
+		}
 		tok, ok := bearerToken(c.Request())
 		if !ok {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, "Bearer")
@@ -94,4 +87,28 @@ func authorizeAgent(c echo.Context, agentID uint64) error {
 func hashToken(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
+}
+
+// Whoami is the answer of GET /api/whoami.
+type Whoami struct {
+	Admin   bool   `json:"admin"`
+	AgentID uint64 `json:"agentId,omitempty"`
+	Name    string `json:"name,omitempty"`
+}
+
+// whoami names the bearer of the token: the admin, or an agent with its
+// name (a client checks a token with it; the console signs in with it).
+func (s *Server) whoami(c echo.Context) error {
+	p := principalFrom(c)
+	if p.Admin {
+		return c.JSON(http.StatusOK, Whoami{Admin: true})
+	}
+	var a models.Agent
+	if err := s.deps.DB.WithContext(c.Request().Context()).Select("id", "name").Take(&a, p.AgentID).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return errUnauthorized("unknown or revoked token")
+		}
+		return fmt.Errorf("look up agent: %w", err)
+	}
+	return c.JSON(http.StatusOK, Whoami{AgentID: a.ID, Name: a.Name})
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/xcally-connector/connector/internal/logctx"
 	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/internal/metrics"
+	"github.com/xcally-connector/connector/internal/principal"
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/workflows"
 )
@@ -229,6 +230,7 @@ func New(deps Deps) *echo.Echo {
 	// Route-level auth (no /api group middleware): an unknown path under
 	// /api answers 404, not an auth error.
 	e.GET("/api/diagnostics", s.diagnostics, s.requireAdmin)
+	e.GET("/api/whoami", s.whoami, s.requireAgentOrAdmin)
 	s.registerConfigRoutes(e)
 	if deps.Metrics != nil {
 		// Prometheus scrapes with METRICS_TOKEN (or openly), not the admin token.
@@ -361,12 +363,20 @@ func (u *uploadBody) Read(p []byte) (int, error) {
 	return u.ReadCloser.Read(p)
 }
 
-// requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>` and records the
-// admin as the Principal. No bearer token is a 401; any other token (an
-// agent token included) is a 403.
+// requireAdmin accepts `Authorization: Bearer <ADMIN_TOKEN>`, or the
+// admin Principal an in-process caller (the console) put in the request's
+// context, and records the admin as the Principal. No bearer token is a
+// 401; any other token or Principal (an agent's included) is a 403.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	want := []byte(s.deps.AdminToken)
 	return func(c echo.Context) error {
+		if p, ok := principal.From(c.Request().Context()); ok {
+			if !p.Admin {
+				return errForbidden("this route is the admin's")
+			}
+			c.Set(principalKey, p)
+			return next(c)
+		}
 		tok, ok := bearerToken(c.Request())
 		if !ok {
 			return errUnauthorized("missing bearer token: send Authorization: Bearer <token>")

@@ -37,6 +37,7 @@ import (
 	"github.com/xcally-connector/connector/internal/secretbox"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch"
+	"github.com/xcally-connector/connector/web"
 	"github.com/xcally-connector/connector/workflows"
 )
 
@@ -160,7 +161,7 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 	if err != nil {
 		return nil, err
 	}
-	return api.New(api.Deps{
+	e := api.New(api.Deps{
 		Codec: codec, CodecToken: cfg.CodecToken, CodecCORSOrigins: cfg.CodecCORSOrigins, CodecDevOrigins: cfg.DevUIOrigins,
 
 		Media:         store,
@@ -203,7 +204,15 @@ func newAPI(cfg *config.Config, db *gorm.DB, tc client.Client, store media.Store
 		SSEMaxStreamsPerAgent: cfg.SSEMaxStreamsPerAgent,
 		AuthFailureBurst:      cfg.AuthFailureBurst, AuthFailureEvery: cfg.AuthFailureEvery,
 		TrustedProxies: cfg.TrustedProxies,
-	}), nil
+	})
+	// The console, on the same server: it calls the API's handlers
+	// in-process as the signed-in admin or agent.
+	web.Register(e, web.Deps{
+		DB: db, API: e, Logger: log,
+		TemporalUIURL: cfg.TemporalUIURL, TemporalNamespace: cfg.TemporalNamespace,
+		SessionIdle: cfg.ConsoleSessionIdle, SessionMax: cfg.ConsoleSessionMax,
+	})
+	return e, nil
 }
 
 // startEventListener starts, on Postgres, the listener that wakes the

@@ -127,6 +127,9 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	// The embedded UI's browser decodes payloads through the API's codec
 	// endpoint with no token (docs/decisions.md §16).
 	cfg.DevUIOrigins = d.Temporal.UIOrigins()
+	if cfg.TemporalUIURL == "" {
+		cfg.TemporalUIURL = d.Temporal.UIURL() // the console links workflows there
+	}
 	var events *agentevents.Listener
 	if events, d.stopEvents, err = startEventListener(cfg, log); err != nil {
 		return nil, err
@@ -249,6 +252,7 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 func (d *Dev) printBanner(out io.Writer, took time.Duration) {
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format, args...) }
 	p("\nWhatsApp connector dev stack ready in %s\n\n", took.Round(time.Millisecond))
+	p("  %-16s %s/console/ (sign in with the admin token below)\n", "Console:", d.APIURL())
 	p("  %-16s %s\n", "API:", d.APIURL())
 	p("  %-16s %s/readyz\n", "Ready check:", d.APIURL())
 	p("  %-16s %s/metrics\n", "Metrics:", d.APIURL())

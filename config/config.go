@@ -90,6 +90,14 @@ type Config struct {
 	// verified callback before its diagnostics warn.
 	DiagnosticsCheckTimeout   time.Duration
 	DiagnosticsCallbackMaxAge time.Duration
+	// ConsoleSessionIdle ends a console session unused this long;
+	// ConsoleSessionMax ends any session this long after its sign-in.
+	ConsoleSessionIdle time.Duration
+	ConsoleSessionMax  time.Duration
+	// TemporalUIURL is the Temporal Web UI the console links each
+	// interaction's and migration's workflow to (dev: its embedded UI;
+	// empty: no links).
+	TemporalUIURL string
 	// ReconcileAfterOutage: when the API starts after being down longer
 	// than this, every account is reconciled over the gap (0: never).
 	ReconcileAfterOutage time.Duration
@@ -238,6 +246,8 @@ const (
 	DefaultReconcileOutage   = 10 * time.Minute
 	// Account diagnostics.
 	DefaultDiagnosticsCheckTimeout   = 10 * time.Second
+	DefaultConsoleSessionIdle        = 2 * time.Hour
+	DefaultConsoleSessionMax         = 12 * time.Hour
 	DefaultDiagnosticsCallbackMaxAge = 24 * time.Hour
 	DefaultMediaMaxBytes             = 100 << 20
 	DefaultMediaMinFree              = 512 << 20
@@ -285,6 +295,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		MetricsAddr:       get("METRICS_ADDR", DefaultMetricsAddr),
 		MetricsToken:      strings.TrimSpace(getenv("METRICS_TOKEN")),
 		CodecToken:        strings.TrimSpace(getenv("CODEC_TOKEN")),
+		TemporalUIURL:     strings.TrimRight(strings.TrimSpace(getenv("TEMPORAL_UI_URL")), "/"),
 		Generated:         map[string]string{},
 	}
 	c.DatabaseURL = get("DATABASE_URL", filepath.Join(c.DataDir, "connector.db"))
@@ -327,12 +338,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		{"MIGRATION_FIRST_MESSAGE_TIMEOUT", DefaultMigrationFirstMessageTimeout, &c.MigrationFirstMessageTimeout},
 		{"DIAGNOSTICS_CHECK_TIMEOUT", DefaultDiagnosticsCheckTimeout, &c.DiagnosticsCheckTimeout},
 		{"DIAGNOSTICS_CALLBACK_MAX_AGE", DefaultDiagnosticsCallbackMaxAge, &c.DiagnosticsCallbackMaxAge},
+		{"CONSOLE_SESSION_IDLE", DefaultConsoleSessionIdle, &c.ConsoleSessionIdle},
+		{"CONSOLE_SESSION_MAX", DefaultConsoleSessionMax, &c.ConsoleSessionMax},
 	} {
 		v, err := time.ParseDuration(get(d.name, d.def.String()))
 		if err != nil || v <= 0 {
 			return nil, &Error{d.name, fmt.Sprintf("want a positive duration such as %s, got %q", d.def, getenv(d.name))}
 		}
 		*d.dst = v
+	}
+	if c.ConsoleSessionIdle > c.ConsoleSessionMax {
+		return nil, &Error{"CONSOLE_SESSION_IDLE", fmt.Sprintf("%s is longer than CONSOLE_SESSION_MAX (%s)", c.ConsoleSessionIdle, c.ConsoleSessionMax)}
+	}
+	if c.TemporalUIURL != "" {
+		if u, err := url.Parse(c.TemporalUIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, &Error{"TEMPORAL_UI_URL", fmt.Sprintf("want an http(s) URL such as https://temporal-ui.example.com, got %q", c.TemporalUIURL)}
+		}
 	}
 	for _, n := range []struct {
 		name string

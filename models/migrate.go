@@ -427,6 +427,16 @@ END $$`,
 			return tx.Exec(`DROP INDEX IF EXISTS ix_messages_deliveries`).Error
 		},
 	},
+	{
+		// The web console's server-side sessions.
+		ID: "2026120306_console_sessions",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&ConsoleSession{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&ConsoleSession{})
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of
