@@ -23,8 +23,9 @@ type pages struct {
 	sets map[string]*template.Template
 }
 
-// coreFuncs are the template functions every page may use; agentFuncs and
-// adminFuncs (agent.go, admin.go) add their areas'.
+// coreFuncs are the template functions every page may use; agentFuncs,
+// adminConfigFuncs and adminOpsFuncs (agent.go, admin_config.go,
+// admin_ops.go) add their areas'.
 var coreFuncs = template.FuncMap{
 	"dt": func(t any) string {
 		switch v := t.(type) {
@@ -83,7 +84,7 @@ func mustParsePages() *pages {
 
 func parsePages(fsys fs.FS) (*pages, error) {
 	funcs := template.FuncMap{}
-	for _, m := range []template.FuncMap{coreFuncs, agentFuncs, adminFuncs} {
+	for _, m := range []template.FuncMap{coreFuncs, agentFuncs, adminConfigFuncs, adminOpsFuncs} {
 		for k, v := range m {
 			if _, dup := funcs[k]; dup {
 				return nil, fmt.Errorf("console templates: function %q defined twice", k)
