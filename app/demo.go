@@ -31,6 +31,10 @@ type Demo struct {
 	QueueID   uint64
 	AgentID   uint64
 	AppID     string
+	// AgentToken is the demo agent's token, for the console's sign-in:
+	// the new agent's, or, when the agent exists from an earlier run
+	// (the API never shows a token twice), a rotated one.
+	AgentToken string
 	// WebhookChanges counts what the setup changed on the demo app's
 	// webhooks (0 when a restart found them right).
 	WebhookChanges int
@@ -120,9 +124,16 @@ func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 		if err != nil {
 			return nil, err
 		}
-		demo.AgentID = ag.ID
-	} else if err := c.ReadyAgent(ctx, demo.AgentID, demo.QueueID, demo.AccountID); err != nil {
-		return nil, err
+		demo.AgentID, demo.AgentToken = ag.ID, ag.Token
+	} else {
+		var ag api.AgentCreatedResponse
+		if err := c.Do(ctx, http.MethodPost, fmt.Sprintf("/api/agents/%d/token", demo.AgentID), nil, &ag); err != nil {
+			return nil, fmt.Errorf("rotate the demo agent's token: %w", err)
+		}
+		demo.AgentToken = ag.Token
+		if err := c.ReadyAgent(ctx, demo.AgentID, demo.QueueID, demo.AccountID); err != nil {
+			return nil, err
+		}
 	}
 
 	// The demo app is the connector's alone: a webhook of an earlier run
@@ -139,6 +150,7 @@ func (d *Dev) SetupDemo(ctx context.Context) (*Demo, error) {
 func (d *Dev) printDemo(out io.Writer, demo *Demo) {
 	p := func(format string, args ...any) { _, _ = fmt.Fprintf(out, format, args...) }
 	p("Demo: account %d (Sinch app %s on the emulator), queue %d, agent %d (available).\n\n", demo.AccountID, demo.AppID, demo.QueueID, demo.AgentID)
+	p("Console: %s/console/\n  sign in as the demo agent with its token: %s\n  or as the admin with the admin token:     %s\n\n", d.APIURL(), demo.AgentToken, d.cfg.AdminToken)
 	p("Make a customer say hello:\n\n  curl -s -X POST %s/emulator/apps/%s/inbound -H 'Content-Type: application/json' -d '{\"from\":\"%s\",\"text\":\"Hello, I need help\"}'\n\n",
 		d.EmulatorURL, demo.AppID, DemoCustomer)
 	p("Then see the assigned interaction:\n\n  curl -s -H 'Authorization: Bearer %s' '%s/api/interactions?accountId=%d'\n\n", d.cfg.AdminToken, d.APIURL(), demo.AccountID)

@@ -49,6 +49,16 @@ func TestDemo(t *testing.T) {
 			} else {
 				assert.Zero(t, demo.WebhookChanges, "a restart finds the persisted webhook right")
 			}
+			// The printed agent token is the demo agent's (new, or rotated
+			// on a restart): the console's sign-in checks it with whoami.
+			req, _ := http.NewRequest(http.MethodGet, d.APIURL()+"/api/whoami", nil)
+			req.Header.Set("Authorization", "Bearer "+demo.AgentToken)
+			r, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			var who api.Whoami
+			require.NoError(t, json.NewDecoder(r.Body).Decode(&who))
+			_ = r.Body.Close()
+			assert.Equal(t, api.Whoami{AgentID: demo.AgentID, Name: "Demo Agent"}, who, "round %d", round)
 		}
 		// The account's key works against the emulator's app: what Sinch
 		// says about it is read live.
