@@ -1,15 +1,282 @@
 package web
 
 import (
+	"errors"
+	"fmt"
 	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/xcally-connector/connector/internal/media"
 )
 
 // agentFuncs are the agent pages' template functions.
-var agentFuncs = template.FuncMap{}
+var agentFuncs = template.FuncMap{
+	// agentTick is the accessible name of an agent message's status tick.
+	"agentTick": agentTickName,
+	// agentSize writes a file's size for people.
+	"agentSize": agentFormatBytes,
+	"agentContact": func(c agContact) string {
+		if c.Name != "" {
+			return c.Name
+		}
+		return c.Identity
+	},
+	"agentMatrix": func() string { return agentMatrixJSON },
+	"agentMax":    func() int { return agentMaxReplyChars },
+	// agentAccepted names the types WhatsApp takes (internal/media).
+	"agentAccepted": func() string { return strings.Join(media.WhatsAppSupportedLabels(), ", ") },
+}
 
-// registerAgent adds the agent's pages.
+// registerAgent adds the agent's pages: the inbox, a conversation, the
+// presence and accounts settings, files and the event stream. The admin's
+// session gets 403 on each (the admin has no inbox).
 func (s *Server) registerAgent(g *echo.Group) {
 	g.GET("/events", s.events)
+	a := g.Group("/agent", s.requireAgent)
+	a.GET("/inbox", s.agentInbox)
+	a.GET("/inbox/list", s.agentInboxList)
+	a.GET("/settings", s.agentSettings)
+	a.POST("/settings/presence", s.agentPresence)
+	a.POST("/settings/accounts/:accountId", s.agentAccount)
+	a.GET("/conversations/:id", s.agentConversation)
+	a.GET("/conversations/:id/thread", s.agentThread)
+	a.POST("/conversations/:id/messages", s.agentReply)
+	a.POST("/conversations/:id/close", s.agentClose)
+	a.POST("/conversations/:id/transfer", s.agentTransfer)
+	a.POST("/conversations/:id/accept", s.agentAccept)
+	a.GET("/attachments/:id", s.agentAttachment)
+}
+
+// requireAgent refuses the admin's session.
+func (s *Server) requireAgent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if sessionOf(c).Admin {
+			return s.problem(c, http.StatusForbidden, "agent_only", "This page is an agent's: sign in with an agent token.")
+		}
+		return next(c)
+	}
+}
+
+// The API's answers, as far as the console reads them.
+type (
+	agContact struct {
+		ID       uint64 `json:"id"`
+		Identity string `json:"identity"`
+		Mobile   string `json:"mobile"`
+		Name     string `json:"name"`
+	}
+	agAttachment struct {
+		ID          uint64 `json:"id"`
+		Status      string `json:"status"`
+		Kind        string `json:"kind"`
+		Format      string `json:"format"`
+		ContentType string `json:"contentType"`
+		Size        int64  `json:"size"`
+		FileName    string `json:"fileName"`
+		Error       string `json:"error"`
+	}
+	agMessageError struct {
+		Code    string `json:"code"`
+		Class   string `json:"class"`
+		Message string `json:"message"`
+	}
+	agMessage struct {
+		ID          uint64          `json:"id"`
+		Direction   string          `json:"direction"`
+		Kind        string          `json:"kind"`
+		Text        string          `json:"text"`
+		Status      string          `json:"status"`
+		ReasonCode  string          `json:"reasonCode"`
+		AcceptTime  *time.Time      `json:"acceptTime"`
+		CreatedAt   time.Time       `json:"createdAt"`
+		Error       *agMessageError `json:"error"`
+		Attachments []agAttachment  `json:"attachments"`
+	}
+	agInteraction struct {
+		ID            uint64      `json:"id"`
+		AccountID     uint64      `json:"accountId"`
+		Channel       string      `json:"channel"`
+		Status        string      `json:"status"`
+		Contact       agContact   `json:"contact"`
+		QueueID       *uint64     `json:"queueId"`
+		AgentID       *uint64     `json:"agentId"`
+		Disposition   string      `json:"disposition"`
+		CloseReason   string      `json:"closeReason"`
+		WorkflowID    string      `json:"workflowId"`
+		OpenedAt      time.Time   `json:"openedAt"`
+		ClosedAt      *time.Time  `json:"closedAt"`
+		LastMessageAt *time.Time  `json:"lastMessageAt"`
+		Messages      []agMessage `json:"messages"`
+	}
+	agAgent struct {
+		ID                  uint64     `json:"id"`
+		Name                string     `json:"name"`
+		Presence            string     `json:"presence"`
+		PresenceAt          *time.Time `json:"presenceAt"`
+		PermittedAccountIDs []uint64   `json:"permittedAccountIds"`
+		EnabledAccountIDs   []uint64   `json:"enabledAccountIds"`
+	}
+	agCanned struct {
+		ID    uint64 `json:"id"`
+		Title string `json:"title"`
+		Text  string `json:"text"`
+	}
+)
+
+// agentTickName is the accessible name of an agent message's status: sending
+// (not yet taken by Sinch), sent, delivered, read or failed.
+func agentTickName(status string) string {
+	switch status {
+	case "pending":
+		return "sending"
+	case "accepted", "queued", "switching":
+		return "sent"
+	case "delivered", "read", "failed":
+		return status
+	}
+	return status
+}
+
+func agentFormatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (s *Server) agentMe(c echo.Context) (agAgent, error) {
+	var a agAgent
+	err := s.call(c, http.MethodGet, fmt.Sprintf("/api/agents/%d", sessionOf(c).AgentID), nil, &a)
+	return a, err
+}
+
+// agentSettingsView is the settings page's data.
+type agentSettingsView struct {
+	Agent    agAgent
+	Accounts []agentAccountSwitch
+	Error    string
+	Saved    string
+}
+
+type agentAccountSwitch struct {
+	ID      uint64
+	Enabled bool
+}
+
+func (s *Server) agentSettingsData(c echo.Context) (agentSettingsView, error) {
+	a, err := s.agentMe(c)
+	if err != nil {
+		return agentSettingsView{}, err
+	}
+	v := agentSettingsView{Agent: a}
+	enabled := map[uint64]bool{}
+	for _, id := range a.EnabledAccountIDs {
+		enabled[id] = true
+	}
+	for _, id := range a.PermittedAccountIDs {
+		v.Accounts = append(v.Accounts, agentAccountSwitch{ID: id, Enabled: enabled[id]})
+	}
+	return v, nil
+}
+
+func (s *Server) agentSettings(c echo.Context) error {
+	v, err := s.agentSettingsData(c)
+	if err != nil {
+		return s.apiProblem(c, err)
+	}
+	return s.render(c, http.StatusOK, "agent/settings", v)
+}
+
+// agentSettingsAnswer re-renders the settings form (htmx) or goes back to the
+// page, with the API's refusal when there was one.
+func (s *Server) agentSettingsAnswer(c echo.Context, callErr error, saved string) error {
+	status := http.StatusOK
+	var ae *apiError
+	if callErr != nil && !errors.As(callErr, &ae) {
+		return callErr
+	}
+	if c.Request().Header.Get("HX-Request") == "" {
+		if ae != nil {
+			return s.apiProblem(c, ae)
+		}
+		return c.Redirect(http.StatusSeeOther, Prefix+"/agent/settings")
+	}
+	v, err := s.agentSettingsData(c)
+	if err != nil {
+		return s.apiProblem(c, err)
+	}
+	if ae != nil {
+		v.Error, status = ae.Message, ae.Status
+		if status >= 500 {
+			status = http.StatusOK
+		}
+		// htmx swaps 4xx answers too (the layout's responseHandling).
+	} else {
+		v.Saved = saved
+	}
+	return s.fragment(c, status, "agent/settings", "settings-form", v)
+}
+
+func (s *Server) agentPresence(c echo.Context) error {
+	p := c.FormValue("presence")
+	if p != "available" && p != "away" {
+		return s.problem(c, http.StatusBadRequest, "invalid_presence", "Choose available or away.")
+	}
+	err := s.call(c, http.MethodPut, fmt.Sprintf("/api/agents/%d/presence", sessionOf(c).AgentID), map[string]string{"status": p}, nil)
+	return s.agentSettingsAnswer(c, err, "You are "+p+".")
+}
+
+func (s *Server) agentAccount(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("accountId"), 10, 64)
+	if err != nil || id == 0 {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such account.")
+	}
+	method, saved := http.MethodDelete, fmt.Sprintf("Account %d disabled: its conversations go back to the queue.", id)
+	if c.FormValue("enabled") == "true" {
+		method, saved = http.MethodPut, fmt.Sprintf("Account %d enabled.", id)
+	}
+	err = s.call(c, method, fmt.Sprintf("/api/agents/%d/accounts/%d", sessionOf(c).AgentID, id), nil, nil)
+	return s.agentSettingsAnswer(c, err, saved)
+}
+
+// agentInteractionID is the :id of a conversation route.
+func agentInteractionID(c echo.Context) (uint64, bool) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	return id, err == nil && id > 0
+}
+
+// agentAttachment streams GET /api/attachments/{id} (the API checks the
+// agent reaches the file's account and sets its type and disposition).
+func (s *Server) agentAttachment(c echo.Context) error {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 64)
+	if err != nil || id == 0 {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such file.")
+	}
+	return s.stream(c, http.MethodGet, fmt.Sprintf("/api/attachments/%d", id), "Range", "If-None-Match", "If-Modified-Since")
+}
+
+// agentIDs parses "1,2,3" (ids from the page's script), ignoring the rest.
+func agentIDs(v string, max int) []uint64 {
+	var out []uint64
+	seen := map[uint64]bool{}
+	for _, p := range strings.Split(v, ",") {
+		id, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
+		if err != nil || id == 0 || seen[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+		if len(out) == max {
+			break
+		}
+	}
+	return out
 }

@@ -1,0 +1,238 @@
+package web
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/xcally-connector/connector/internal/principal"
+)
+
+// agentConvView is a conversation page's data.
+type agentConvView struct {
+	It agentRow
+	// Messages in Sinch order.
+	Messages []agMessage
+	// Mine: assigned to this agent (it may reply, close, transfer).
+	Mine bool
+	// WindowOpen: the customer wrote within 24 hours.
+	WindowOpen bool
+	Canned     []agCanned
+	// Error is the API's refusal of the last action, shown by the form.
+	Error string
+	// Text is the reply the agent typed, kept when it was refused.
+	Text string
+	// Disposition, TransferAgent, TransferQueue keep the forms' values.
+	Disposition string
+}
+
+func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
+	id, ok := agentInteractionID(c)
+	if !ok {
+		return agentConvView{}, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such conversation."}
+	}
+	var it agInteraction
+	if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/interactions/%d", id), nil, &it); err != nil {
+		return agentConvView{}, err
+	}
+	v := agentConvView{Messages: it.Messages}
+	v.It = agentSummarize(it)
+	me := sessionOf(c).AgentID
+	v.Mine = it.Status != "closed" && it.AgentID != nil && *it.AgentID == me
+	v.It.Offered = it.Status == "queued"
+	v.WindowOpen = !v.It.WindowEnd.IsZero() && s.deps.Now().Before(v.It.WindowEnd)
+	return v, nil
+}
+
+func (s *Server) agentConversation(c echo.Context) error {
+	v, err := s.agentConvData(c)
+	if err != nil {
+		return s.apiProblem(c, err)
+	}
+	if v.Mine {
+		// The picker's answers; an account the agent no longer reaches
+		// has none to offer.
+		if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d/canned-answers", v.It.AccountID), nil, &v.Canned); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				return err
+			}
+			v.Canned = nil
+		}
+	}
+	return s.render(c, http.StatusOK, "agent/conversation", v)
+}
+
+// agentThread is the messages and the window (htmx, on each event).
+func (s *Server) agentThread(c echo.Context) error {
+	v, err := s.agentConvData(c)
+	if err != nil {
+		return s.apiProblem(c, err)
+	}
+	return s.fragment(c, http.StatusOK, "agent/conversation", "thread", v)
+}
+
+// agentActionAnswer answers a conversation's form: the thread again (htmx),
+// or the API's refusal in the form's error area; a plain form goes back
+// to the page.
+func (s *Server) agentActionAnswer(c echo.Context, callErr error, keep agentConvView, to string) error {
+	var ae *apiError
+	if callErr != nil && !errors.As(callErr, &ae) {
+		return callErr
+	}
+	id, _ := agentInteractionID(c)
+	if c.Request().Header.Get("HX-Request") == "" {
+		if ae != nil {
+			return s.apiProblem(c, ae)
+		}
+		if to == "" {
+			to = fmt.Sprintf("%s/agent/conversations/%d", Prefix, id)
+		}
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	if ae != nil {
+		c.Response().Header().Set("HX-Retarget", "#action-error")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		return s.fragment(c, ae.Status, "agent/conversation", "action-error", agentConvView{Error: ae.Message})
+	}
+	if to != "" {
+		c.Response().Header().Set("HX-Redirect", to)
+		return c.NoContent(http.StatusNoContent)
+	}
+	// A success reloads the page's parts that changed: the whole page.
+	c.Response().Header().Set("HX-Refresh", "true")
+	return c.NoContent(http.StatusNoContent)
+}
+
+// agentReply sends the reply box: a canned answer by id, a file (with an
+// optional text), or a text.
+func (s *Server) agentReply(c echo.Context) error {
+	id, ok := agentInteractionID(c)
+	if !ok {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such conversation.")
+	}
+	path := fmt.Sprintf("/api/interactions/%d/messages", id)
+	text := c.FormValue("text")
+	var err error
+	switch fh, ferr := c.FormFile("file"); {
+	case ferr == nil && fh != nil && fh.Size > 0:
+		err = s.agentPostFile(c, path, fh, text)
+	case c.FormValue("cannedAnswerId") != "":
+		cid, perr := strconv.ParseUint(c.FormValue("cannedAnswerId"), 10, 64)
+		if perr != nil {
+			return s.problem(c, http.StatusBadRequest, "invalid_canned_answer", "Choose a canned answer from the list.")
+		}
+		err = s.call(c, http.MethodPost, path, map[string]uint64{"cannedAnswerId": cid}, nil)
+	default:
+		err = s.call(c, http.MethodPost, path, map[string]string{"text": text}, nil)
+	}
+	var ae *apiError
+	if err != nil && !errors.As(err, &ae) {
+		return err
+	}
+	if c.Request().Header.Get("HX-Request") == "" {
+		if ae != nil {
+			return s.apiProblem(c, ae)
+		}
+		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("%s/agent/conversations/%d", Prefix, id))
+	}
+	if ae != nil {
+		c.Response().Header().Set("HX-Retarget", "#reply-error")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		return s.fragment(c, ae.Status, "agent/conversation", "action-error", agentConvView{Error: ae.Message})
+	}
+	// Sent: the thread with the new message (its tick then moves with
+	// message.status events); the script clears the box.
+	c.Response().Header().Set("HX-Trigger", "agent-sent")
+	v, err := s.agentConvData(c)
+	if err != nil {
+		return s.apiProblem(c, err)
+	}
+	c.Response().Header().Set("HX-Retarget", "#thread")
+	c.Response().Header().Set("HX-Reswap", "outerHTML")
+	return s.fragment(c, http.StatusOK, "agent/conversation", "thread", v)
+}
+
+// agentPostFile sends the uploaded file to the API as multipart/form-data (the
+// API sniffs it and checks it against WhatsApp's rules).
+func (s *Server) agentPostFile(c echo.Context, path string, fh *multipart.FileHeader, text string) error {
+	f, err := fh.Open()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, strings.NewReplacer("\"", "", "\\", "", "\r", "", "\n", "").Replace(fh.Filename)))
+	h.Set("Content-Type", "application/octet-stream")
+	part, err := w.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(part, f); err != nil {
+		return err
+	}
+	if strings.TrimSpace(text) != "" {
+		if err := w.WriteField("text", text); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	ctx := principal.With(c.Request().Context(), principalOf(sessionOf(c)))
+	req, err := apiRequest(c, ctx, http.MethodPost, path, &body, w.FormDataContentType())
+	if err != nil {
+		return err
+	}
+	_, err = s.roundTrip(req, nil)
+	return err
+}
+
+func (s *Server) agentClose(c echo.Context) error {
+	id, ok := agentInteractionID(c)
+	if !ok {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such conversation.")
+	}
+	err := s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/close", id),
+		map[string]string{"disposition": strings.TrimSpace(c.FormValue("disposition"))}, nil)
+	return s.agentActionAnswer(c, err, agentConvView{}, "")
+}
+
+func (s *Server) agentTransfer(c echo.Context) error {
+	id, ok := agentInteractionID(c)
+	if !ok {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such conversation.")
+	}
+	kind := c.FormValue("kind")
+	n, err := strconv.ParseUint(strings.TrimSpace(c.FormValue("target")), 10, 64)
+	if err != nil || n == 0 || (kind != "agent" && kind != "queue") {
+		return s.agentActionAnswer(c, &apiError{Status: http.StatusBadRequest, Code: "invalid_target",
+			Message: "Choose whom to transfer to: an agent or a queue, and its number."}, agentConvView{}, "")
+	}
+	body := map[string]uint64{kind + "Id": n}
+	err = s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/transfer", id), body, nil)
+	if err == nil {
+		// The conversation is no longer this agent's: back to the inbox.
+		return s.agentActionAnswer(c, nil, agentConvView{}, Prefix+"/agent/inbox")
+	}
+	return s.agentActionAnswer(c, err, agentConvView{}, "")
+}
+
+func (s *Server) agentAccept(c echo.Context) error {
+	id, ok := agentInteractionID(c)
+	if !ok {
+		return s.problem(c, http.StatusNotFound, "not_found", "No such conversation.")
+	}
+	err := s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/accept", id), nil, nil)
+	return s.agentActionAnswer(c, err, agentConvView{}, fmt.Sprintf("%s/agent/conversations/%d", Prefix, id))
+}
