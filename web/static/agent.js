@@ -241,6 +241,17 @@
     }
   }
 
+  // A page's stream starts with the events after it connects: what came
+  // between the page's rendering and the first connection is read again
+  // once (later reconnections resume with the last event id).
+  var opened = false;
+  document.addEventListener('htmx:sseOpen', function () {
+    if (opened) { return; }
+    opened = true;
+    var el = document.getElementById('thread') || document.getElementById('inbox');
+    if (el && window.htmx) { htmx.trigger(el, 'agent-resync'); }
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     navIds(); count(); syncWindow(); scrollThread(); refreshInbox();
   });
