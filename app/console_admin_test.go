@@ -75,8 +75,9 @@ func cfgScreenshot(t *testing.T, ctx context.Context, name string, size browsert
 // browser against the dev stack: the admin signs in, creates an account
 // for an emulator app through the form (its generated webhook secret
 // shown once), copies the Receive URL, runs the diagnostics (each check
-// shown pass, warn or fail with its fix), sets up the Sinch webhook, and
-// grants an agent the account; every page fits a 360 px phone.
+// shown pass, warn or fail with its fix), sets up the Sinch webhook,
+// reconciles the last day (its state followed live) and grants an agent
+// the account; every page fits a 360 px phone.
 func TestConsoleAdmin(t *testing.T) {
 	s := newStack(t, models.SQLite, "round_robin", "ann")
 	em := s.dev.Emulator
@@ -174,6 +175,14 @@ func TestConsoleAdmin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, hooks, 1)
 	assert.Equal(t, receive, hooks[0].Target)
+
+	// A reconciliation over the last day: started, then followed live
+	// until it completes.
+	cfgDo(t, ctx, "reconcile", chromedp.Click(chromedp.CSS(`nav.tabs a[href$="/reconcile"]`)), chromedp.WaitVisible(chromedp.ID("reconcile-start")))
+	cfgSubmit(t, ctx, "#reconcile-start", "#reconcile-status")
+	assert.Contains(t, cfgEval[string](t, ctx, `document.querySelector('main').innerText`), "Reconciliation started.")
+	cfgUntil(t, ctx, "reconciliation completed", `document.getElementById('reconcile-state').textContent === 'completed'`)
+	assert.Contains(t, cfgEval[string](t, ctx, `document.getElementById('reconcile-status').innerText`), "listed at Sinch")
 
 	// Ann is permitted on the new account.
 	ann := s.agents["ann"].ID

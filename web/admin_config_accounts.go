@@ -260,6 +260,11 @@ func (s *Server) cfgAccountUpdate(c echo.Context) error {
 	f, ks, ws := cfgAccountFormFrom(c)
 	f.KeySecretSet, f.WebhookSecretSet = acc.KeySecretSet, acc.WebhookSecretSet
 	body, err := f.body(false, ks, ws)
+	if err == nil && strings.ReplaceAll(f.NotificationTemplate, "\r\n", "\n") == acc.NotificationTemplate {
+		// Unchanged: the API answers the default template for an account
+		// without its own, which must not become the account's own.
+		delete(body, "notificationTemplate")
+	}
 	var out cfgAccount
 	if err == nil {
 		err = s.call(c, http.MethodPatch, fmt.Sprintf("/api/whatsapp/accounts/%d", acc.ID), body, &out)
