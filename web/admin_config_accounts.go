@@ -261,8 +261,8 @@ func (s *Server) cfgAccountUpdate(c echo.Context) error {
 	f.KeySecretSet, f.WebhookSecretSet = acc.KeySecretSet, acc.WebhookSecretSet
 	body, err := f.body(false, ks, ws)
 	if err == nil && strings.ReplaceAll(f.NotificationTemplate, "\r\n", "\n") == acc.NotificationTemplate {
-		// Unchanged: the API answers the default template for an account
-		// without its own, which must not become the account's own.
+		// Unchanged: not sent (the API stores the default template in
+		// place of an empty one, so the field always holds a template).
 		delete(body, "notificationTemplate")
 	}
 	var out cfgAccount
