@@ -91,6 +91,9 @@ func opsHumanSeconds(v float64) string {
 	if v <= 0 || math.IsNaN(v) {
 		return "0 s"
 	}
+	if v < 0.1 {
+		return "under 0.1 s"
+	}
 	if v < 60 {
 		if v < 10 && v != math.Trunc(v) {
 			return strconv.FormatFloat(v, 'f', 1, 64) + " s"

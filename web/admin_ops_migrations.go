@@ -133,9 +133,8 @@ type opsMigrationView struct {
 	Migration api.MigrationResponse
 	Final     bool
 	CanRetry  bool
-	// Poll: the page refreshes the status while the steps move on their
-	// own (not while it waits for the admin: the swap would take the
-	// focus from its buttons).
+	// Poll: the page refreshes the status until the migration ends
+	// (reports.js gives the focus back to the button that had it).
 	Poll bool
 	// Secret is the generated webhook secret, on the start's answer only.
 	Secret string
@@ -168,7 +167,11 @@ func (s *Server) opsMigrationStatus(c echo.Context) error {
 	if err != nil {
 		return s.apiProblem(c, err)
 	}
-	return s.fragment(c, http.StatusOK, "admin/migrations_show", "status", s.opsMigrationViewOf(m))
+	v := s.opsMigrationViewOf(m)
+	if v.Pickers, err = s.opsLoadPickers(c); err != nil {
+		return s.apiProblem(c, err)
+	}
+	return s.fragment(c, http.StatusOK, "admin/migrations_show", "status", v)
 }
 
 // opsMigrationAction confirms, cancels or retries through the API; a
@@ -218,7 +221,7 @@ func (s *Server) opsMigrationViewOf(m api.MigrationResponse) opsMigrationView {
 			v.CanRetry = !v.Final
 		}
 	}
-	v.Poll = !v.Final && !v.CanRetry && m.State != "awaiting_confirmation"
+	v.Poll = !v.Final
 	return v
 }
 

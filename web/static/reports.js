@@ -15,7 +15,7 @@
     if (!data || !data.labels || !data.labels.length) { return; }
     el.setAttribute('data-drawn', 'true');
     var xs = data.labels.map(function (_, i) { return i; });
-    var width = Math.max(240, Math.min(el.clientWidth || 640, 672));
+    var width = chartWidth(el);
     // Series are nested bars, each narrower and drawn over the one
     // before, so every value stays visible (no stacking arithmetic).
     var sizes = [0.8, 0.55, 0.32, 0.16];
@@ -44,8 +44,21 @@
         { stroke: '#1a1a1a', values: function (u, vals) { return vals.map(function (v) { return Number.isInteger(v) ? String(v) : ''; }); } }
       ]
     };
-    new uPlot(opts, rows, el);
+    charts.push({ el: el, plot: new uPlot(opts, rows, el) });
   }
+
+  // Charts follow their container's width (a phone turned, a window
+  // narrowed): no chart is wider than the screen.
+  var charts = [];
+  function chartWidth(el) { return Math.max(200, Math.min(el.clientWidth || 640, 672)); }
+  var resizing = null;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(function () {
+      charts = charts.filter(function (c) { return document.body.contains(c.el); });
+      charts.forEach(function (c) { c.plot.setSize({ width: chartWidth(c.el), height: 200 }); });
+    }, 100);
+  });
 
   function drawAll(root) {
     (root || document).querySelectorAll('[data-chart]').forEach(drawChart);
@@ -84,5 +97,23 @@
     var report = document.getElementById('r-report');
     if (report) { report.addEventListener('change', syncGroupBy); }
   });
-  document.addEventListener('htmx:afterSettle', function (e) { drawAll(e.target); });
+  // A refreshed fragment (the migration's status, the live overview)
+  // keeps the focus where it was: the element with the same id, or the
+  // same link, gets it back after the swap.
+  var refocus = null;
+  document.addEventListener('htmx:beforeSwap', function (e) {
+    var a = document.activeElement;
+    refocus = null;
+    if (a && a !== document.body && e.detail.target && e.detail.target.contains(a)) {
+      refocus = a.id ? '#' + a.id : (a.getAttribute('href') ? 'a[href="' + a.getAttribute('href').replace(/"/g, '') + '"]' : null);
+    }
+  });
+  document.addEventListener('htmx:afterSettle', function (e) {
+    drawAll(e.target);
+    if (refocus) {
+      var el = document.querySelector(refocus);
+      if (el) { el.focus(); }
+      refocus = null;
+    }
+  });
 })();
