@@ -49,6 +49,10 @@ type InteractionResponse struct {
 	AssignedAt     *time.Time  `json:"assignedAt"`
 	ClosedAt       *time.Time  `json:"closedAt"`
 	LastMessageAt  *time.Time  `json:"lastMessageAt"`
+	// WindowEndsAt, on GET /api/interactions/{id} when the customer has
+	// written, is when WhatsApp's customer service window closes: 24 h
+	// after the customer's latest message; after it, replies are refused.
+	WindowEndsAt *time.Time `json:"windowEndsAt,omitempty"`
 	// Messages are present on GET /api/interactions/{id}, oldest first.
 	Messages []MessageResponse `json:"messages,omitempty"`
 }
@@ -292,11 +296,16 @@ func (s *Server) getInteraction(c echo.Context) error {
 	}
 	resp := toInteractionResponse(inter)
 	resp.Messages = make([]MessageResponse, 0, len(msgs))
+	var lastIn time.Time
 	for _, m := range msgs {
 		r := toMessageResponse(m)
 		r.Attachments = atts[m.ID]
 		resp.Messages = append(resp.Messages, r)
+		if m.Direction == models.DirectionInbound {
+			lastIn = latest(lastIn, inboundTime(m.ProviderTime, m.CreatedAt))
+		}
 	}
+	resp.WindowEndsAt = windowEnd(lastIn)
 	return c.JSON(http.StatusOK, resp)
 }
 

@@ -225,6 +225,7 @@ func New(deps Deps) *echo.Echo {
 	s.registerMigrationRoutes(e)
 	s.registerAccountSinchRoutes(e)
 	s.registerReportRoutes(e)
+	s.registerAgentInboxRoutes(e)
 	s.registerCodecRoutes(e)
 
 	// Route-level auth (no /api group middleware): an unknown path under

@@ -437,6 +437,16 @@ END $$`,
 			return tx.Migrator().DropTable(&ConsoleSession{})
 		},
 	},
+	{
+		// Each agent's read mark of an interaction (its unread count).
+		ID: "2026120307_interaction_reads",
+		Migrate: func(tx *gorm.DB) error {
+			return tx.AutoMigrate(&InteractionRead{})
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropTable(&InteractionRead{})
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of
