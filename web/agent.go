@@ -98,20 +98,23 @@ type (
 		Attachments []agAttachment  `json:"attachments"`
 	}
 	agInteraction struct {
-		ID            uint64      `json:"id"`
-		AccountID     uint64      `json:"accountId"`
-		Channel       string      `json:"channel"`
-		Status        string      `json:"status"`
-		Contact       agContact   `json:"contact"`
-		QueueID       *uint64     `json:"queueId"`
-		AgentID       *uint64     `json:"agentId"`
-		Disposition   string      `json:"disposition"`
-		CloseReason   string      `json:"closeReason"`
-		WorkflowID    string      `json:"workflowId"`
-		OpenedAt      time.Time   `json:"openedAt"`
-		ClosedAt      *time.Time  `json:"closedAt"`
-		LastMessageAt *time.Time  `json:"lastMessageAt"`
-		Messages      []agMessage `json:"messages"`
+		ID            uint64     `json:"id"`
+		AccountID     uint64     `json:"accountId"`
+		Channel       string     `json:"channel"`
+		Status        string     `json:"status"`
+		Contact       agContact  `json:"contact"`
+		QueueID       *uint64    `json:"queueId"`
+		AgentID       *uint64    `json:"agentId"`
+		Disposition   string     `json:"disposition"`
+		CloseReason   string     `json:"closeReason"`
+		WorkflowID    string     `json:"workflowId"`
+		OpenedAt      time.Time  `json:"openedAt"`
+		ClosedAt      *time.Time `json:"closedAt"`
+		LastMessageAt *time.Time `json:"lastMessageAt"`
+		// WindowEndsAt: 24 h after the customer's latest message (nil
+		// without one).
+		WindowEndsAt *time.Time  `json:"windowEndsAt"`
+		Messages     []agMessage `json:"messages"`
 	}
 	agAgent struct {
 		ID                  uint64     `json:"id"`
@@ -261,22 +264,4 @@ func (s *Server) agentAttachment(c echo.Context) error {
 		return s.problem(c, http.StatusNotFound, "not_found", "No such file.")
 	}
 	return s.stream(c, http.MethodGet, fmt.Sprintf("/api/attachments/%d", id), "Range", "If-None-Match", "If-Modified-Since")
-}
-
-// agentIDs parses "1,2,3" (ids from the page's script), ignoring the rest.
-func agentIDs(v string, max int) []uint64 {
-	var out []uint64
-	seen := map[uint64]bool{}
-	for _, p := range strings.Split(v, ",") {
-		id, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
-		if err != nil || id == 0 || seen[id] {
-			continue
-		}
-		seen[id] = true
-		out = append(out, id)
-		if len(out) == max {
-			break
-		}
-	}
-	return out
 }

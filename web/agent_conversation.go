@@ -16,6 +16,27 @@ import (
 	"github.com/xcally-connector/connector/internal/principal"
 )
 
+// agOptions is GET /api/interactions/{id}/options: the account's
+// dispositions (empty: any text is accepted) and where the interaction may
+// be transferred.
+type agOptions struct {
+	Dispositions []string `json:"dispositions"`
+	Transfer     struct {
+		Queues []agTarget `json:"queues"`
+		Agents []agTarget `json:"agents"`
+		// AcceptWithinSeconds > 0: the target agent must accept within
+		// that time.
+		AcceptWithinSeconds int `json:"acceptWithinSeconds"`
+	} `json:"transfer"`
+}
+
+// agTarget is a queue or an agent a conversation may be transferred to.
+type agTarget struct {
+	ID       uint64 `json:"id"`
+	Name     string `json:"name"`
+	Presence string `json:"presence"`
+}
+
 // agentConvView is a conversation page's data.
 type agentConvView struct {
 	It agentRow
@@ -23,15 +44,22 @@ type agentConvView struct {
 	Messages []agMessage
 	// Mine: assigned to this agent (it may reply, close, transfer).
 	Mine bool
-	// WindowOpen: the customer wrote within 24 hours.
+	// WindowOpen: the customer service window is open.
 	WindowOpen bool
 	Canned     []agCanned
+	// Options: the dispositions and transfer targets (Mine only); Agents
+	// are the transfer's agents other than this one.
+	Options agOptions
+	Agents  []agTarget
+	// OptionsError is the API's refusal of the options.
+	OptionsError string
 	// Error is the API's refusal of the last action, shown by the form.
 	Error string
-	// Text is the reply the agent typed, kept when it was refused.
-	Text string
-	// Disposition, TransferAgent, TransferQueue keep the forms' values.
-	Disposition string
+}
+
+// CanTransfer: the account allows a transfer somewhere.
+func (v agentConvView) CanTransfer() bool {
+	return len(v.Options.Transfer.Queues) > 0 || len(v.Agents) > 0
 }
 
 func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
@@ -44,7 +72,7 @@ func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
 		return agentConvView{}, err
 	}
 	v := agentConvView{Messages: it.Messages}
-	v.It = agentSummarize(it)
+	v.It = agentRowOf(agInboxItem{Interaction: it, WindowEndsAt: it.WindowEndsAt})
 	me := sessionOf(c).AgentID
 	v.Mine = it.Status != "closed" && it.AgentID != nil && *it.AgentID == me
 	v.It.Offered = it.Status == "queued"
@@ -52,14 +80,45 @@ func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
 	return v, nil
 }
 
+// agentMarkRead moves the agent's read mark to the newest message the page
+// shows (not past it: a message that arrived since stays unread), unless
+// the browser says the page is not in view. A refusal (the conversation
+// left the agent's reach) changes nothing on the page.
+func (s *Server) agentMarkRead(c echo.Context, v agentConvView) error {
+	if c.QueryParam("unseen") == "1" || c.FormValue("unseen") == "1" {
+		return nil
+	}
+	var last uint64
+	for _, m := range v.Messages {
+		last = max(last, m.ID)
+	}
+	if last == 0 {
+		return nil
+	}
+	err := s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/read", v.It.ID), map[string]uint64{"messageId": last}, nil)
+	var ae *apiError
+	if err != nil && errors.As(err, &ae) {
+		s.deps.Logger.Debug("console: read mark not moved", "interaction", v.It.ID, "status", ae.Status, "code", ae.Code)
+		return nil
+	}
+	return err
+}
+
 func (s *Server) agentConversation(c echo.Context) error {
 	v, err := s.agentConvData(c)
 	if err != nil {
 		return s.apiProblem(c, err)
 	}
+	if err := s.agentMarkRead(c, v); err != nil {
+		return err
+	}
+	// The account's name, as the inbox gives it.
+	if in, err := s.agentInboxOf(c); err == nil {
+		v.It.AccountName = agentAccountNames(in)[v.It.AccountID]
+	}
 	if v.Mine {
-		// The picker's answers; an account the agent no longer reaches
-		// has none to offer.
+		// The picker's answers and the close and transfer choices; an
+		// account the agent no longer reaches has none to offer.
 		if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d/canned-answers", v.It.AccountID), nil, &v.Canned); err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
@@ -67,15 +126,32 @@ func (s *Server) agentConversation(c echo.Context) error {
 			}
 			v.Canned = nil
 		}
+		if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/interactions/%d/options", v.It.ID), nil, &v.Options); err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				return err
+			}
+			v.Options, v.OptionsError = agOptions{}, ae.Message
+		}
+		me := sessionOf(c).AgentID
+		for _, a := range v.Options.Transfer.Agents {
+			if a.ID != me {
+				v.Agents = append(v.Agents, a)
+			}
+		}
 	}
 	return s.render(c, http.StatusOK, "agent/conversation", v)
 }
 
-// agentThread is the messages and the window (htmx, on each event).
+// agentThread is the messages and the window (htmx, on each event); the
+// messages shown are read.
 func (s *Server) agentThread(c echo.Context) error {
 	v, err := s.agentConvData(c)
 	if err != nil {
 		return s.apiProblem(c, err)
+	}
+	if err := s.agentMarkRead(c, v); err != nil {
+		return err
 	}
 	return s.fragment(c, http.StatusOK, "agent/conversation", "thread", v)
 }
@@ -156,6 +232,9 @@ func (s *Server) agentReply(c echo.Context) error {
 	if err != nil {
 		return s.apiProblem(c, err)
 	}
+	if err := s.agentMarkRead(c, v); err != nil {
+		return err
+	}
 	c.Response().Header().Set("HX-Retarget", "#thread")
 	c.Response().Header().Set("HX-Reswap", "outerHTML")
 	return s.fragment(c, http.StatusOK, "agent/conversation", "thread", v)
@@ -208,19 +287,27 @@ func (s *Server) agentClose(c echo.Context) error {
 	return s.agentActionAnswer(c, err, agentConvView{}, "")
 }
 
+// agentTransferTarget parses the transfer's choice: "agent:N" or "queue:N".
+func agentTransferTarget(v string) (map[string]uint64, bool) {
+	kind, n, ok := strings.Cut(strings.TrimSpace(v), ":")
+	id, err := strconv.ParseUint(n, 10, 64)
+	if !ok || err != nil || id == 0 || (kind != "agent" && kind != "queue") {
+		return nil, false
+	}
+	return map[string]uint64{kind + "Id": id}, true
+}
+
 func (s *Server) agentTransfer(c echo.Context) error {
 	id, ok := agentInteractionID(c)
 	if !ok {
 		return s.problem(c, http.StatusNotFound, "not_found", "No such conversation.")
 	}
-	kind := c.FormValue("kind")
-	n, err := strconv.ParseUint(strings.TrimSpace(c.FormValue("target")), 10, 64)
-	if err != nil || n == 0 || (kind != "agent" && kind != "queue") {
+	body, ok := agentTransferTarget(c.FormValue("target"))
+	if !ok {
 		return s.agentActionAnswer(c, &apiError{Status: http.StatusBadRequest, Code: "invalid_target",
-			Message: "Choose whom to transfer to: an agent or a queue, and its number."}, agentConvView{}, "")
+			Message: "Choose a queue or an agent from the list."}, agentConvView{}, "")
 	}
-	body := map[string]uint64{kind + "Id": n}
-	err = s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/transfer", id), body, nil)
+	err := s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/transfer", id), body, nil)
 	if err == nil {
 		// The conversation is no longer this agent's: back to the inbox.
 		return s.agentActionAnswer(c, nil, agentConvView{}, Prefix+"/agent/inbox")

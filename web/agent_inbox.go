@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,30 +11,64 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// agentReplyWindow is WhatsApp's customer service window: an agent may reply
-// until 24 hours after the customer's last message (the conversation
-// workflow's DefaultReplyWindow, which refuses a later reply with
-// outside_customer_service_window).
-const agentReplyWindow = 24 * time.Hour
-
 // agentMaxReplyChars is WhatsApp's limit on a text reply, in characters
 // (workflows.MaxReplyLength; the API answers 422 message_too_long above it).
 const agentMaxReplyChars = 4096
 
-// agentRow is one conversation of the inbox.
+// agInboxItem is one item of GET /api/agents/{id}/inbox.
+type agInboxItem struct {
+	Interaction   agInteraction `json:"interaction"`
+	AccountName   string        `json:"accountName"`
+	Offered       bool          `json:"offered"`
+	Unread        int           `json:"unread"`
+	LastInboundAt *time.Time    `json:"lastInboundAt"`
+	WindowEndsAt  *time.Time    `json:"windowEndsAt"`
+	Preview       string        `json:"preview"`
+}
+
+// agInbox is GET /api/agents/{id}/inbox: the agent's conversations, newest
+// activity first, and the sum of their unread counts.
+type agInbox struct {
+	Items  []agInboxItem `json:"items"`
+	Unread int           `json:"unread"`
+}
+
+// agentRow is one conversation of the inbox, or the conversation a page
+// shows.
 type agentRow struct {
 	agInteraction
-	// Offered: a ring_all offer to this agent (Accept takes it); Transfer:
-	// a transfer waiting for this agent to accept.
-	Offered, Transfer bool
-	// Unread counts the customer's messages since the agent's last reply.
+	AccountName string
+	// Offered: waiting for this agent to accept it (Accept takes it).
+	Offered bool
+	// Unread counts the customer's messages after the agent's read mark.
 	Unread int
 	// Activity is the newest message's time (the opening without one).
 	Activity time.Time
-	// WindowEnd is when the 24-hour window closes (zero without a
-	// customer message).
+	// WindowEnd is when the customer service window closes (zero without
+	// a customer message).
 	WindowEnd time.Time
 	Preview   string
+}
+
+// Account is the row's account as people know it: its name, or its number.
+func (r agentRow) Account() string {
+	if r.AccountName != "" {
+		return r.AccountName
+	}
+	return fmt.Sprintf("Account %d", r.AccountID)
+}
+
+func agentRowOf(it agInboxItem) agentRow {
+	r := agentRow{agInteraction: it.Interaction, AccountName: it.AccountName, Offered: it.Offered,
+		Unread: it.Unread, Preview: it.Preview, Activity: it.Interaction.OpenedAt}
+	if it.Interaction.LastMessageAt != nil && it.Interaction.LastMessageAt.After(r.Activity) {
+		r.Activity = *it.Interaction.LastMessageAt
+	}
+	if it.WindowEndsAt != nil {
+		r.WindowEnd = *it.WindowEndsAt
+	}
+	r.Messages = nil
+	return r
 }
 
 // agentFilters are the inbox's filters, from its query.
@@ -59,14 +92,14 @@ func (f agentFilters) query() string {
 	return q.Encode()
 }
 
-// agentInboxView is the inbox's data.
-type agentInboxView struct {
-	Filters     agentFilters
-	Accounts    []uint64
-	Presence    string
-	Rows        []agentRow
-	UnreadTotal int
-	Query       string
+func (f agentFilters) any() bool { return f.Unread || f.AccountID != 0 || f.Channel != "" }
+
+// keep says whether the filters let a row through (an offer shows with
+// "unread only": it waits for the agent).
+func (f agentFilters) keep(r agentRow) bool {
+	return (!f.Unread || r.Unread > 0 || r.Offered) &&
+		(f.AccountID == 0 || r.AccountID == f.AccountID) &&
+		(f.Channel == "" || r.Channel == f.Channel)
 }
 
 func agentFiltersOf(c echo.Context) agentFilters {
@@ -78,120 +111,91 @@ func agentFiltersOf(c echo.Context) agentFilters {
 	return f
 }
 
-// agentSummarize fills a row's unread count, activity, window and preview from
-// the interaction's messages (in Sinch order).
-func agentSummarize(it agInteraction) agentRow {
-	r := agentRow{agInteraction: it, Activity: it.OpenedAt}
-	if it.LastMessageAt != nil && it.LastMessageAt.After(r.Activity) {
-		r.Activity = *it.LastMessageAt
-	}
-	var lastIn time.Time
-	for _, m := range it.Messages {
-		at := m.CreatedAt
-		if m.AcceptTime != nil {
-			at = *m.AcceptTime
-		}
-		if at.After(r.Activity) {
-			r.Activity = at
-		}
-		switch m.Direction {
-		case "inbound":
-			if m.Kind == "system" {
-				continue
-			}
-			r.Unread++
-			if at.After(lastIn) {
-				lastIn = at
-			}
-			r.Preview = m.Text
-			if r.Preview == "" && len(m.Attachments) > 0 {
-				r.Preview = "File: " + m.Attachments[0].FileName
-			}
-		case "outbound":
-			if m.Kind != "system" {
-				r.Unread = 0
-			}
-		}
-	}
-	if !lastIn.IsZero() {
-		r.WindowEnd = lastIn.Add(agentReplyWindow)
-	}
-	r.Messages = nil
-	return r
+// agentAccountOption is an account of the inbox's filter.
+type agentAccountOption struct {
+	ID   uint64
+	Name string
 }
 
-// agentInboxData lists the agent's conversations: those assigned to it, and the
-// offers and transfers its page learnt from the event stream (the API has
-// no list of an agent's pending offers), newest activity first.
+// agentInboxView is the inbox's data.
+type agentInboxView struct {
+	Filters  agentFilters
+	Filtered bool
+	Accounts []agentAccountOption
+	Presence string
+	Rows     []agentRow
+	// UnreadTotal is the API's sum over all the agent's conversations,
+	// whatever the filters.
+	UnreadTotal int
+	Query       string
+}
+
+// agentInboxOf reads the agent's inbox (one call: the API joins the
+// offers, unread counts, windows and account names).
+func (s *Server) agentInboxOf(c echo.Context) (agInbox, error) {
+	var in agInbox
+	err := s.call(c, http.MethodGet, fmt.Sprintf("/api/agents/%d/inbox", sessionOf(c).AgentID), nil, &in)
+	return in, err
+}
+
+// agentAccountNames are the names of the accounts the agent's inbox shows.
+func agentAccountNames(in agInbox) map[uint64]string {
+	names := map[uint64]string{}
+	for _, it := range in.Items {
+		if it.AccountName != "" {
+			names[it.Interaction.AccountID] = it.AccountName
+		}
+	}
+	return names
+}
+
+// agentAccountOptions lists the enabled accounts and those the inbox shows,
+// by name (the number when the inbox does not name it).
+func agentAccountOptions(enabled []uint64, names map[uint64]string) []agentAccountOption {
+	seen := map[uint64]bool{}
+	var out []agentAccountOption
+	add := func(id uint64) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		n := names[id]
+		if n == "" {
+			n = fmt.Sprintf("Account %d", id)
+		}
+		out = append(out, agentAccountOption{ID: id, Name: n})
+	}
+	for _, id := range enabled {
+		add(id)
+	}
+	ids := make([]uint64, 0, len(names))
+	for id := range names {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		add(id)
+	}
+	return out
+}
+
 func (s *Server) agentInboxData(c echo.Context) (agentInboxView, error) {
 	me, err := s.agentMe(c)
 	if err != nil {
 		return agentInboxView{}, err
 	}
 	f := agentFiltersOf(c)
-	v := agentInboxView{Filters: f, Accounts: me.EnabledAccountIDs, Presence: me.Presence, Query: f.query()}
-	q := url.Values{"status": {"assigned"}, "agentId": {strconv.FormatUint(me.ID, 10)}, "limit": {"200"}}
-	if f.AccountID != 0 {
-		q.Set("accountId", strconv.FormatUint(f.AccountID, 10))
-	}
-	if f.Channel != "" {
-		q.Set("channel", f.Channel)
-	}
-	var list struct {
-		Items []agInteraction `json:"items"`
-	}
-	if err := s.call(c, http.MethodGet, "/api/interactions?"+q.Encode(), nil, &list); err != nil {
+	v := agentInboxView{Filters: f, Filtered: f.any(), Presence: me.Presence, Query: f.query()}
+	in, err := s.agentInboxOf(c)
+	if err != nil {
 		return v, err
 	}
-	transfers := map[uint64]bool{}
-	for _, id := range agentIDs(c.QueryParam("transfers"), 50) {
-		transfers[id] = true
-	}
-	seen := map[uint64]bool{}
-	var rows []agentRow
-	add := func(id uint64, offered bool) error {
-		if seen[id] {
-			return nil
+	v.UnreadTotal = in.Unread
+	v.Accounts = agentAccountOptions(me.EnabledAccountIDs, agentAccountNames(in))
+	for _, it := range in.Items {
+		if r := agentRowOf(it); f.keep(r) {
+			v.Rows = append(v.Rows, r)
 		}
-		var it agInteraction
-		if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/interactions/%d", id), nil, &it); err != nil {
-			var ae *apiError
-			if errors.As(err, &ae) && ae.Status < 500 {
-				return nil // gone from the agent's reach: left out
-			}
-			return err
-		}
-		if offered && (it.Status != "queued" || (f.AccountID != 0 && it.AccountID != f.AccountID) || (f.Channel != "" && it.Channel != f.Channel)) {
-			return nil // taken, closed, or filtered out
-		}
-		seen[id] = true
-		r := agentSummarize(it)
-		r.Offered, r.Transfer = offered, !offered && transfers[id]
-		rows = append(rows, r)
-		return nil
-	}
-	for _, it := range list.Items {
-		if err := add(it.ID, false); err != nil {
-			return v, err
-		}
-	}
-	for _, id := range agentIDs(c.QueryParam("offered"), 50) {
-		if err := add(id, true); err != nil {
-			return v, err
-		}
-	}
-	sort.SliceStable(rows, func(i, j int) bool {
-		if !rows[i].Activity.Equal(rows[j].Activity) {
-			return rows[i].Activity.After(rows[j].Activity)
-		}
-		return rows[i].ID > rows[j].ID
-	})
-	for _, r := range rows {
-		v.UnreadTotal += r.Unread
-		if f.Unread && r.Unread == 0 && !r.Offered {
-			continue
-		}
-		v.Rows = append(v.Rows, r)
 	}
 	return v, nil
 }

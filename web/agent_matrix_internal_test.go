@@ -34,7 +34,6 @@ func TestAgentMatrixIsTheAPIs(t *testing.T) {
 	}
 	assert.Equal(t, "image", m.Types["jpeg"].Kind)
 	assert.Equal(t, workflows.MaxReplyLength, agentMaxReplyChars)
-	assert.Equal(t, workflows.DefaultReplyWindow, agentReplyWindow)
 }
 
 func TestAgentTickNames(t *testing.T) {

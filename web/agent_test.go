@@ -63,9 +63,10 @@ func TestAgentSettingsAndInbox(t *testing.T) {
 	assert.Contains(t, body, "No conversations yet")
 	assert.Contains(t, body, `/console/static/agent.js`)
 	assert.NotContains(t, body, " style=")
-	rec = v.do(http.MethodGet, "/console/agent/inbox/list?offered=12345,abc", nil, []*http.Cookie{ck}, map[string]string{"HX-Request": "true"})
+	rec = v.do(http.MethodGet, "/console/agent/inbox/list?unread=1&channel=INSTAGRAM", nil, []*http.Cookie{ck}, map[string]string{"HX-Request": "true"})
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Contains(t, rec.Body.String(), `id="inbox"`)
+	assert.Contains(t, rec.Body.String(), "No conversation matches these filters.")
 
 	// Another account's conversation and file are the API's 404.
 	rec = v.do(http.MethodGet, "/console/agent/conversations/4242", nil, []*http.Cookie{ck}, nil)

@@ -1,77 +1,53 @@
-// The agent area's behaviour: offers and transfers learnt from the event
-// stream, the reply box (Enter sends, the 4,096-character count, canned
-// answers on "/", WhatsApp's attachment matrix checked before upload), the
-// 24-hour window, and the keyboard shortcuts. No inline script: the
-// Content-Security-Policy allows scripts from this origin only.
+// The agent area's behaviour: the live inbox and thread, the reply box
+// (Enter sends, the 4,096-character count, canned answers on "/",
+// WhatsApp's attachment matrix checked before upload), the customer
+// service window, and the keyboard shortcuts. No inline script: the
+// Content-Security-Policy allows scripts from this origin only. The inbox
+// comes whole from the API (offers, unread counts, windows): the page
+// keeps nothing but the inbox's order, for j and k.
 (function () {
   'use strict';
 
-  // Offers (ring_all) and transfers waiting for this agent arrive as
-  // events; the API lists only assigned conversations, so the page keeps
-  // the ids it was told about and the inbox asks the server to show them
-  // (the server checks each with the API and drops what is taken).
   function load(key) {
     try { return JSON.parse(sessionStorage.getItem(key) || '[]'); } catch (e) { return []; }
   }
-  function save(key, ids) { sessionStorage.setItem(key, JSON.stringify(ids.slice(-50))); }
-  function addId(key, id) { var ids = load(key); if (ids.indexOf(id) < 0) { ids.push(id); save(key, ids); } }
-  function dropId(key, id) { save(key, load(key).filter(function (x) { return x !== id; })); }
+  function save(key, ids) { sessionStorage.setItem(key, JSON.stringify(ids.slice(-200))); }
 
   function eventData(evt) {
     var t = evt && evt.detail && evt.detail.triggeringEvent;
     if (!t || !t.type || t.type.indexOf('sse:') !== 0 || !t.detail || !t.detail.data) { return null; }
     try { return { type: t.type.slice(4), data: JSON.parse(t.detail.data) }; } catch (e) { return null; }
   }
-  function remember(ev) {
-    if (!ev || !ev.data.interactionId) { return; }
-    var id = ev.data.interactionId;
-    switch (ev.type) {
-      case 'interaction.offered': addId('agent.offers', id); break;
-      case 'interaction.assigned':
-        dropId('agent.offers', id);
-        if (ev.data.acceptBy) { addId('agent.transfers', id); }
-        break;
-      case 'interaction.withdrawn': case 'interaction.closed': case 'interaction.transferred':
-        dropId('agent.offers', id); dropId('agent.transfers', id); break;
-    }
-  }
 
-  document.addEventListener('htmx:configRequest', function (evt) {
-    var elt = evt.detail.elt;
-    var ev = eventData(evt);
-    remember(ev);
-    if (elt.id === 'inbox') {
-      var offers = load('agent.offers'), transfers = load('agent.transfers');
-      if (offers.length) { evt.detail.parameters.offered = offers.join(','); }
-      if (transfers.length) { evt.detail.parameters.transfers = transfers.join(','); }
-    }
-  });
   // A conversation's thread re-reads only for its own events.
   document.addEventListener('htmx:confirm', function (evt) {
     var elt = evt.detail.elt;
     if (!elt || elt.id !== 'thread') { return; }
     var ev = eventData(evt);
-    if (ev) { remember(ev); }
     if (ev && ev.data.interactionId && String(ev.data.interactionId) !== elt.getAttribute('data-interaction')) {
       evt.preventDefault();
     }
   });
-  // An accepted offer or transfer is no longer waiting.
-  document.addEventListener('htmx:afterRequest', function (evt) {
-    var f = evt.detail.elt;
-    var id = f && f.getAttribute && f.getAttribute('data-accept');
-    if (id && evt.detail.successful) {
-      dropId('agent.offers', Number(id)); dropId('agent.transfers', Number(id));
+  // The server marks the messages a thread shows as read: not while the
+  // page is out of view (another tab, a hidden window); it reads them
+  // again when the page comes back into view.
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && elt.id === 'thread' && document.visibilityState === 'hidden') {
+      evt.detail.parameters.unseen = '1';
     }
   });
-  // The inbox loaded from the server knows nothing of offers: ask again
-  // with them once the page is up.
-  function refreshInbox() {
-    var inbox = document.getElementById('inbox');
-    if (inbox && window.htmx && (load('agent.offers').length || load('agent.transfers').length)) {
-      htmx.trigger(document.body, 'agent-offers');
+  var unseen = false;
+  document.addEventListener('htmx:afterSettle', function (e) {
+    if (e.target && e.target.id === 'thread' && document.visibilityState === 'hidden') { unseen = true; }
+  });
+  document.addEventListener('visibilitychange', function () {
+    var th = document.getElementById('thread');
+    if (document.visibilityState === 'visible' && unseen && th && window.htmx) {
+      unseen = false;
+      htmx.trigger(th, 'agent-resync');
     }
-  }
+  });
 
   // The reply box.
   function reply() { return document.getElementById('reply'); }
@@ -183,7 +159,7 @@
     }
   });
 
-  // The 24-hour window: the thread says whether it is open; the box
+  // The customer service window: the thread says whether it is open; the box
   // follows, and closes by itself when the countdown ends.
   function syncWindow() {
     var th = document.getElementById('thread'), fs = document.getElementById('reply-fields');
@@ -253,6 +229,6 @@
   });
 
   document.addEventListener('DOMContentLoaded', function () {
-    navIds(); count(); syncWindow(); scrollThread(); refreshInbox();
+    navIds(); count(); syncWindow(); scrollThread();
   });
 })();
