@@ -89,8 +89,11 @@ func noHorizontalScroll(t *testing.T, ctx context.Context, page string) {
 // dev stack: ring_all offers two agents a customer, one accepts and the
 // other's offer disappears; the conversation is live (messages, ticks up
 // to read), a GIF is refused with the API's message, the event stream
-// resumes after the server ends it, customer text stays text, the agent
-// closes with a disposition and signs out.
+// resumes after the server ends it, customer text stays text; the inbox's
+// unread count shows live and drops once the agent opens the conversation;
+// the agent transfers a conversation to another agent and closes one with
+// a disposition from the account's list, both through selects, and signs
+// out.
 func TestConsoleAgent(t *testing.T) {
 	s := newStackWith(t, models.SQLite, func(cfg *config.Config) {
 		// One stream per agent: a second one ends the browser's (the
@@ -188,13 +191,58 @@ func TestConsoleAgent(t *testing.T) {
 		`[...document.querySelectorAll('#thread .msg.inbound .text')].some(p => p.textContent === 'Sent while you were away')`)
 	until(t, ann, "the banner is gone", `document.getElementById('conn').hidden`)
 
-	// The inbox lists it with its unread count and window.
+	// The inbox lists it with its window; what the thread showed is read.
 	do(t, ann, "inbox", chromedp.Navigate(base+"/console/agent/inbox"), chromedp.WaitVisible(chromedp.CSS("#inbox .conv")))
-	require.Contains(t, text(t, ann, `document.getElementById('unread-count').textContent`), "unread")
+	require.Equal(t, "No unread messages", text(t, ann, `document.getElementById('unread-count').textContent`))
+	require.Equal(t, "Acme Support", text(t, ann, `document.querySelector('#inbox .conv .badge.account').textContent`), "the account by name")
 	until(t, ann, "the window in the list", `/left$/.test(document.querySelector('#inbox .conv time[data-countdown]').textContent)`)
+
+	// A customer message while the agent is on the inbox: its unread
+	// count shows, live, on the row and in total.
+	_, err = em.SendInbound(appID, emulator.Inbound{From: customer, Text: "One more thing"})
+	require.NoError(t, err)
+	until(t, ann, "the unread count shows",
+		`document.getElementById('unread-count').textContent === '1 unread' && document.querySelector('#inbox .conv .badge.unread').textContent === '1'`)
+	require.Equal(t, "One more thing", text(t, ann, `document.querySelector('#inbox .conv .preview').textContent`))
 	screenshot(t, ann, "agent-inbox-desktop.png", browsertest.Desktop)
 	screenshot(t, ann, "agent-inbox-phone.png", browsertest.Phone)
 	noHorizontalScroll(t, ann, "the inbox")
+	// Opening the conversation reads it: back in the inbox, nothing is
+	// unread.
+	do(t, ann, "open the conversation", chromedp.Click(chromedp.CSS(`#inbox .conv .conv-link`)))
+	until(t, ann, "the conversation shows the message",
+		`[...document.querySelectorAll('#thread .msg.inbound .text')].some(p => p.textContent === 'One more thing')`)
+	do(t, ann, "inbox again", chromedp.Navigate(base+"/console/agent/inbox"), chromedp.WaitVisible(chromedp.CSS("#inbox .conv")))
+	require.Equal(t, "No unread messages", text(t, ann, `document.getElementById('unread-count').textContent`))
+	require.Equal(t, "false", text(t, ann, `String(!!document.querySelector('#inbox .conv .badge.unread'))`))
+
+	// Another customer: Ann accepts and transfers the conversation to Ben
+	// through the list of the account's agents; it reaches Ben's inbox live.
+	const other = "393330000002"
+	_, err = em.SendInbound(appID, emulator.Inbound{From: other, Text: "I need billing"})
+	require.NoError(t, err)
+	until(t, ann, "ann is offered the second conversation", `!!document.querySelector('#inbox .conv.offered form.accept button')`)
+	do(t, ann, "accept the second", chromedp.Click(chromedp.CSS(`#inbox .conv.offered form.accept button`)))
+	until(t, ann, "the second conversation opens", `!!document.getElementById('transfer-target')`)
+	var second uint64
+	for _, x := range s.interactions("status=assigned") {
+		if x.ID != it.ID {
+			second = x.ID
+		}
+	}
+	require.NotZero(t, second)
+	benID := s.agents["ben"].ID
+	require.Equal(t, "ben (available)", text(t, ann, fmt.Sprintf(`document.querySelector('#transfer-target option[value="agent:%d"]').textContent`, benID)))
+	require.Equal(t, "support", text(t, ann, fmt.Sprintf(`document.querySelector('#transfer-target option[value="queue:%d"]').textContent`, s.queue)))
+	require.Equal(t, "false", text(t, ann, fmt.Sprintf(`String(!!document.querySelector('#transfer-target option[value="agent:%d"]'))`, s.agents["ann"].ID)),
+		"not to oneself")
+	do(t, ann, "transfer to Ben", chromedp.SetValue(chromedp.ID("transfer-target"), fmt.Sprintf("agent:%d", benID)), chromedp.Click(chromedp.ID("transfer")))
+	until(t, ann, "back to the inbox", `location.pathname === '/console/agent/inbox' && !!document.getElementById('inbox')`)
+	until(t, ben, "the transferred conversation reaches Ben",
+		fmt.Sprintf(`[...document.querySelectorAll('#inbox .conv')].some(li => li.dataset.id === '%d' && !li.classList.contains('offered'))`, second))
+	got := s.interaction(second)
+	require.NotNil(t, got.AgentID)
+	require.Equal(t, benID, *got.AgentID)
 
 	// A customer named <script> is shown as text, and runs nothing.
 	require.NoError(t, s.dev.DB.Model(&models.Contact{}).Where("identity = ?", customer).
@@ -203,8 +251,9 @@ func TestConsoleAgent(t *testing.T) {
 	require.Equal(t, `<script>window.pwned=1</script>`, text(t, ann, `document.getElementById('conv-title').textContent`))
 	require.Equal(t, "undefined", text(t, ann, `typeof window.pwned`))
 
-	// Close with a disposition of the account's list.
-	do(t, ann, "close", chromedp.SendKeys(chromedp.ID("disposition"), "Solved"), chromedp.Click(chromedp.ID("close")))
+	// Close with a disposition chosen from the account's list.
+	require.Equal(t, `["","Solved","Call back"]`, text(t, ann, `JSON.stringify([...document.querySelectorAll('#disposition option')].map(o => o.value))`))
+	do(t, ann, "close", chromedp.SetValue(chromedp.ID("disposition"), "Solved"), chromedp.Click(chromedp.ID("close")))
 	until(t, ann, "closed", `document.getElementById('conv-status') && document.getElementById('conv-status').textContent.includes('closed: Solved')`)
 	require.Equal(t, "Solved", s.interaction(it.ID).Disposition)
 
