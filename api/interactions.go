@@ -21,6 +21,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/internal/ptr"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/reports"
 	"github.com/xcally-connector/connector/workflows"
 )
 
@@ -220,6 +221,13 @@ func (s *Server) listInteractions(c echo.Context) error {
 		default:
 			q = q.Where("interactions.disposition = ?", v)
 		}
+	}
+	if v := c.QueryParam("figure"); v != "" {
+		cond, ok := reports.FigureCondition(v, "interactions")
+		if !ok {
+			return errBadRequest("invalid_query", fmt.Sprintf("figure: want one of %s, got %q", strings.Join(reports.Figures, ", "), v))
+		}
+		q = q.Where(cond)
 	}
 	if v := c.QueryParam("responded"); v != "" {
 		switch v {

@@ -85,6 +85,7 @@ func seedDrill(t *testing.T, env *cfgEnv) drillWorld {
 		if in.Status == models.InteractionClosed {
 			in.CloseReason = []string{"agent", "admin", "inactivity"}[i%3]
 		}
+		in.Transfers, in.Overflows = i%5/4, i%6/5*2
 		require.NoError(t, db.Create(&in).Error)
 		w.all = append(w.all, in)
 	}
@@ -175,6 +176,7 @@ func TestReportDrillDownsListTheCountedInteractions(t *testing.T) {
 		w := seedDrill(t, env)
 		ctx := context.Background()
 		checked := 0
+		figured := map[string]int64{}
 		for _, tz := range []string{"UTC", "Europe/Rome", "America/New_York"} {
 			loc, err := reports.LoadLocation(tz)
 			require.NoError(t, err)
@@ -201,6 +203,15 @@ func TestReportDrillDownsListTheCountedInteractions(t *testing.T) {
 						got := listIDs(t, env, row.InteractionsURL)
 						assert.Equal(t, want, got, "%s: row %+v: %s", name, row.Group, row.InteractionsURL)
 						assert.Equal(t, int64(len(got)), row.Opened, "%s: row %+v counts what its URL lists", name, row.Group)
+						if tz == "UTC" {
+							figures := map[string]int64{reports.FigureAssigned: row.Assigned, reports.FigureClosed: row.Closed,
+								reports.FigureClosedByInactivity: row.ClosedByInactivity, reports.FigureTransferred: row.Transferred,
+								reports.FigureOverflowed: row.Overflowed, reports.FigureAbandoned: row.Abandoned}
+							for fig, n := range figures {
+								assert.Len(t, listIDs(t, env, row.FigureURLs[fig]), int(n), "%s: row %+v: %s", name, row.Group, row.FigureURLs[fig])
+								figured[fig] += n
+							}
+						}
 						sum += row.Opened
 						checked++
 					}
@@ -209,6 +220,12 @@ func TestReportDrillDownsListTheCountedInteractions(t *testing.T) {
 			}
 		}
 		assert.Greater(t, checked, 300)
+		for _, fig := range reports.Figures {
+			assert.Positive(t, figured[fig], "the rows count some %s interactions", fig)
+		}
+		rec := env.admin(http.MethodGet, "/api/interactions?figure=lost", nil)
+		assert.Equal(t, http.StatusBadRequest, rec.Code)
+		assert.Contains(t, rec.Body.String(), `figure: want one of assigned, closed, closedByInactivity, transferred, overflowed, abandoned, got \"lost\"`)
 	})
 }
 

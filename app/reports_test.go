@@ -123,7 +123,9 @@ func testReportsAfterRealTraffic(t *testing.T, engine models.Engine) {
 		var list api.InteractionList
 		s.admin(http.MethodGet, row.InteractionsURL, nil, &list, http.StatusOK)
 		assert.Len(t, list.Items, int(row.Opened), "%+v: %s", row.Group, row.InteractionsURL)
+		assertFigureURLs(t, s.stack, row.InteractionFigures, row.FigureURLs)
 	}
+	assertFigureURLs(t, s.stack, agents.Totals, agents.TotalsFigureURLs)
 	assert.Equal(t, int64(3), opened)
 	var all api.InteractionList
 	s.admin(http.MethodGet, byAccount.TotalsURL, nil, &all, http.StatusOK)
@@ -184,6 +186,22 @@ func testReportsAfterRealTraffic(t *testing.T, engine models.Engine) {
 
 // assertStats checks a report's summary of values (seconds) by hand:
 // count, average, nearest-rank p50 and p90, maximum.
+// assertFigureURLs checks that each figure's drill-down lists exactly as
+// many interactions as the figure counts.
+func assertFigureURLs(t *testing.T, s *stack, f reports.InteractionFigures, urls map[string]string) {
+	t.Helper()
+	want := map[string]int64{
+		reports.FigureAssigned: f.Assigned, reports.FigureClosed: f.Closed, reports.FigureClosedByInactivity: f.ClosedByInactivity,
+		reports.FigureTransferred: f.Transferred, reports.FigureOverflowed: f.Overflowed, reports.FigureAbandoned: f.Abandoned,
+	}
+	require.Len(t, urls, len(want))
+	for name, n := range want {
+		var list api.InteractionList
+		s.admin(http.MethodGet, urls[name], nil, &list, http.StatusOK)
+		assert.Len(t, list.Items, int(n), "%s: %s", name, urls[name])
+	}
+}
+
 func assertStats(t *testing.T, name string, values []float64, got reports.Stats) {
 	t.Helper()
 	slices.Sort(values)

@@ -110,9 +110,11 @@ func Interactions(ctx context.Context, db *gorm.DB, f Filter) (InteractionsRepor
 		From: s.f.From.In(s.loc), To: s.f.To.In(s.loc), TZ: s.loc.String(), GroupBy: f.GroupBy,
 		Rows: make([]InteractionRow, 0, len(keys)), Totals: res.total.figures(), TotalsURL: s.rowURL(nil, ""),
 	}
+	out.TotalsFigureURLs = figureURLs(out.TotalsURL)
 	for _, k := range keys {
+		u := s.rowURL(&k, f.GroupBy)
 		out.Rows = append(out.Rows, InteractionRow{
-			Group: s.group(k, f.GroupBy, nb), InteractionFigures: res.rows[k].figures(), InteractionsURL: s.rowURL(&k, f.GroupBy),
+			Group: s.group(k, f.GroupBy, nb), InteractionFigures: res.rows[k].figures(), InteractionsURL: u, FigureURLs: figureURLs(u),
 		})
 	}
 	slices.SortFunc(out.Rows, func(a, b InteractionRow) int { return compareGroups(a.Group, b.Group) })

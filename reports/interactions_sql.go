@@ -16,16 +16,17 @@ import (
 // The conditions of the counts on interactions i (Postgres; iCounts is
 // the same in Go). A NULL close reason is no close reason: NULL IN (…)
 // is not true.
-const (
-	condAssigned    = "(i.first_assigned_at IS NOT NULL)"
-	condClosed      = "(i.status = 'closed' AND i.close_reason IN ('agent', 'admin'))"
-	condInactivity  = "(i.status = 'closed' AND i.close_reason = 'inactivity')"
-	condTransferred = "(i.transfers > 0)"
-	condOverflowed  = "(i.overflows > 0)"
-	condAbandoned   = "(i.status = 'closed' AND i.first_response_at IS NULL)"
-	// agentReply selects agent replies (alias m), as the activities do.
-	agentReply = "m.direction = 'outbound' AND m.agent_id IS NOT NULL AND m.parent_id IS NULL"
+var (
+	condAssigned    = figureCond(FigureAssigned, "i")
+	condClosed      = figureCond(FigureClosed, "i")
+	condInactivity  = figureCond(FigureClosedByInactivity, "i")
+	condTransferred = figureCond(FigureTransferred, "i")
+	condOverflowed  = figureCond(FigureOverflowed, "i")
+	condAbandoned   = figureCond(FigureAbandoned, "i")
 )
+
+// agentReply selects agent replies (alias m), as the activities do.
+const agentReply = "m.direction = 'outbound' AND m.agent_id IS NOT NULL AND m.parent_id IS NULL"
 
 // iKeyExprs are the Postgres expressions of a row's account (NULL when
 // not split) and group value (NULL for None; native, see pgKeyText) on

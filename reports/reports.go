@@ -112,8 +112,10 @@ type InteractionRow struct {
 	Group Group `json:"group"`
 	InteractionFigures
 	// InteractionsURL is the GET /api/interactions query listing exactly
-	// the interactions counted in Opened.
-	InteractionsURL string `json:"interactionsUrl"`
+	// the interactions counted in Opened; FigureURLs, per figure that
+	// counts interactions (assigned, closed, …), those counted in it.
+	InteractionsURL string            `json:"interactionsUrl"`
+	FigureURLs      map[string]string `json:"figureUrls"`
 }
 
 // InteractionsReport is the answer of the interactions report.
@@ -124,8 +126,10 @@ type InteractionsReport struct {
 	GroupBy string             `json:"groupBy"`
 	Rows    []InteractionRow   `json:"rows"`
 	Totals  InteractionFigures `json:"totals"`
-	// TotalsURL lists every interaction of the report.
-	TotalsURL string `json:"interactionsUrl"`
+	// TotalsURL lists every interaction of the report; TotalsFigureURLs
+	// those of each figure.
+	TotalsURL        string            `json:"interactionsUrl"`
+	TotalsFigureURLs map[string]string `json:"figureUrls"`
 }
 
 // InteractionGroupBys and DeliveryGroupBys are the groupBy values each

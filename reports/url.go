@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +16,64 @@ const InteractionsPath = "/api/interactions"
 // status, responded (true: an agent replied), accountId (an id or ids
 // separated by commas), queueId and agentId (an id, or none), channel and
 // disposition (a name, or none for no disposition).
+
+// The figures of the interactions report that count interactions, each
+// with a drill-down of its own (GET /api/interactions?figure=…).
+const (
+	FigureAssigned           = "assigned"
+	FigureClosed             = "closed"
+	FigureClosedByInactivity = "closedByInactivity"
+	FigureTransferred        = "transferred"
+	FigureOverflowed         = "overflowed"
+	FigureAbandoned          = "abandoned"
+)
+
+// Figures lists them in the order the API documents them.
+var Figures = []string{FigureAssigned, FigureClosed, FigureClosedByInactivity, FigureTransferred, FigureOverflowed, FigureAbandoned}
+
+// figureSQL is each figure's condition on an interactions table (%[1]s:
+// its name or alias): the report counts with these, and the drill-down
+// filters with the same.
+var figureSQL = map[string]string{
+	FigureAssigned:           "(%[1]s.first_assigned_at IS NOT NULL)",
+	FigureClosed:             "(%[1]s.status = 'closed' AND %[1]s.close_reason IN ('agent', 'admin'))",
+	FigureClosedByInactivity: "(%[1]s.status = 'closed' AND %[1]s.close_reason = 'inactivity')",
+	FigureTransferred:        "(%[1]s.transfers > 0)",
+	FigureOverflowed:         "(%[1]s.overflows > 0)",
+	FigureAbandoned:          "(%[1]s.status = 'closed' AND %[1]s.first_response_at IS NULL)",
+}
+
+// FigureCondition is the SQL condition, on the interactions table named
+// table, of the interactions a figure counts (false for an unknown one).
+func FigureCondition(figure, table string) (string, bool) {
+	t, ok := figureSQL[figure]
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf(t, table), true
+}
+
+func figureCond(figure, alias string) string {
+	c, ok := FigureCondition(figure, alias)
+	if !ok {
+		panic("reports: no figure " + figure)
+	}
+	return c
+}
+
+// figureURLs are a row's drill-downs per figure: its interactions URL
+// narrowed to those the figure counts.
+func figureURLs(rowURL string) map[string]string {
+	sep := "&"
+	if !strings.Contains(rowURL, "?") {
+		sep = "?"
+	}
+	out := make(map[string]string, len(Figures))
+	for _, f := range Figures {
+		out[f] = rowURL + sep + "figure=" + f
+	}
+	return out
+}
 
 // param is one query parameter of a drill-down URL.
 type param struct{ name, value string }

@@ -14,7 +14,7 @@ import (
 // passes on: every filter of the reports' drill-down links, and the
 // API's paging (limit, before).
 var opsInteractionFilters = []string{"accountId", "status", "agentId", "queueId", "channel", "disposition",
-	"openedFrom", "openedTo", "responded", "limit"}
+	"openedFrom", "openedTo", "responded", "figure", "limit"}
 
 type opsInteractionsView struct {
 	// Filter is the query without the page cursor; Q the same as values
