@@ -131,7 +131,7 @@ func TestInteractionOptions(t *testing.T) {
 
 		settings := map[string]any{"dispositions": []string{"Solved", "Call back"}, "cannedAnswers": []any{},
 			"transferOptions": map[string]any{"queues": []uint64{q2.ID}, "agents": []uint64{cleo.ID}, "returnToQueueAfterSeconds": 90},
-			"routing": map[string]any{"strategy": "", "agentNotifyTimeoutSeconds": 0, "inactivityTimeoutSeconds": 0}, "actionFlow": []any{}}
+			"routing":         map[string]any{"strategy": "", "agentNotifyTimeoutSeconds": 0, "inactivityTimeoutSeconds": 0}, "actionFlow": []any{}}
 		rec := env.admin(http.MethodPut, fmt.Sprintf("/api/whatsapp/accounts/%d/settings", acc.ID), settings)
 		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 		got = cfgDecode[api.InteractionOptions](t, env.call(http.MethodGet, path, ann.Token, nil), http.StatusOK)
