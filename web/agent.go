@@ -171,7 +171,26 @@ type agentSettingsView struct {
 
 type agentAccountSwitch struct {
 	ID      uint64
+	Name    string
 	Enabled bool
+}
+
+// agentAccountNamesOf are the account names the agent's inbox gives (an
+// account without a conversation there goes by its number).
+func (s *Server) agentAccountNamesOf(c echo.Context) map[uint64]string {
+	in, err := s.agentInboxOf(c)
+	if err != nil {
+		return map[uint64]string{}
+	}
+	return agentAccountNames(in)
+}
+
+// agentAccountName is an account's name, or "Account N".
+func agentAccountName(names map[uint64]string, id uint64) string {
+	if n := names[id]; n != "" {
+		return n
+	}
+	return fmt.Sprintf("Account %d", id)
 }
 
 func (s *Server) agentSettingsData(c echo.Context) (agentSettingsView, error) {
@@ -184,8 +203,9 @@ func (s *Server) agentSettingsData(c echo.Context) (agentSettingsView, error) {
 	for _, id := range a.EnabledAccountIDs {
 		enabled[id] = true
 	}
+	names := s.agentAccountNamesOf(c)
 	for _, id := range a.PermittedAccountIDs {
-		v.Accounts = append(v.Accounts, agentAccountSwitch{ID: id, Enabled: enabled[id]})
+		v.Accounts = append(v.Accounts, agentAccountSwitch{ID: id, Name: agentAccountName(names, id), Enabled: enabled[id]})
 	}
 	return v, nil
 }
@@ -242,9 +262,10 @@ func (s *Server) agentAccount(c echo.Context) error {
 	if err != nil || id == 0 {
 		return s.problem(c, http.StatusNotFound, "not_found", "No such account.")
 	}
-	method, saved := http.MethodDelete, fmt.Sprintf("Account %d disabled: its conversations go back to the queue.", id)
+	name := agentAccountName(s.agentAccountNamesOf(c), id)
+	method, saved := http.MethodDelete, name+" disabled: its conversations go back to the queue."
 	if c.FormValue("enabled") == "true" {
-		method, saved = http.MethodPut, fmt.Sprintf("Account %d enabled.", id)
+		method, saved = http.MethodPut, name+" enabled."
 	}
 	err = s.call(c, method, fmt.Sprintf("/api/agents/%d/accounts/%d", sessionOf(c).AgentID, id), nil, nil)
 	return s.agentSettingsAnswer(c, err, saved)

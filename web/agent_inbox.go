@@ -52,10 +52,7 @@ type agentRow struct {
 
 // Account is the row's account as people know it: its name, or its number.
 func (r agentRow) Account() string {
-	if r.AccountName != "" {
-		return r.AccountName
-	}
-	return fmt.Sprintf("Account %d", r.AccountID)
+	return agentAccountName(map[uint64]string{r.AccountID: r.AccountName}, r.AccountID)
 }
 
 func agentRowOf(it agInboxItem) agentRow {
@@ -159,11 +156,7 @@ func agentAccountOptions(enabled []uint64, names map[uint64]string) []agentAccou
 			return
 		}
 		seen[id] = true
-		n := names[id]
-		if n == "" {
-			n = fmt.Sprintf("Account %d", id)
-		}
-		out = append(out, agentAccountOption{ID: id, Name: n})
+		out = append(out, agentAccountOption{ID: id, Name: agentAccountName(names, id)})
 	}
 	for _, id := range enabled {
 		add(id)

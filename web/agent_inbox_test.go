@@ -78,7 +78,13 @@ func inboxUnread(t *testing.T, v *env, ck *http.Cookie) string {
 // window; the conversation marks what it shows as read and offers the
 // account's dispositions and transfer targets by name.
 func TestAgentInboxReadMarksAndOptions(t *testing.T) {
-	v := newEnv(t, models.SQLite)
+	for _, engine := range []models.Engine{models.SQLite, models.Postgres} {
+		t.Run(string(engine), func(t *testing.T) { testAgentInbox(t, engine) })
+	}
+}
+
+func testAgentInbox(t *testing.T, engine models.Engine) {
+	v := newEnv(t, engine)
 	f := newAgentFixture(t, v)
 	ck, _ := v.signin(v.token)
 	require.NotNil(t, ck)
@@ -93,6 +99,10 @@ func TestAgentInboxReadMarksAndOptions(t *testing.T) {
 	assert.Contains(t, body, `data-countdown="2026-12-04T08:01:00Z"`, "the window: 24 h after the customer's latest message")
 	assert.NotContains(t, body, "Offered to you")
 	assert.Equal(t, "2 unread", inboxUnread(t, v, ck))
+	// The settings name the account too.
+	rec = v.do(http.MethodGet, "/console/agent/settings", nil, []*http.Cookie{ck}, nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), fmt.Sprintf(`<span id="account-%d-label" class="switch-label">Acme &lt;b&gt;Support&lt;/b&gt;</span>`, f.acc.ID))
 
 	// The filters apply to the API's answer.
 	for q, shown := range map[string]bool{"unread=1": true, "channel=INSTAGRAM": false, "channel=WHATSAPP": true,

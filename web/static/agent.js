@@ -228,6 +228,13 @@
     if (el && window.htmx) { htmx.trigger(el, 'agent-resync'); }
   });
 
+  // Back to a page kept by the browser (the back button): its inbox or
+  // thread may be stale (a conversation read since): read it again.
+  window.addEventListener('pageshow', function (e) {
+    var el = document.getElementById('thread') || document.getElementById('inbox');
+    if (e.persisted && el && window.htmx) { htmx.trigger(el, 'agent-resync'); }
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     navIds(); count(); syncWindow(); scrollThread();
   });
