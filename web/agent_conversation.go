@@ -98,7 +98,11 @@ func (s *Server) agentMarkRead(c echo.Context, v agentConvView) error {
 	err := s.call(c, http.MethodPost, fmt.Sprintf("/api/interactions/%d/read", v.It.ID), map[string]uint64{"messageId": last}, nil)
 	var ae *apiError
 	if err != nil && errors.As(err, &ae) {
-		s.deps.Logger.Debug("console: read mark not moved", "interaction", v.It.ID, "status", ae.Status, "code", ae.Code)
+		log := s.deps.Logger.Debug
+		if ae.Status >= 500 {
+			log = s.deps.Logger.Warn
+		}
+		log("console: read mark not moved", "interaction", v.It.ID, "status", ae.Status, "code", ae.Code)
 		return nil
 	}
 	return err
