@@ -142,6 +142,9 @@ type AssignToAgentInput struct {
 	// Transfer: an agent or admin transferred it to this agent (counted on
 	// the interaction).
 	Transfer bool `json:",omitempty"`
+	// AcceptBy, for a transfer the target must accept, is when it goes
+	// back to its queue unless accepted (shown in the agent's inbox).
+	AcceptBy time.Time `json:",omitempty"`
 }
 
 // AssignToAgent assigns the interaction to the agent if the agent exists,
@@ -200,6 +203,13 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 		}
 		if !ok {
 			return notEligible("agent %d is at capacity (%d)", in.AgentID, agent.Capacity)
+		}
+		var acceptBy any
+		if !in.AcceptBy.IsZero() {
+			acceptBy = in.AcceptBy.UTC()
+		}
+		if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("accept_by", acceptBy).Error; err != nil {
+			return err
 		}
 		if in.Transfer {
 			if err := noteMove(tx, inter.ID, MoveTransfer); err != nil {
@@ -262,7 +272,7 @@ func (a *Activities) MoveToQueue(ctx context.Context, in MoveToQueueInput) (Queu
 		already := inter.Status == models.InteractionQueued && inter.AgentID == nil &&
 			((inter.QueueID == nil && in.QueueID == 0) || (inter.QueueID != nil && *inter.QueueID == in.QueueID))
 		if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Updates(map[string]any{
-			"status": models.InteractionQueued, "agent_id": nil, "queue_id": queueID, "assigned_at": nil,
+			"status": models.InteractionQueued, "agent_id": nil, "queue_id": queueID, "assigned_at": nil, "accept_by": nil,
 		}).Error; err != nil {
 			return err
 		}

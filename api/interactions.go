@@ -50,6 +50,9 @@ type InteractionResponse struct {
 	AssignedAt     *time.Time  `json:"assignedAt"`
 	ClosedAt       *time.Time  `json:"closedAt"`
 	LastMessageAt  *time.Time  `json:"lastMessageAt"`
+	// AcceptBy is set while a transfer waits for this agent to accept it
+	// (POST …/accept, or a reply): past it, it returns to its queue.
+	AcceptBy *time.Time `json:"acceptBy,omitempty"`
 	// WindowEndsAt, on GET /api/interactions/{id} when the customer has
 	// written, is when WhatsApp's customer service window closes: 24 h
 	// after the customer's latest message; after it, replies are refused.
@@ -409,7 +412,23 @@ func (s *Server) sendReply(c echo.Context, inter models.Interaction, text string
 		}
 		return res, err
 	}
+	if arg.AgentID != 0 {
+		s.transferAccepted(c, inter.ID, arg.AgentID) // replying accepts a transfer
+	}
 	return res, nil
+}
+
+// transferAccepted clears the acceptance deadline of a transfer the
+// workflow has just seen accepted by agentID (the acceptance, or a reply).
+// The workflow's timer is the rule; a failure here only leaves the inbox
+// showing the deadline until the next move, and is logged.
+func (s *Server) transferAccepted(c echo.Context, interactionID, agentID uint64) {
+	ctx := c.Request().Context()
+	err := s.deps.DB.WithContext(ctx).Model(&models.Interaction{}).
+		Where("id = ? AND agent_id = ? AND accept_by IS NOT NULL", interactionID, agentID).Update("accept_by", nil).Error
+	if err != nil {
+		s.log.WarnContext(ctx, "could not clear a transfer's acceptance deadline", "interaction_id", interactionID, "error", err)
+	}
 }
 
 // replyResponse answers 202 with the stored reply (and the text that
@@ -560,6 +579,7 @@ func (s *Server) acceptInteraction(c echo.Context) error {
 	if err := s.runUpdate(c, inter, workflows.AcceptUpdateName, workflows.AcceptRequest{InteractionID: inter.ID, AgentID: p.AgentID}); err != nil {
 		return err
 	}
+	s.transferAccepted(c, inter.ID, p.AgentID)
 	return s.getInteraction(c)
 }
 
@@ -648,5 +668,6 @@ func toInteractionResponse(r models.Interaction) InteractionResponse {
 		QueueID: r.QueueID, AgentID: r.AgentID, ProcessingMode: string(r.ProcessingMode),
 		Disposition: r.Disposition, CloseReason: r.CloseReason, WorkflowID: r.WorkflowID,
 		OpenedAt: r.OpenedAt, AssignedAt: r.AssignedAt, ClosedAt: r.ClosedAt, LastMessageAt: r.LastMessageAt,
+		AcceptBy: r.AcceptBy,
 	}
 }

@@ -120,7 +120,14 @@ func testSettingsTransferReturns(t *testing.T, engine models.Engine) {
 	require.Equal(t, http.StatusOK, s.call(http.MethodPost, transferPath, owner.Token, map[string]any{"agentId": other.ID}, &moved))
 	require.NotNil(t, moved.AgentID)
 	assert.Equal(t, other.ID, *moved.AgentID)
+	// The target's inbox shows the deadline; accepting clears it.
+	var inbox api.InboxResponse
+	require.Equal(t, http.StatusOK, s.call(http.MethodGet, fmt.Sprintf("/api/agents/%d/inbox", other.ID), other.Token, nil, &inbox))
+	require.Len(t, inbox.Items, 1)
+	require.NotNil(t, inbox.Items[0].Interaction.AcceptBy, "a transfer waiting for its target")
+	assert.WithinDuration(t, time.Now().Add(2*time.Second), *inbox.Items[0].Interaction.AcceptBy, 2*time.Second)
 	require.Equal(t, http.StatusOK, s.call(http.MethodPost, fmt.Sprintf("/api/interactions/%d/accept", it.ID), other.Token, nil, nil))
+	assert.Nil(t, s.interaction(it.ID).AcceptBy, "accepted")
 	assert.Never(t, func() bool {
 		got := s.interaction(it.ID)
 		return got.AgentID == nil || *got.AgentID != other.ID
@@ -133,10 +140,12 @@ func testSettingsTransferReturns(t *testing.T, engine models.Engine) {
 	require.Equal(t, http.StatusOK, s.call(http.MethodPost, transferPath, other.Token, map[string]any{"agentId": owner.ID}, &moved))
 	require.NotNil(t, moved.AgentID)
 	assert.Equal(t, owner.ID, *moved.AgentID, "assigned to the target while it may accept")
+	assert.NotNil(t, moved.AcceptBy)
 	require.Eventually(t, func() bool {
 		got := s.interaction(it.ID)
 		return got.Status == "queued" && got.AgentID == nil && got.QueueID != nil && *got.QueueID == s.queue
 	}, 30*time.Second, 100*time.Millisecond, "not accepted within returnToQueueAfterSeconds: back in its queue")
+	assert.Nil(t, s.interaction(it.ID).AcceptBy, "back in its queue, nothing to accept")
 }
 
 // testSettingsActionFlow: a queue nobody serves for 2 s, an automatic

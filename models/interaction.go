@@ -28,6 +28,11 @@ type Interaction struct {
 	CloseReason   string `gorm:"size:32"`
 	OpenedAt      time.Time
 	AssignedAt    *time.Time
+	// AcceptBy is set while a transfer waits for its target agent to
+	// accept it (the account's returnToQueueAfterSeconds): past it, the
+	// interaction goes back to its queue. Cleared by the acceptance (or a
+	// reply of the target) and by any move.
+	AcceptBy *time.Time
 	ClosedAt      *time.Time
 	LastMessageAt *time.Time
 	CreatedAt     time.Time

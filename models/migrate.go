@@ -447,6 +447,16 @@ END $$`,
 			return tx.Migrator().DropTable(&InteractionRead{})
 		},
 	},
+	{
+		// A transfer waiting for its target agent to accept it.
+		ID: "2026120308_interaction_accept_by",
+		Migrate: func(tx *gorm.DB) error {
+			return addColumn(tx, &Interaction{}, "AcceptBy")
+		},
+		Rollback: func(tx *gorm.DB) error {
+			return tx.Migrator().DropColumn(&Interaction{}, "AcceptBy")
+		},
+	},
 }
 
 // AgentEventsChannel is the Postgres NOTIFY channel that the trigger of

@@ -111,6 +111,8 @@ type (
 		OpenedAt      time.Time  `json:"openedAt"`
 		ClosedAt      *time.Time `json:"closedAt"`
 		LastMessageAt *time.Time `json:"lastMessageAt"`
+		// AcceptBy: a transfer waiting for this agent to accept it.
+		AcceptBy *time.Time `json:"acceptBy"`
 		// WindowEndsAt: 24 h after the customer's latest message (nil
 		// without one).
 		WindowEndsAt *time.Time  `json:"windowEndsAt"`

@@ -75,7 +75,7 @@ func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
 	v.It = agentRowOf(agInboxItem{Interaction: it, WindowEndsAt: it.WindowEndsAt})
 	me := sessionOf(c).AgentID
 	v.Mine = it.Status != "closed" && it.AgentID != nil && *it.AgentID == me
-	v.It.Offered = it.Status == "queued"
+	v.It.Offered = it.Status == "queued" || (v.Mine && it.AcceptBy != nil)
 	v.WindowOpen = !v.It.WindowEnd.IsZero() && s.deps.Now().Before(v.It.WindowEnd)
 	return v, nil
 }

@@ -56,7 +56,7 @@ func (r agentRow) Account() string {
 }
 
 func agentRowOf(it agInboxItem) agentRow {
-	r := agentRow{agInteraction: it.Interaction, AccountName: it.AccountName, Offered: it.Offered,
+	r := agentRow{agInteraction: it.Interaction, AccountName: it.AccountName, Offered: it.Offered || it.Interaction.AcceptBy != nil,
 		Unread: it.Unread, Preview: it.Preview, Activity: it.Interaction.OpenedAt}
 	if it.Interaction.LastMessageAt != nil && it.Interaction.LastMessageAt.After(r.Activity) {
 		r.Activity = *it.Interaction.LastMessageAt

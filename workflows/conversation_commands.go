@@ -73,9 +73,12 @@ func (c *conversation) runCommand(ctx workflow.Context, cmd command) (Interactio
 		}
 		return view, nil
 	case cmd.transfer != nil && cmd.transfer.AgentID != 0:
-		err := c.db(ctx, a.AssignToAgent, activities.AssignToAgentInput{
-			InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID, Transfer: true,
-		}).Get(ctx, nil)
+		in := activities.AssignToAgentInput{InteractionID: it.ID, AccountID: c.st.AccountID, AgentID: cmd.transfer.AgentID, Transfer: true}
+		if cmd.transfer.ReturnAfter > 0 {
+			// Recorded for the agent's inbox; the timer below is the rule.
+			in.AcceptBy = workflow.Now(ctx).Add(cmd.transfer.ReturnAfter)
+		}
+		err := c.db(ctx, a.AssignToAgent, in).Get(ctx, nil)
 		if err != nil {
 			return InteractionView{}, err
 		}
