@@ -25,14 +25,14 @@ type Interaction struct {
 	SinchConversationID string         `gorm:"size:128"`
 	Disposition         string         `gorm:"size:255"`
 	// CloseReason tells who closed it: agent, admin, inactivity, migration.
-	CloseReason   string `gorm:"size:32"`
-	OpenedAt      time.Time
-	AssignedAt    *time.Time
+	CloseReason string `gorm:"size:32"`
+	OpenedAt    time.Time
+	AssignedAt  *time.Time
 	// AcceptBy is set while a transfer waits for its target agent to
 	// accept it (the account's returnToQueueAfterSeconds): past it, the
 	// interaction goes back to its queue. Cleared by the acceptance (or a
 	// reply of the target) and by any move.
-	AcceptBy *time.Time
+	AcceptBy      *time.Time
 	ClosedAt      *time.Time
 	LastMessageAt *time.Time
 	CreatedAt     time.Time
