@@ -58,6 +58,8 @@ func TestAgentInboxUnreadAndOffers(t *testing.T) {
 		env.seedAssigned(other.ID, ann.ID, "393330000104", "Fabio")
 		env.seedAssigned(acc.ID, ben.ID, "393330000105", "Gina") // Ben's
 
+		me := cfgDecode[api.AgentResponse](t, env.call(http.MethodGet, fmt.Sprintf("/api/agents/%d", ann.ID), ann.Token, nil), http.StatusOK)
+		assert.Equal(t, []api.NamedTarget{{ID: acc.ID, Name: "Support inbox"}}, me.PermittedAccounts, "the agent sees the names of its accounts")
 		path := fmt.Sprintf("/api/agents/%d/inbox", ann.ID)
 		inbox := cfgDecode[api.InboxResponse](t, env.call(http.MethodGet, path, ann.Token, nil), http.StatusOK)
 		require.Len(t, inbox.Items, 2, "her assigned interaction and the offer that stands")

@@ -51,6 +51,10 @@ type AgentResponse struct {
 	// account to receive its interactions). Never null.
 	PermittedAccountIDs []uint64 `json:"permittedAccountIds"`
 	EnabledAccountIDs   []uint64 `json:"enabledAccountIds"`
+	// PermittedAccounts names the permitted accounts, on the answers about
+	// one agent (GET /api/agents/{id}, its changes): what an agent sees of
+	// the accounts it may enable.
+	PermittedAccounts []NamedTarget `json:"permittedAccounts,omitempty"`
 	// QueueIDs are the queues the agent is a member of; never null.
 	QueueIDs  []uint64  `json:"queueIds"`
 	CreatedAt time.Time `json:"createdAt"`
@@ -498,7 +502,17 @@ func loadAgentResponse(db *gorm.DB, id uint64) (AgentResponse, error) {
 	if err != nil {
 		return AgentResponse{}, err
 	}
-	return toAgentResponse(agent, links.of(id)), nil
+	resp := toAgentResponse(agent, links.of(id))
+	if len(resp.PermittedAccountIDs) > 0 {
+		var accs []models.Account
+		if err := db.Select("id", "name").Where("id IN ?", resp.PermittedAccountIDs).Order("id").Find(&accs).Error; err != nil {
+			return AgentResponse{}, err
+		}
+		for _, a := range accs {
+			resp.PermittedAccounts = append(resp.PermittedAccounts, NamedTarget{ID: a.ID, Name: a.Name})
+		}
+	}
+	return resp, nil
 }
 
 // agentLinkSet holds the permitted and enabled account ids and the queue

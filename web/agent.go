@@ -125,6 +125,10 @@ type (
 		PresenceAt          *time.Time `json:"presenceAt"`
 		PermittedAccountIDs []uint64   `json:"permittedAccountIds"`
 		EnabledAccountIDs   []uint64   `json:"enabledAccountIds"`
+		PermittedAccounts   []struct {
+			ID   uint64 `json:"id"`
+			Name string `json:"name"`
+		} `json:"permittedAccounts"`
 	}
 	agCanned struct {
 		ID    uint64 `json:"id"`
@@ -177,14 +181,23 @@ type agentAccountSwitch struct {
 	Enabled bool
 }
 
-// agentAccountNamesOf are the account names the agent's inbox gives (an
-// account without a conversation there goes by its number).
+// agentAccountNamesOf are the names of the accounts the agent is
+// permitted on (GET /api/agents/{id}).
 func (s *Server) agentAccountNamesOf(c echo.Context) map[uint64]string {
-	in, err := s.agentInboxOf(c)
+	me, err := s.agentMe(c)
 	if err != nil {
 		return map[uint64]string{}
 	}
-	return agentAccountNames(in)
+	return me.accountNames()
+}
+
+// accountNames are the names of the accounts the agent is permitted on.
+func (a agAgent) accountNames() map[uint64]string {
+	names := make(map[uint64]string, len(a.PermittedAccounts))
+	for _, acc := range a.PermittedAccounts {
+		names[acc.ID] = acc.Name
+	}
+	return names
 }
 
 // agentAccountName is an account's name, or "Account N".
@@ -205,7 +218,7 @@ func (s *Server) agentSettingsData(c echo.Context) (agentSettingsView, error) {
 	for _, id := range a.EnabledAccountIDs {
 		enabled[id] = true
 	}
-	names := s.agentAccountNamesOf(c)
+	names := a.accountNames()
 	for _, id := range a.PermittedAccountIDs {
 		v.Accounts = append(v.Accounts, agentAccountSwitch{ID: id, Name: agentAccountName(names, id), Enabled: enabled[id]})
 	}

@@ -48,3 +48,22 @@ func TestAgentTransferWaitingForAcceptance(t *testing.T) {
 		})
 	}
 }
+
+// The accounts an agent may enable go by their names (GET /api/agents/{id}
+// names them), escaped, even without a conversation on them.
+func TestAgentSettingsNameTheAccounts(t *testing.T) {
+	v := newEnv(t, models.SQLite)
+	f := newAgentFixture(t, v)
+	quiet := models.Account{Name: "Quiet <i>desk</i>", Key: "quiet", PublicURL: "https://motion.example.com", Type: models.AccountTypeSinchV2,
+		Region: models.RegionEU, ProjectID: "p", AppID: "01HQUIET", KeyID: "k", Phone: "+390200000001", Channels: "WHATSAPP"}
+	require.NoError(t, v.db.Create(&quiet).Error)
+	require.NoError(t, v.db.Create(&models.AgentAccount{AgentID: v.agent, AccountID: quiet.ID}).Error)
+	ck, _ := v.signin(v.token)
+	require.NotNil(t, ck)
+	rec := v.do(http.MethodGet, "/console/agent/settings", nil, []*http.Cookie{ck}, nil)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	body := rec.Body.String()
+	assert.Contains(t, body, "Acme &lt;b&gt;Support&lt;/b&gt;", "the account of the fixture: %d", f.acc.ID)
+	assert.Contains(t, body, "Quiet &lt;i&gt;desk&lt;/i&gt;", "an account with no conversation")
+	assert.NotContains(t, body, fmt.Sprintf("Account %d", quiet.ID))
+}

@@ -184,7 +184,11 @@ func (s *Server) agentInboxData(c echo.Context) (agentInboxView, error) {
 		return v, err
 	}
 	v.UnreadTotal = in.Unread
-	v.Accounts = agentAccountOptions(me.EnabledAccountIDs, agentAccountNames(in))
+	names := me.accountNames()
+	for id, n := range agentAccountNames(in) {
+		names[id] = n
+	}
+	v.Accounts = agentAccountOptions(me.EnabledAccountIDs, names)
 	for _, it := range in.Items {
 		if r := agentRowOf(it); f.keep(r) {
 			v.Rows = append(v.Rows, r)
