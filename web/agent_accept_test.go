@@ -1,8 +1,13 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"html"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -66,4 +71,51 @@ func TestAgentSettingsNameTheAccounts(t *testing.T) {
 	assert.Contains(t, body, "Acme &lt;b&gt;Support&lt;/b&gt;", "the account of the fixture: %d", f.acc.ID)
 	assert.Contains(t, body, "Quiet &lt;i&gt;desk&lt;/i&gt;", "an account with no conversation")
 	assert.NotContains(t, body, fmt.Sprintf("Account %d", quiet.ID))
+}
+
+// A file the browser's check would have stopped, posted to the console
+// anyway, reaches the API streamed, and the API's refusal comes back as
+// it is (the same words the API gives its clients).
+func TestAgentFileUploadReachesTheAPI(t *testing.T) {
+	v := newEnv(t, models.SQLite)
+	f := newAgentFixture(t, v)
+	ck, _ := v.signin(v.token)
+	require.NotNil(t, ck)
+	var sess models.ConsoleSession
+	require.NoError(t, v.db.Where("agent_id = ?", v.agent).Take(&sess).Error)
+	gif := []byte("GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+	post := func(target string, header map[string]string) *httptest.ResponseRecorder {
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		part, err := w.CreateFormFile("file", "cat.jpg") // a GIF whatever its name says
+		require.NoError(t, err)
+		_, _ = part.Write(gif)
+		require.NoError(t, w.WriteField("text", "Here"))
+		require.NoError(t, w.Close())
+		req := httptest.NewRequest(http.MethodPost, target, &body)
+		req.RemoteAddr, req.Host = "127.0.0.1:50000", "127.0.0.1:8080"
+		req.Header.Set("Content-Type", w.FormDataContentType())
+		req.AddCookie(ck)
+		for k, val := range header {
+			req.Header.Set(k, val)
+		}
+		rec := httptest.NewRecorder()
+		v.e.ServeHTTP(rec, req)
+		return rec
+	}
+	direct := post(fmt.Sprintf("/api/interactions/%d/messages", f.it.ID), map[string]string{"Authorization": "Bearer " + v.token})
+	require.Equal(t, http.StatusUnprocessableEntity, direct.Code, direct.Body.String())
+	var apiErr struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(direct.Body.Bytes(), &apiErr))
+	require.Contains(t, apiErr.Error.Message, "GIF")
+
+	rec := post(fmt.Sprintf("/console/agent/conversations/%d/messages", f.it.ID), map[string]string{"HX-Request": "true", "X-CSRF-Token": sess.CSRF})
+	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), html.EscapeString(apiErr.Error.Message))
+	var stored int64
+	require.NoError(t, v.db.Model(&models.Message{}).Where("interaction_id = ? AND direction = ?", f.it.ID, models.DirectionOutbound).Count(&stored).Error)
+	assert.Zero(t, stored, "nothing was sent")
 }

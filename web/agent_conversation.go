@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -245,17 +244,39 @@ func (s *Server) agentReply(c echo.Context) error {
 }
 
 // agentPostFile sends the uploaded file to the API as multipart/form-data (the
-// API sniffs it and checks it against WhatsApp's rules).
+// API sniffs it and checks it against WhatsApp's rules). The body is
+// streamed through a pipe, never held whole in memory (files go up to
+// MEDIA_MAX_BYTES).
 func (s *Server) agentPostFile(c echo.Context, path string, fh *multipart.FileHeader, text string) error {
 	f, err := fh.Open()
 	if err != nil {
 		return err
 	}
 	defer func() { _ = f.Close() }()
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		pw.CloseWithError(writeFileParts(w, f, fh.Filename, text))
+	}()
+	ctx := principal.With(c.Request().Context(), principalOf(sessionOf(c)))
+	req, err := apiRequest(c, ctx, http.MethodPost, path, pr, w.FormDataContentType())
+	if err == nil {
+		_, err = s.roundTrip(req, nil)
+	}
+	// The API may answer before reading it all (a refused file): the
+	// writer stops at its next write.
+	_ = pr.CloseWithError(io.ErrClosedPipe)
+	<-written
+	return err
+}
+
+// writeFileParts writes the file part (its name cleaned of quotes and
+// line breaks) and the text that goes with it, then the closing boundary.
+func writeFileParts(w *multipart.Writer, f io.Reader, filename, text string) error {
 	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, strings.NewReplacer("\"", "", "\\", "", "\r", "", "\n", "").Replace(fh.Filename)))
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename=%q`, strings.NewReplacer("\"", "", "\\", "", "\r", "", "\n", "").Replace(filename)))
 	h.Set("Content-Type", "application/octet-stream")
 	part, err := w.CreatePart(h)
 	if err != nil {
@@ -269,16 +290,7 @@ func (s *Server) agentPostFile(c echo.Context, path string, fh *multipart.FileHe
 			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	ctx := principal.With(c.Request().Context(), principalOf(sessionOf(c)))
-	req, err := apiRequest(c, ctx, http.MethodPost, path, &body, w.FormDataContentType())
-	if err != nil {
-		return err
-	}
-	_, err = s.roundTrip(req, nil)
-	return err
+	return w.Close()
 }
 
 func (s *Server) agentClose(c echo.Context) error {

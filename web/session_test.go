@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/xcally-connector/connector/api"
+	"github.com/xcally-connector/connector/internal/media"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/models/testdb"
 	"github.com/xcally-connector/connector/web"
@@ -40,7 +41,10 @@ func newEnv(t *testing.T, engine models.Engine) *env {
 	t.Helper()
 	db := testdb.Open(t, engine)
 	v := &env{t: t, db: db, now: time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC), token: "agent-token-abcdef0123456789"}
-	v.e = api.New(api.Deps{DB: db, AdminToken: adminToken, TaskQueue: "q", AuthFailureBurst: 5, AuthFailureEvery: time.Minute})
+	store, err := media.NewFS(t.TempDir(), 0)
+	require.NoError(t, err)
+	v.e = api.New(api.Deps{DB: db, AdminToken: adminToken, TaskQueue: "q", AuthFailureBurst: 5, AuthFailureEvery: time.Minute,
+		Media: store, MediaMaxBytes: 16 << 20})
 	web.Register(v.e, web.Deps{DB: db, API: v.e, SessionIdle: time.Hour, SessionMax: 3 * time.Hour, Now: func() time.Time { return v.now }})
 	sum := sha256.Sum256([]byte(v.token))
 	a := models.Agent{Name: "Ada <script>alert(1)</script>", Capacity: 2, TokenHash: hex.EncodeToString(sum[:])}
