@@ -166,11 +166,15 @@ func TestConsoleOps(t *testing.T) {
 	require.Contains(t, opsEval[string](t, ctx, `document.getElementById('done').textContent`), "The migration started")
 
 	// The page refreshes itself until the migration waits for the account
-	// manager; the next action is the API's, word for word.
+	// manager; the next action is the API's, its route named as the page's
+	// button.
 	opsWait(t, ctx, "awaiting confirmation", `document.getElementById('state') && document.getElementById('state').textContent === 'awaiting_confirmation'`)
 	m := s.migrationOf(id)
 	require.Equal(t, "awaiting_confirmation", m.State)
-	assert.Equal(t, "Next: "+m.NextAction, strings.TrimSpace(opsEval[string](t, ctx, `document.getElementById('next-action').textContent`)))
+	route := fmt.Sprintf("POST /api/migrations/%d/confirm", id)
+	require.Contains(t, m.NextAction, route)
+	assert.Equal(t, "Next: "+strings.Replace(m.NextAction, route, "press “The account manager confirmed” below", 1),
+		strings.TrimSpace(opsEval[string](t, ctx, `document.getElementById('next-action').textContent`)))
 	assert.Contains(t, m.NextAction, "email your Sinch account manager App ID "+newAppID)
 	assert.Equal(t, len(m.Steps), opsEval[int](t, ctx, `document.querySelectorAll('#steps li.step').length`))
 	assert.Equal(t, "http://temporal-ui.example:8233/namespaces/"+url.PathEscape(s.cfg.TemporalNamespace)+"/workflows/"+url.PathEscape(m.WorkflowID),

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,8 @@ var adminOpsFuncs = template.FuncMap{
 	// drill turns a report's interactionsUrl (a GET /api/interactions
 	// query) into the console's interactions page with the same query.
 	"opsDrill": opsDrillURL,
+	// opsNext is a migration's next action in the console's words.
+	"opsNext": opsNextAction,
 	// secs writes a duration in seconds for people: 42 s, 3 min 5 s,
 	// 2 h 10 min.
 	"opsSecs": opsHumanSeconds,
@@ -241,4 +244,27 @@ func opsPageError(err error) (int, string, error) {
 		return ae.Status, ae.Message, nil
 	}
 	return 0, "", err
+}
+
+// opsNextActionRoutes turn the API routes a migration's next action names
+// into what the console offers for them (the buttons of the migration's
+// page, the account's Sinch side tab, the form that starts one).
+var opsNextActionRoutes = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`POST /api/migrations/\d+/confirm`), "press “The account manager confirmed” below"},
+	{regexp.MustCompile(`POST /api/migrations/\d+/retry`), "press “Retry the failed step” below"},
+	{regexp.MustCompile(`POST /api/migrations/\d+/cancel`), "“Cancel the migration”"},
+	{regexp.MustCompile(`GET /api/whatsapp/accounts/(\d+)/sinch`), "the Sinch side tab of account $1"},
+	{regexp.MustCompile(`POST /api/migrations\b`), "“Start a migration”"},
+}
+
+// opsNextAction is the API's next action with its routes named as the
+// console's controls.
+func opsNextAction(text string) string {
+	for _, r := range opsNextActionRoutes {
+		text = r.re.ReplaceAllString(text, r.with)
+	}
+	return text
 }
