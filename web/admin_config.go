@@ -3,12 +3,12 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"html/template"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -163,68 +163,13 @@ func cfgIntField(name, label, v string, def int) (int, error) {
 	return n, nil
 }
 
-// The API's objects, as the pages read them.
-type (
-	cfgAccount struct {
-		ID                    uint64    `json:"id"`
-		Name                  string    `json:"name"`
-		Key                   string    `json:"key"`
-		List                  string    `json:"list"`
-		PublicURL             string    `json:"publicUrl"`
-		Type                  string    `json:"type"`
-		Region                string    `json:"region"`
-		BaseURL               string    `json:"baseUrl"`
-		AuthURL               string    `json:"authUrl"`
-		ProjectID             string    `json:"projectId"`
-		AppID                 string    `json:"appId"`
-		KeyID                 string    `json:"keyId"`
-		Phone                 string    `json:"phone"`
-		Description           string    `json:"description"`
-		NotificationTemplate  string    `json:"notificationTemplate"`
-		Channels              []string  `json:"channels"`
-		Debug                 bool      `json:"debug"`
-		SendRatePerSecond     float64   `json:"sendRatePerSecond"`
-		PolicyFailureStreak   int       `json:"policyFailureStreak"`
-		ReceiveURL            string    `json:"receiveUrl"`
-		KeySecretSet          bool      `json:"keySecretSet"`
-		WebhookSecretSet      bool      `json:"webhookSecretSet"`
-		AllowUnsignedWebhooks bool      `json:"allowUnsignedWebhooks"`
-		WebhookSecret         string    `json:"webhookSecret"`
-		LastProcessingMode    string    `json:"lastProcessingMode"`
-		QualityRating         string    `json:"qualityRating"`
-		Status                string    `json:"status"`
-		StatusReason          string    `json:"statusReason"`
-		MigratedToAccountID   uint64    `json:"migratedToAccountId"`
-		Warnings              []string  `json:"warnings"`
-		CreatedAt             time.Time `json:"createdAt"`
-		UpdatedAt             time.Time `json:"updatedAt"`
-	}
-	cfgQueue struct {
-		ID              uint64    `json:"id"`
-		Name            string    `json:"name"`
-		Strategy        string    `json:"strategy"`
-		TimeoutSeconds  int       `json:"timeoutSeconds"`
-		OverflowQueueID *uint64   `json:"overflowQueueId"`
-		AccountIDs      []uint64  `json:"accountIds"`
-		AgentIDs        []uint64  `json:"agentIds"`
-		CreatedAt       time.Time `json:"createdAt"`
-	}
-	cfgAgent struct {
-		ID                  uint64     `json:"id"`
-		Name                string     `json:"name"`
-		Capacity            int        `json:"capacity"`
-		Presence            string     `json:"presence"`
-		PresenceAt          *time.Time `json:"presenceAt"`
-		PermittedAccountIDs []uint64   `json:"permittedAccountIds"`
-		EnabledAccountIDs   []uint64   `json:"enabledAccountIds"`
-		QueueIDs            []uint64   `json:"queueIds"`
-		Token               string     `json:"token"`
-	}
-)
+// cfgQueue is a queue as the API returns it, with what its page shows of
+// it.
+type cfgQueue struct{ api.QueueResponse }
 
 // lists reads the accounts, queues and agents a page names or links.
-func (s *Server) cfgAccounts(c echo.Context) ([]cfgAccount, error) {
-	var out []cfgAccount
+func (s *Server) cfgAccounts(c echo.Context) ([]api.AccountResponse, error) {
+	var out []api.AccountResponse
 	return out, s.call(c, http.MethodGet, "/api/whatsapp/accounts", nil, &out)
 }
 
@@ -233,8 +178,8 @@ func (s *Server) cfgQueues(c echo.Context) ([]cfgQueue, error) {
 	return out, s.call(c, http.MethodGet, "/api/queues", nil, &out)
 }
 
-func (s *Server) cfgAgents(c echo.Context) ([]cfgAgent, error) {
-	var out []cfgAgent
+func (s *Server) cfgAgents(c echo.Context) ([]api.AgentCreatedResponse, error) {
+	var out []api.AgentCreatedResponse
 	return out, s.call(c, http.MethodGet, "/api/agents", nil, &out)
 }
 

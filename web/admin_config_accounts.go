@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,7 +24,7 @@ type cfgAccountForm struct {
 	KeySecretSet, WebhookSecretSet bool
 }
 
-func cfgAccountFormOf(a cfgAccount) cfgAccountForm {
+func cfgAccountFormOf(a api.AccountResponse) cfgAccountForm {
 	rate := ""
 	if a.SendRatePerSecond != 0 {
 		rate = strconv.FormatFloat(a.SendRatePerSecond, 'f', -1, 64)
@@ -93,7 +94,7 @@ type cfgAccountData struct {
 	// Tab is the part shown: new, overview, diagnostics, sinch, reconcile,
 	// settings.
 	Tab     string
-	Account cfgAccount
+	Account api.AccountResponse
 	Form    cfgAccountForm
 	Error   string
 	Done    string
@@ -102,89 +103,18 @@ type cfgAccountData struct {
 	Regions   []string
 	Channels  []string
 
-	Diagnostics *cfgDiagnostics
+	Diagnostics *api.AccountDiagnosticsResponse
 	Sinch       *cfgSinch
-	Reconcile   *cfgReconcile
+	Reconcile   *api.ReconcileResponse
 	RecFrom     string
 	RecTo       string
 }
 
-type cfgDiagnostics struct {
-	AccountID uint64    `json:"accountId"`
-	CheckedAt time.Time `json:"checkedAt"`
-	Status    string    `json:"status"`
-	Checks    []struct {
-		Name       string  `json:"name"`
-		Status     string  `json:"status"`
-		Message    string  `json:"message"`
-		Fix        string  `json:"fix"`
-		DurationMs float64 `json:"durationMs"`
-	} `json:"checks"`
-}
-
+// cfgSinch is the Sinch side of an account as the API reports it, and
+// whether it is the answer of a setup (which lists its changes).
 type cfgSinch struct {
-	AppID           string   `json:"appId"`
-	DisplayName     string   `json:"displayName"`
-	ReceiveURL      string   `json:"receiveUrl"`
-	ProcessingMode  string   `json:"processingMode"`
-	Channels        []string `json:"channels"`
-	AccountChannels []string `json:"accountChannels"`
-	MissingChannels []string `json:"missingChannels"`
-	RateLimits      *struct {
-		Inbound  float64 `json:"inbound"`
-		Outbound float64 `json:"outbound"`
-		Webhooks float64 `json:"webhooks"`
-	} `json:"rateLimits"`
-	QueueStats *struct {
-		OutboundSize  int `json:"outboundSize"`
-		OutboundLimit int `json:"outboundLimit"`
-	} `json:"queueStats"`
-	Webhooks []struct {
-		ID                 string   `json:"id"`
-		Target             string   `json:"target"`
-		TargetType         string   `json:"targetType"`
-		Triggers           []string `json:"triggers"`
-		TargetsThisAccount bool     `json:"targetsThisAccount"`
-		Connector          bool     `json:"connector"`
-		MissingTriggers    []string `json:"missingTriggers"`
-		Secret             string   `json:"secret"`
-	} `json:"webhooks"`
-	FreeWebhookSlots int `json:"freeWebhookSlots"`
-	Problems         []struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		Fix       string `json:"fix"`
-		WebhookID string `json:"webhookId"`
-	} `json:"problems"`
-	OK bool `json:"ok"`
-	// Of a setup only.
-	Setup   bool `json:"-"`
-	Changes []struct {
-		Action    string   `json:"action"`
-		WebhookID string   `json:"webhookId"`
-		Target    string   `json:"target"`
-		Fields    []string `json:"fields"`
-		Reason    string   `json:"reason"`
-		Triggers  []string `json:"triggers"`
-	} `json:"changes"`
-	DryRun          bool `json:"dryRun"`
-	SecretGenerated bool `json:"secretGenerated"`
-}
-
-type cfgReconcile struct {
-	ID         string     `json:"id"`
-	AccountID  uint64     `json:"accountId"`
-	WorkflowID string     `json:"workflowId"`
-	From       *time.Time `json:"from"`
-	To         *time.Time `json:"to"`
-	Status     string     `json:"status"`
-	Result     *struct {
-		Pages   int `json:"pages"`
-		Listed  int `json:"listed"`
-		Missing int `json:"missing"`
-		Skipped int `json:"skipped"`
-	} `json:"result"`
-	Error string `json:"error"`
+	api.SinchSetupResponse
+	Setup bool
 }
 
 var (
@@ -209,7 +139,7 @@ func (s *Server) cfgAccountCreate(c echo.Context) error {
 	f, ks, ws := cfgAccountFormFrom(c)
 	data := cfgAccountData{Tab: "new", Form: f, Regions: cfgRegions, Channels: cfgChannels}
 	body, err := f.body(true, ks, ws)
-	var acc cfgAccount
+	var acc api.AccountResponse
 	if err == nil {
 		err = s.call(c, http.MethodPost, "/api/whatsapp/accounts", body, &acc)
 	}
@@ -231,12 +161,12 @@ func (s *Server) cfgAccountCreate(c echo.Context) error {
 }
 
 // account reads the account of the route; a failure is answered.
-func (s *Server) cfgLoadAccount(c echo.Context) (cfgAccount, bool, error) {
+func (s *Server) cfgLoadAccount(c echo.Context) (api.AccountResponse, bool, error) {
 	id, err := s.cfgPathID(c, "id")
 	if err != nil {
-		return cfgAccount{}, false, err
+		return api.AccountResponse{}, false, err
 	}
-	var acc cfgAccount
+	var acc api.AccountResponse
 	if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d", id), nil, &acc); err != nil {
 		return acc, false, s.apiProblem(c, err)
 	}
@@ -265,7 +195,7 @@ func (s *Server) cfgAccountUpdate(c echo.Context) error {
 		// place of an empty one, so the field always holds a template).
 		delete(body, "notificationTemplate")
 	}
-	var out cfgAccount
+	var out api.AccountResponse
 	if err == nil {
 		err = s.call(c, http.MethodPatch, fmt.Sprintf("/api/whatsapp/accounts/%d", acc.ID), body, &out)
 	}
@@ -302,7 +232,7 @@ func (s *Server) cfgDiagnosticsPage(c echo.Context) error {
 		return err
 	}
 	data := cfgAccountData{Tab: "diagnostics", Account: acc}
-	var d cfgDiagnostics
+	var d api.AccountDiagnosticsResponse
 	if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d/diagnostics", acc.ID), nil, &d); err != nil {
 		msg, ok := cfgErrMessage(err)
 		if !ok {
@@ -383,7 +313,7 @@ func (s *Server) cfgReconcilePage(c echo.Context) error {
 	data := cfgAccountData{Tab: "reconcile", Account: acc, Done: cfgDoneOf(c),
 		RecFrom: now.Add(-24 * time.Hour).Format(cfgLocalInput), RecTo: now.Format(cfgLocalInput)}
 	if rid := c.QueryParam("rid"); rid != "" {
-		var r cfgReconcile
+		var r api.ReconcileResponse
 		if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/whatsapp/accounts/%d/reconcile/%s", acc.ID, url.PathEscape(rid)), nil, &r); err != nil {
 			msg, ok := cfgErrMessage(err)
 			if !ok {
@@ -421,7 +351,7 @@ func (s *Server) cfgReconcileStart(c echo.Context) error {
 		}
 		in["to"] = to.Format(time.RFC3339)
 	}
-	var r cfgReconcile
+	var r api.ReconcileResponse
 	if err := s.call(c, http.MethodPost, fmt.Sprintf("/api/whatsapp/accounts/%d/reconcile", acc.ID), in, &r); err != nil {
 		msg, ok := cfgErrMessage(err)
 		if !ok {

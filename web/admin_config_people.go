@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"net/http"
 	"strconv"
 	"strings"
@@ -57,8 +58,8 @@ func (f cfgQueueForm) body(create bool) (map[string]any, error) {
 type cfgQueuesData struct {
 	Queue      cfgQueue
 	Queues     []cfgQueue
-	Accounts   []cfgAccount
-	Agents     []cfgAgent
+	Accounts   []api.AccountResponse
+	Agents     []api.AgentCreatedResponse
 	Form       cfgQueueForm
 	Strategies any
 	Error      string
@@ -220,9 +221,9 @@ func (f cfgAgentForm) body() (map[string]any, error) {
 }
 
 type cfgAgentsData struct {
-	Agent    cfgAgent
-	Agents   []cfgAgent
-	Accounts []cfgAccount
+	Agent    api.AgentCreatedResponse
+	Agents   []api.AgentCreatedResponse
+	Accounts []api.AccountResponse
 	Queues   []cfgQueue
 	Form     cfgAgentForm
 	// Token is a new or rotated token, shown this once.
@@ -255,7 +256,7 @@ func (s *Server) cfgAgentsPage(c echo.Context) error {
 func (s *Server) cfgAgentCreate(c echo.Context) error {
 	f := cfgAgentForm{Name: strings.TrimSpace(c.FormValue("name")), Capacity: strings.TrimSpace(c.FormValue("capacity"))}
 	body, err := f.body()
-	var a cfgAgent
+	var a api.AgentCreatedResponse
 	if err == nil {
 		err = s.call(c, http.MethodPost, "/api/agents", body, &a)
 	}
@@ -344,7 +345,7 @@ func (s *Server) cfgAgentRotateToken(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	var a cfgAgent
+	var a api.AgentCreatedResponse
 	if err := s.call(c, http.MethodPost, fmt.Sprintf("/api/agents/%d/token", d.Agent.ID), nil, &a); err != nil {
 		return s.apiProblem(c, err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"net/http"
 	"net/url"
 	"sort"
@@ -266,10 +267,10 @@ func (f cfgSettingsForm) doc() (cfgSettings, error) {
 
 type cfgSettingsData struct {
 	Tab     string
-	Account cfgAccount
+	Account api.AccountResponse
 	Form    cfgSettingsForm
 	Queues  []cfgQueue
-	Agents  []cfgAgent
+	Agents  []api.AgentCreatedResponse
 	Error   string
 	Done    string
 }

@@ -3,11 +3,11 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +20,7 @@ var agentFuncs = template.FuncMap{
 	"agentTick": agentTickName,
 	// agentSize writes a file's size for people.
 	"agentSize": agentFormatBytes,
-	"agentContact": func(c agContact) string {
+	"agentContact": func(c api.ContactView) string {
 		if c.Name != "" {
 			return c.Name
 		}
@@ -62,81 +62,6 @@ func (s *Server) requireAgent(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// The API's answers, as far as the console reads them.
-type (
-	agContact struct {
-		ID       uint64 `json:"id"`
-		Identity string `json:"identity"`
-		Mobile   string `json:"mobile"`
-		Name     string `json:"name"`
-	}
-	agAttachment struct {
-		ID          uint64 `json:"id"`
-		Status      string `json:"status"`
-		Kind        string `json:"kind"`
-		Format      string `json:"format"`
-		ContentType string `json:"contentType"`
-		Size        int64  `json:"size"`
-		FileName    string `json:"fileName"`
-		Error       string `json:"error"`
-	}
-	agMessageError struct {
-		Code    string `json:"code"`
-		Class   string `json:"class"`
-		Message string `json:"message"`
-	}
-	agMessage struct {
-		ID          uint64          `json:"id"`
-		Direction   string          `json:"direction"`
-		Kind        string          `json:"kind"`
-		Text        string          `json:"text"`
-		Status      string          `json:"status"`
-		ReasonCode  string          `json:"reasonCode"`
-		AcceptTime  *time.Time      `json:"acceptTime"`
-		CreatedAt   time.Time       `json:"createdAt"`
-		Error       *agMessageError `json:"error"`
-		Attachments []agAttachment  `json:"attachments"`
-	}
-	agInteraction struct {
-		ID            uint64     `json:"id"`
-		AccountID     uint64     `json:"accountId"`
-		Channel       string     `json:"channel"`
-		Status        string     `json:"status"`
-		Contact       agContact  `json:"contact"`
-		QueueID       *uint64    `json:"queueId"`
-		AgentID       *uint64    `json:"agentId"`
-		Disposition   string     `json:"disposition"`
-		CloseReason   string     `json:"closeReason"`
-		WorkflowID    string     `json:"workflowId"`
-		OpenedAt      time.Time  `json:"openedAt"`
-		ClosedAt      *time.Time `json:"closedAt"`
-		LastMessageAt *time.Time `json:"lastMessageAt"`
-		// AcceptBy: a transfer waiting for this agent to accept it.
-		AcceptBy *time.Time `json:"acceptBy"`
-		// WindowEndsAt: 24 h after the customer's latest message (nil
-		// without one).
-		WindowEndsAt *time.Time  `json:"windowEndsAt"`
-		Messages     []agMessage `json:"messages"`
-	}
-	agAgent struct {
-		ID                  uint64     `json:"id"`
-		Name                string     `json:"name"`
-		Presence            string     `json:"presence"`
-		PresenceAt          *time.Time `json:"presenceAt"`
-		PermittedAccountIDs []uint64   `json:"permittedAccountIds"`
-		EnabledAccountIDs   []uint64   `json:"enabledAccountIds"`
-		PermittedAccounts   []struct {
-			ID   uint64 `json:"id"`
-			Name string `json:"name"`
-		} `json:"permittedAccounts"`
-	}
-	agCanned struct {
-		ID    uint64 `json:"id"`
-		Title string `json:"title"`
-		Text  string `json:"text"`
-	}
-)
-
 // agentTickName is the accessible name of an agent message's status: sending
 // (not yet taken by Sinch), sent, delivered, read or failed.
 func agentTickName(status string) string {
@@ -161,15 +86,15 @@ func agentFormatBytes(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-func (s *Server) agentMe(c echo.Context) (agAgent, error) {
-	var a agAgent
+func (s *Server) agentMe(c echo.Context) (api.AgentResponse, error) {
+	var a api.AgentResponse
 	err := s.call(c, http.MethodGet, fmt.Sprintf("/api/agents/%d", sessionOf(c).AgentID), nil, &a)
 	return a, err
 }
 
 // agentSettingsView is the settings page's data.
 type agentSettingsView struct {
-	Agent    agAgent
+	Agent    api.AgentResponse
 	Accounts []agentAccountSwitch
 	Error    string
 	Saved    string
@@ -188,11 +113,12 @@ func (s *Server) agentAccountNamesOf(c echo.Context) map[uint64]string {
 	if err != nil {
 		return map[uint64]string{}
 	}
-	return me.accountNames()
+	return agentAccountNamesFrom(me)
 }
 
-// accountNames are the names of the accounts the agent is permitted on.
-func (a agAgent) accountNames() map[uint64]string {
+// agentAccountNamesFrom are the names of the accounts agent a is
+// permitted on.
+func agentAccountNamesFrom(a api.AgentResponse) map[uint64]string {
 	names := make(map[uint64]string, len(a.PermittedAccounts))
 	for _, acc := range a.PermittedAccounts {
 		names[acc.ID] = acc.Name
@@ -218,7 +144,7 @@ func (s *Server) agentSettingsData(c echo.Context) (agentSettingsView, error) {
 	for _, id := range a.EnabledAccountIDs {
 		enabled[id] = true
 	}
-	names := a.accountNames()
+	names := agentAccountNamesFrom(a)
 	for _, id := range a.PermittedAccountIDs {
 		v.Accounts = append(v.Accounts, agentAccountSwitch{ID: id, Name: agentAccountName(names, id), Enabled: enabled[id]})
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -15,41 +16,20 @@ import (
 	"github.com/xcally-connector/connector/internal/principal"
 )
 
-// agOptions is GET /api/interactions/{id}/options: the account's
-// dispositions (empty: any text is accepted) and where the interaction may
-// be transferred.
-type agOptions struct {
-	Dispositions []string `json:"dispositions"`
-	Transfer     struct {
-		Queues []agTarget `json:"queues"`
-		Agents []agTarget `json:"agents"`
-		// AcceptWithinSeconds > 0: the target agent must accept within
-		// that time.
-		AcceptWithinSeconds int `json:"acceptWithinSeconds"`
-	} `json:"transfer"`
-}
-
-// agTarget is a queue or an agent a conversation may be transferred to.
-type agTarget struct {
-	ID       uint64 `json:"id"`
-	Name     string `json:"name"`
-	Presence string `json:"presence"`
-}
-
 // agentConvView is a conversation page's data.
 type agentConvView struct {
 	It agentRow
 	// Messages in Sinch order.
-	Messages []agMessage
+	Messages []api.MessageResponse
 	// Mine: assigned to this agent (it may reply, close, transfer).
 	Mine bool
 	// WindowOpen: the customer service window is open.
 	WindowOpen bool
-	Canned     []agCanned
+	Canned     []api.CannedAnswerView
 	// Options: the dispositions and transfer targets (Mine only); Agents
 	// are the transfer's agents other than this one.
-	Options agOptions
-	Agents  []agTarget
+	Options api.InteractionOptions
+	Agents  []api.NamedTarget
 	// OptionsError is the API's refusal of the options.
 	OptionsError string
 	// Error is the API's refusal of the last action, shown by the form.
@@ -66,12 +46,12 @@ func (s *Server) agentConvData(c echo.Context) (agentConvView, error) {
 	if !ok {
 		return agentConvView{}, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such conversation."}
 	}
-	var it agInteraction
+	var it api.InteractionResponse
 	if err := s.call(c, http.MethodGet, fmt.Sprintf("/api/interactions/%d", id), nil, &it); err != nil {
 		return agentConvView{}, err
 	}
 	v := agentConvView{Messages: it.Messages}
-	v.It = agentRowOf(agInboxItem{Interaction: it, WindowEndsAt: it.WindowEndsAt})
+	v.It = agentRowOf(api.InboxItem{Interaction: it, WindowEndsAt: it.WindowEndsAt})
 	me := sessionOf(c).AgentID
 	v.Mine = it.Status != "closed" && it.AgentID != nil && *it.AgentID == me
 	v.It.Offered = it.Status == "queued" || (v.Mine && it.AcceptBy != nil)
@@ -134,7 +114,7 @@ func (s *Server) agentConversation(c echo.Context) error {
 			if !errors.As(err, &ae) {
 				return err
 			}
-			v.Options, v.OptionsError = agOptions{}, ae.Message
+			v.Options, v.OptionsError = api.InteractionOptions{}, ae.Message
 		}
 		me := sessionOf(c).AgentID
 		for _, a := range v.Options.Transfer.Agents {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"github.com/xcally-connector/connector/api"
 	"net/http"
 	"net/url"
 	"sort"
@@ -15,33 +16,15 @@ import (
 // (workflows.MaxReplyLength; the API answers 422 message_too_long above it).
 const agentMaxReplyChars = 4096
 
-// agInboxItem is one item of GET /api/agents/{id}/inbox.
-type agInboxItem struct {
-	Interaction   agInteraction `json:"interaction"`
-	AccountName   string        `json:"accountName"`
-	Offered       bool          `json:"offered"`
-	Unread        int           `json:"unread"`
-	LastInboundAt *time.Time    `json:"lastInboundAt"`
-	WindowEndsAt  *time.Time    `json:"windowEndsAt"`
-	Preview       string        `json:"preview"`
-}
-
-// agInbox is GET /api/agents/{id}/inbox: the agent's conversations, newest
-// activity first, and the sum of their unread counts.
-type agInbox struct {
-	Items  []agInboxItem `json:"items"`
-	Unread int           `json:"unread"`
-}
-
 // agentRow is one conversation of the inbox, or the conversation a page
 // shows.
 type agentRow struct {
-	agInteraction
+	api.InteractionResponse
 	AccountName string
 	// Offered: waiting for this agent to accept it (Accept takes it).
 	Offered bool
 	// Unread counts the customer's messages after the agent's read mark.
-	Unread int
+	Unread int64
 	// Activity is the newest message's time (the opening without one).
 	Activity time.Time
 	// WindowEnd is when the customer service window closes (zero without
@@ -55,8 +38,8 @@ func (r agentRow) Account() string {
 	return agentAccountName(map[uint64]string{r.AccountID: r.AccountName}, r.AccountID)
 }
 
-func agentRowOf(it agInboxItem) agentRow {
-	r := agentRow{agInteraction: it.Interaction, AccountName: it.AccountName, Offered: it.Offered || it.Interaction.AcceptBy != nil,
+func agentRowOf(it api.InboxItem) agentRow {
+	r := agentRow{InteractionResponse: it.Interaction, AccountName: it.AccountName, Offered: it.Offered || it.Interaction.AcceptBy != nil,
 		Unread: it.Unread, Preview: it.Preview, Activity: it.Interaction.OpenedAt}
 	if it.Interaction.LastMessageAt != nil && it.Interaction.LastMessageAt.After(r.Activity) {
 		r.Activity = *it.Interaction.LastMessageAt
@@ -123,20 +106,20 @@ type agentInboxView struct {
 	Rows     []agentRow
 	// UnreadTotal is the API's sum over all the agent's conversations,
 	// whatever the filters.
-	UnreadTotal int
+	UnreadTotal int64
 	Query       string
 }
 
 // agentInboxOf reads the agent's inbox (one call: the API joins the
 // offers, unread counts, windows and account names).
-func (s *Server) agentInboxOf(c echo.Context) (agInbox, error) {
-	var in agInbox
+func (s *Server) agentInboxOf(c echo.Context) (api.InboxResponse, error) {
+	var in api.InboxResponse
 	err := s.call(c, http.MethodGet, fmt.Sprintf("/api/agents/%d/inbox", sessionOf(c).AgentID), nil, &in)
 	return in, err
 }
 
 // agentAccountNames are the names of the accounts the agent's inbox shows.
-func agentAccountNames(in agInbox) map[uint64]string {
+func agentAccountNames(in api.InboxResponse) map[uint64]string {
 	names := map[uint64]string{}
 	for _, it := range in.Items {
 		if it.AccountName != "" {
@@ -184,7 +167,7 @@ func (s *Server) agentInboxData(c echo.Context) (agentInboxView, error) {
 		return v, err
 	}
 	v.UnreadTotal = in.Unread
-	names := me.accountNames()
+	names := agentAccountNamesFrom(me)
 	for id, n := range agentAccountNames(in) {
 		names[id] = n
 	}
