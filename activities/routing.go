@@ -106,7 +106,7 @@ func (a *Activities) RouteInteraction(ctx context.Context, in RouteInput) (Route
 				return setQueue(tx, inter.ID, q.ID)
 			}
 			for _, c := range order(q, cands) {
-				ok, err := assign(tx, inter.ID, c.ID, q.ID)
+				ok, err := assign(tx, inter.ID, c.ID, q.ID, time.Time{})
 				if err != nil {
 					return err
 				}
@@ -197,19 +197,12 @@ func (a *Activities) AssignToAgent(ctx context.Context, in AssignToAgentInput) e
 				return err
 			}
 		}
-		ok, err := assign(tx, inter.ID, in.AgentID, queueID)
+		ok, err := assign(tx, inter.ID, in.AgentID, queueID, in.AcceptBy)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return notEligible("agent %d is at capacity (%d)", in.AgentID, agent.Capacity)
-		}
-		var acceptBy any
-		if !in.AcceptBy.IsZero() {
-			acceptBy = in.AcceptBy.UTC()
-		}
-		if err := tx.Model(&models.Interaction{}).Where("id = ?", inter.ID).Update("accept_by", acceptBy).Error; err != nil {
-			return err
 		}
 		if in.Transfer {
 			if err := noteMove(tx, inter.ID, MoveTransfer); err != nil {
@@ -356,8 +349,9 @@ func order(q models.Queue, cands []candidate) []candidate {
 
 // assign gives the interaction to the agent if the agent is still under
 // capacity, checked under a row lock on the agent (Postgres) or the
-// database write lock (SQLite's immediate transactions).
-func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
+// database write lock (SQLite's immediate transactions). acceptBy (zero:
+// none) is a transfer's acceptance deadline.
+func assign(tx *gorm.DB, interactionID, agentID, queueID uint64, acceptBy time.Time) (bool, error) {
 	var agent models.Agent
 	if err := forUpdate(tx).Model(&models.Agent{}).Where("id = ?", agentID).Take(&agent).Error; err != nil {
 		return false, err
@@ -370,7 +364,10 @@ func assign(tx *gorm.DB, interactionID, agentID, queueID uint64) (bool, error) {
 		return false, nil
 	}
 	now := time.Now().UTC()
-	updates := map[string]any{"status": models.InteractionAssigned, "agent_id": agentID, "assigned_at": now}
+	updates := map[string]any{"status": models.InteractionAssigned, "agent_id": agentID, "assigned_at": now, "accept_by": nil}
+	if !acceptBy.IsZero() {
+		updates["accept_by"] = acceptBy.UTC()
+	}
 	if queueID != 0 {
 		updates["queue_id"] = queueID
 	}

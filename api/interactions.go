@@ -412,7 +412,7 @@ func (s *Server) sendReply(c echo.Context, inter models.Interaction, text string
 		}
 		return res, err
 	}
-	if arg.AgentID != 0 {
+	if arg.AgentID != 0 && inter.AcceptBy != nil {
 		s.transferAccepted(c, inter.ID, arg.AgentID) // replying accepts a transfer
 	}
 	return res, nil
@@ -579,7 +579,9 @@ func (s *Server) acceptInteraction(c echo.Context) error {
 	if err := s.runUpdate(c, inter, workflows.AcceptUpdateName, workflows.AcceptRequest{InteractionID: inter.ID, AgentID: p.AgentID}); err != nil {
 		return err
 	}
-	s.transferAccepted(c, inter.ID, p.AgentID)
+	if inter.AcceptBy != nil {
+		s.transferAccepted(c, inter.ID, p.AgentID)
+	}
 	return s.getInteraction(c)
 }
 

@@ -95,10 +95,8 @@ func (s *Server) agentConversation(c echo.Context) error {
 	if err := s.agentMarkRead(c, v); err != nil {
 		return err
 	}
-	// The account's name, as the inbox gives it.
-	if in, err := s.agentInboxOf(c); err == nil {
-		v.It.AccountName = agentAccountNames(in)[v.It.AccountID]
-	}
+	// The account's name: the agent is permitted on it to see it.
+	v.It.AccountName = s.agentAccountNamesOf(c)[v.It.AccountID]
 	if v.Mine {
 		// The picker's answers and the close and transfer choices; an
 		// account the agent no longer reaches has none to offer.

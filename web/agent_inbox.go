@@ -5,7 +5,6 @@ import (
 	"github.com/xcally-connector/connector/api"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"time"
 
@@ -118,39 +117,12 @@ func (s *Server) agentInboxOf(c echo.Context) (api.InboxResponse, error) {
 	return in, err
 }
 
-// agentAccountNames are the names of the accounts the agent's inbox shows.
-func agentAccountNames(in api.InboxResponse) map[uint64]string {
-	names := map[uint64]string{}
-	for _, it := range in.Items {
-		if it.AccountName != "" {
-			names[it.Interaction.AccountID] = it.AccountName
-		}
-	}
-	return names
-}
-
-// agentAccountOptions lists the enabled accounts and those the inbox shows,
-// by name (the number when the inbox does not name it).
+// agentAccountOptions are the enabled accounts (those the inbox can hold)
+// by name (the number when the API does not name one).
 func agentAccountOptions(enabled []uint64, names map[uint64]string) []agentAccountOption {
-	seen := map[uint64]bool{}
-	var out []agentAccountOption
-	add := func(id uint64) {
-		if seen[id] {
-			return
-		}
-		seen[id] = true
-		out = append(out, agentAccountOption{ID: id, Name: agentAccountName(names, id)})
-	}
+	out := make([]agentAccountOption, 0, len(enabled))
 	for _, id := range enabled {
-		add(id)
-	}
-	ids := make([]uint64, 0, len(names))
-	for id := range names {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		add(id)
+		out = append(out, agentAccountOption{ID: id, Name: agentAccountName(names, id)})
 	}
 	return out
 }
@@ -167,11 +139,7 @@ func (s *Server) agentInboxData(c echo.Context) (agentInboxView, error) {
 		return v, err
 	}
 	v.UnreadTotal = in.Unread
-	names := agentAccountNamesFrom(me)
-	for id, n := range agentAccountNames(in) {
-		names[id] = n
-	}
-	v.Accounts = agentAccountOptions(me.EnabledAccountIDs, names)
+	v.Accounts = agentAccountOptions(me.EnabledAccountIDs, agentAccountNamesFrom(me))
 	for _, it := range in.Items {
 		if r := agentRowOf(it); f.keep(r) {
 			v.Rows = append(v.Rows, r)
