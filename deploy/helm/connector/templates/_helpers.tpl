@@ -94,15 +94,17 @@ DATABASE_URL ADMIN_TOKEN SECRET_KEYS SECRET_KEY PII_CODEC_KEYS CODEC_TOKEN METRI
 {{- end }}
 {{- end }}
 {{- end }}
-{{- if $v.temporal.tls.enabled }}
-{{- if not $v.temporal.tls.secretName }}
-{{- fail "temporal.tls.secretName: name the Secret holding the TLS files" }}
-{{- end }}
-{{- if ne (empty $v.temporal.tls.cert) (empty $v.temporal.tls.key) }}
+{{- with $v.temporal.tls }}
+{{- if .enabled }}
+{{- if ne (empty .cert) (empty .key) }}
 {{- fail "temporal.tls: set cert and key together (mTLS), or neither" }}
 {{- end }}
-{{- if and (empty $v.temporal.tls.cert) (empty $v.temporal.tls.ca) }}
-{{- fail "temporal.tls: set cert and key (mTLS), ca (the server's CA), or both" }}
+{{- if and (or .cert .ca) (not .secretName) }}
+{{- fail "temporal.tls.secretName: name the Secret holding the TLS files" }}
+{{- end }}
+{{- if not (or .cert .ca .serverName) }}
+{{- fail "temporal.tls: set cert and key (mTLS), ca (the server's CA) or serverName: the connector turns TLS on by one of them" }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if and $v.api.autoscaling.enabled (gt (int $v.api.autoscaling.minReplicas) (int $v.api.autoscaling.maxReplicas)) }}
@@ -222,7 +224,7 @@ Each role gets only the variables config/vars.go says it reads.
   persistentVolumeClaim:
     claimName: {{ include "connector.mediaClaim" .root }}
 {{- with $v.temporal.tls }}
-{{- if .enabled }}
+{{- if and .enabled (or .cert .ca) }}
 - name: temporal-tls
   secret:
     secretName: {{ .secretName }}
@@ -254,7 +256,7 @@ Each role gets only the variables config/vars.go says it reads.
 {{- if ne .role "migrate" }}
 - name: media
   mountPath: {{ $v.media.mountPath }}
-{{- if $v.temporal.tls.enabled }}
+{{- if and $v.temporal.tls.enabled (or $v.temporal.tls.cert $v.temporal.tls.ca) }}
 - name: temporal-tls
   mountPath: {{ $v.temporal.tls.mountPath }}
   readOnly: true
