@@ -907,6 +907,10 @@ func TestHelmRefusesMisconfiguration(t *testing.T) {
 		"TLS without files": {[]string{"temporal.tls.enabled=true", "temporal.tls.secretName=s", "temporal.tls.cert=", "temporal.tls.key="},
 			"temporal.tls"},
 		"autoscaling bounds": {[]string{"api.autoscaling.enabled=true", "api.autoscaling.minReplicas=5", "api.autoscaling.maxReplicas=2"}, "minReplicas"},
+		// values.schema.json: unknown keys and malformed values.
+		"misspelled key":    {[]string{"api.replica=3"}, "replica"},
+		"unknown log level": {[]string{"log.level=loud"}, "/log/level"},
+		"lower-case env":    {[]string{"env.log_level=debug"}, "log_level"},
 	}
 	// A secret given as a plain value, in any of the three env maps.
 	for _, name := range secretVars {
@@ -965,4 +969,27 @@ func TestHelmDefaultsFollowTheConnector(t *testing.T) {
 	assert.Equal(t, config.DefaultShutdownTimeout, d, "SHUTDOWN_TIMEOUT")
 	_, set := envValue(api, "PUBLIC_URL")
 	assert.False(t, set, "no publicURL and no Ingress: PUBLIC_URL is left unset (NOTES.txt warns)")
+}
+
+// TestHelmTLSServerNameOnly: a server name alone (which turns the
+// connector's TLS on, against the system roots) needs no Secret to mount.
+func TestHelmTLSServerNameOnly(t *testing.T) {
+	helmBin(t)
+	out, err := helmTemplate(t, nil, "--set", "temporal.tls.enabled=true", "--set", "temporal.tls.cert=",
+		"--set", "temporal.tls.key=", "--set", "temporal.tls.serverName=frontend.temporal.internal")
+	require.NoError(t, err)
+	m := decodeManifest(t, out)
+	for _, name := range []string{apiName, workerName} {
+		pod := &m.Deployments[name].Spec.Template
+		env := envMap(t, &pod.Spec.Containers[0])
+		assert.Equal(t, "frontend.temporal.internal", env["TEMPORAL_TLS_SERVER_NAME"], name)
+		for _, file := range []string{"TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA"} {
+			assert.NotContains(t, env, file, name)
+		}
+		for _, v := range pod.Spec.Volumes {
+			assert.Nilf(t, v.Secret, "%s: no TLS files, no Secret volume (%s)", name, v.Name)
+		}
+	}
+	checkPod(t, config.RoleAPI, &m.Deployments[apiName].Spec.Template)
+	checkPod(t, config.RoleWorker, &m.Deployments[workerName].Spec.Template)
 }
