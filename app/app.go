@@ -76,9 +76,9 @@ func Migrate(cfg *config.Config, log *slog.Logger) error {
 // temporalOptions are the client options shared by every process: the
 // SDK's metrics go to the process's registry, and a request's log fields
 // learn the workflow id it starts or signals.
-func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) client.Options {
+func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (client.Options, error) {
 	dc, fc := piiConverters(cfg)
-	return client.Options{
+	opts := client.Options{
 		HostPort:       cfg.TemporalAddress,
 		Namespace:      cfg.TemporalNamespace,
 		Logger:         sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
@@ -88,6 +88,7 @@ func temporalOptions(cfg *config.Config, log *slog.Logger, m *metrics.Metrics) c
 		// Payloads and failure texts are encrypted before they reach Temporal.
 		DataConverter: dc, FailureConverter: fc,
 	}
+	return opts, secureTemporal(&opts, cfg.TemporalTLS)
 }
 
 func identity() string {

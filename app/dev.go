@@ -82,15 +82,26 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 			_ = apiListener.Close()
 		}
 	}()
+	uiAddr := cfg.TemporalUIAddr
+	if uiAddr == "off" {
+		uiAddr = ""
+	}
 	d.Temporal, err = devserver.Start(ctx, devserver.Options{
 		CodecEndpoint:    localURL(apiListener.Addr().String()) + "/codec",
 		FrontendAddr:     cfg.TemporalAddress,
-		UIAddr:           cfg.TemporalUIAddr,
+		UIAddr:           uiAddr,
 		DBPath:           cfg.TemporalDBPath,
 		Namespace:        cfg.TemporalNamespace,
 		SearchAttributes: workflows.SearchAttributes,
 		Logger:           log,
 		LogLevel:         engineLevel,
+		// TEMPORAL_DATABASE_URL moves the engine from SQLite to Postgres.
+		DatabaseURL:        cfg.Engine.DatabaseURL,
+		VisibilityDatabase: cfg.Engine.VisibilityDatabase,
+		HistoryShards:      cfg.Engine.HistoryShards,
+		MaxConns:           cfg.Engine.MaxConns,
+		ClusterAddr:        cfg.Engine.ClusterAddress,
+		BroadcastAddr:      cfg.Engine.BroadcastAddress,
 	})
 	if err != nil {
 		return nil, err
@@ -116,10 +127,24 @@ func StartDev(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Dev
 	if d.Metrics, err = metrics.New(); err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	opts := temporalOptions(cfg, log, d.Metrics)
+	opts, err := temporalOptions(cfg, log, d.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	// The embedded engine serves plaintext on its own address.
 	opts.HostPort = d.Temporal.FrontendAddr()
+	opts.ConnectionOptions, opts.Credentials = client.ConnectionOptions{}, nil
 	if d.Client, err = client.DialContext(ctx, opts); err != nil {
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
+	}
+	if err := watchMediaDisk(d.Metrics, d.Media); err != nil {
+		return nil, err
+	}
+	if err := watchPolicyStreaks(d.Metrics, d.DB); err != nil {
+		return nil, err
+	}
+	if err := watchBacklog(d.Metrics, d.Client, cfg); err != nil {
+		return nil, err
 	}
 	if err := d.StartWorker(); err != nil {
 		return nil, err

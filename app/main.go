@@ -31,7 +31,7 @@ func exit(code int, format string, args ...any) error {
 // failed role an ExitError with code 1 (the cause is logged).
 func Main(ctx context.Context, role config.Role, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	switch role {
-	case config.RoleDev, config.RoleEmulator, config.RoleAPI, config.RoleWorker, config.RoleMigrate, config.RoleRekey, "search-key":
+	case config.RoleDev, config.RoleEmulator, config.RoleAPI, config.RoleWorker, config.RoleMigrate, config.RoleRekey, config.RoleEngine, "search-key":
 	default:
 		return exit(2, "connector: unknown command %q\n", role)
 	}
@@ -71,6 +71,8 @@ func Main(ctx context.Context, role config.Role, args []string, getenv func(stri
 		err = RunWorker(ctx, cfg, log)
 	case config.RoleMigrate:
 		err = Migrate(cfg, log)
+	case config.RoleEngine:
+		err = RunEngine(ctx, cfg, log)
 	case config.RoleRekey:
 		err = RunRekey(ctx, cfg, log, stdout)
 	}

@@ -1,6 +1,9 @@
 package app
 
 import (
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -27,7 +30,11 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	tc, err := client.NewLazyClient(temporalOptions(cfg, log, m))
+	topts, err := temporalOptions(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	tc, err := client.NewLazyClient(topts)
 	if err != nil {
 		return &config.Error{Var: "TEMPORAL_ADDRESS", Msg: err.Error()}
 	}
@@ -43,6 +50,12 @@ func RunAPI(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer stopEvents()
 	e, err := newAPI(cfg, db, tc, store, events, log, m)
 	if err != nil {
+		return err
+	}
+	if err := watchMediaDisk(m, store); err != nil {
+		return err
+	}
+	if err := watchPolicyStreaks(m, db); err != nil {
 		return err
 	}
 	srv, err := listenHTTP(cfg.HTTPAddr, e, log)
@@ -82,6 +95,9 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	if err := watchMediaDisk(m, store); err != nil {
+		return err
+	}
 	// The worker has no HTTP API: its metrics get their own listener.
 	if cfg.MetricsAddr != "off" {
 		mux := http.NewServeMux()
@@ -93,11 +109,18 @@ func RunWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		log.Info("worker metrics listening", "addr", srv.addr, "path", "/metrics")
 		defer func() { _ = srv.shutdown(cfg.ShutdownTimeout) }()
 	}
-	tc, err := dialWithRetry(ctx, temporalOptions(cfg, log, m), log)
+	topts, err := temporalOptions(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	tc, err := dialWithRetry(ctx, topts, log)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	if err := watchBacklog(m, tc, cfg); err != nil {
+		return err
+	}
 	acts.Inbound = newInboundSink(cfg, db, tc, m)
 	ensureRetention(tc, cfg, log)
 	log.Info("worker starting", "task_queue", cfg.TemporalTaskQueue, "namespace", cfg.TemporalNamespace)
@@ -114,6 +137,10 @@ func dialWithRetry(ctx context.Context, opts client.Options, log *slog.Logger) (
 		cancel()
 		if err == nil {
 			return c, nil
+		}
+		// Refused credentials do not get better by waiting.
+		if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
+			return nil, fmt.Errorf("temporal at %s refused this client's credentials (TEMPORAL_API_KEY, TEMPORAL_TLS_CERT): %w", opts.HostPort, err)
 		}
 		log.Warn("temporal not reachable yet", "address", opts.HostPort, "err", err, "retry_in", delay)
 		select {

@@ -49,6 +49,11 @@ type Config struct {
 	TemporalUIAddr string
 	// TemporalDBPath is the SQLite file of the embedded engine (dev only).
 	TemporalDBPath string
+	// TemporalTLS is how api and worker reach a secured Temporal (TLS,
+	// client certificate, API key).
+	TemporalTLS TemporalClientTLS
+	// Engine configures `connector engine` and dev's engine on Postgres.
+	Engine Engine
 	// EmulatorAddr is where dev (and `connector emulator`) serve the Sinch
 	// emulator; empty in dev turns it off.
 	EmulatorAddr string
@@ -434,6 +439,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return nil, &Error{"LOG_FORMAT", fmt.Sprintf("want text or json, got %q", c.LogFormat)}
 	}
+	if err := c.loadTemporal(get, getenv); err != nil {
+		return nil, err
+	}
 	if err := c.loadSecrets(get, getenv); err != nil {
 		return nil, err
 	}
@@ -456,9 +464,18 @@ func (c *Config) Validate(role Role) error {
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
-		if role == RoleAPI || role == RoleWorker {
+		if role == RoleAPI || role == RoleWorker || role == RoleEngine {
 			c.LogFormat = "json"
 		}
+	}
+	if role == RoleEngine {
+		if err := checkListenAddr(c.TemporalAddress); err != nil {
+			return &Error{"TEMPORAL_ADDRESS", err.Error() + " (where the engine's frontend listens)"}
+		}
+		if c.TemporalNamespace == "" {
+			return &Error{"TEMPORAL_NAMESPACE", "must not be empty"}
+		}
+		return c.validateEngine(role)
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < minAdminTokenLen {
 		return &Error{"METRICS_TOKEN", fmt.Sprintf("at least %d characters when set (empty leaves /metrics open)", minAdminTokenLen)}
@@ -490,6 +507,14 @@ func (c *Config) Validate(role Role) error {
 	}
 	if c.TemporalTaskQueue == "" {
 		return &Error{"TEMPORAL_TASK_QUEUE", "must not be empty"}
+	}
+	if err := c.validateTemporalTLS(); err != nil {
+		return err
+	}
+	if role == RoleDev {
+		if err := c.validateEngine(role); err != nil {
+			return err
+		}
 	}
 	if err := checkListenAddr(c.HTTPAddr); err != nil {
 		return &Error{"HTTP_ADDR", err.Error()}

@@ -1,11 +1,16 @@
-// Package devserver embeds a complete single-host Temporal engine (frontend,
-// history, matching and worker services on SQLite) and, optionally, the
-// Temporal Web UI, in the connector's own process. `connector dev` and the
-// end-to-end tests use it; production points at an external Temporal.
-// It knows nothing of the connector's workflows, database or API.
+// Package devserver embeds Temporal's own server (frontend, history,
+// matching and worker services) and, optionally, the Temporal Web UI, in
+// the connector's own process. `connector dev`, `connector engine` and the
+// end-to-end tests use it; production runs Temporal's official deployment
+// or Temporal Cloud. It knows nothing of the connector's workflows,
+// database or API.
 //
-// It is built on the server's own temporal.NewServer with static membership,
-// as Temporal's CLI does for `temporal server start-dev`.
+// On SQLite (the default) it is one process with static membership, as
+// Temporal's CLI does for `temporal server start-dev`. On Postgres
+// (Options.DatabaseURL) it creates or upgrades Temporal's schema with
+// Temporal's own schema tool and joins the cluster recorded in the
+// database: several processes on one database, each running some or all
+// services, form one cluster (membership through the database).
 package devserver
 
 import (
@@ -42,6 +47,7 @@ import (
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -71,6 +77,35 @@ type Options struct {
 	// CodecEndpoint is the codec server the UI's browser calls to decode
 	// payloads (POST {endpoint}/decode); empty shows them encoded.
 	CodecEndpoint string
+
+	// DatabaseURL, when set, keeps the engine on Postgres
+	// (postgres://user:pass@host:5432/temporal?sslmode=disable) instead of
+	// SQLite: persistence in that database, visibility in
+	// VisibilityDatabase (empty: "<db>_visibility"). Both are created when
+	// missing and their schemas upgraded at start.
+	DatabaseURL        string
+	VisibilityDatabase string
+	// MaxConns bounds each service's connection pool to the main database
+	// (visibility: half); 0 means 10.
+	MaxConns int
+	// HistoryShards is the shard count of a new Postgres cluster (0: 4);
+	// an existing cluster keeps its own.
+	HistoryShards int
+	// Services run in this process (Postgres only; empty: all of
+	// frontend, history, matching and worker).
+	Services []string
+	// ClusterAddr is the cluster's frontend address recorded in its
+	// metadata; every member must give the same (empty: this process's
+	// FrontendAddr).
+	ClusterAddr string
+	// BroadcastAddr is the IP the other members reach this one on (empty:
+	// FrontendAddr's host, which must then be an IP, not 0.0.0.0).
+	BroadcastAddr string
+	// TLS, when set, serves the frontend over TLS (Postgres only).
+	TLS *TLS
+	// FrontendInterceptors run on every call the frontend receives
+	// (tests: checking the clients' credentials).
+	FrontendInterceptors []grpc.UnaryServerInterceptor
 }
 
 // Server is a running embedded engine.
@@ -81,6 +116,10 @@ type Server struct {
 	frontendAddr string
 	uiAddr       string
 	stopOnce     sync.Once
+	// ready closes once the namespace is set up (Postgres); cancelSetup
+	// ends a setup still running in the background.
+	ready       chan struct{}
+	cancelSetup context.CancelFunc
 }
 
 // FrontendAddr is the gRPC host:port of the running frontend.
@@ -130,6 +169,15 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: frontend address: %w", err)
 	}
+	if opts.TLS != nil && opts.DatabaseURL == "" {
+		return nil, errors.New("devserver: TLS needs the Postgres engine (DatabaseURL)")
+	}
+	if len(opts.Services) > 0 && opts.DatabaseURL == "" {
+		return nil, errors.New("devserver: running only some services needs a Postgres database (the members of a cluster meet there)")
+	}
+	if opts.DatabaseURL != "" {
+		return startPostgres(ctx, opts, host, port)
+	}
 	if port != 0 {
 		if err := freeport.Check(host, port); err != nil {
 			return nil, fmt.Errorf("devserver: frontend port %d is taken (is another Temporal running?): %w", port, err)
@@ -171,34 +219,34 @@ func start(ctx context.Context, opts Options, host string, port int) (_ *Server,
 	logger := &slogAdapter{log: opts.Logger, min: opts.LogLevel}
 	logger.starting.Store(true)
 	defer logger.starting.Store(false)
-	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	serverOpts, err := authOptions(conf, logger)
 	if err != nil {
-		return nil, fmt.Errorf("devserver: authorizer: %w", err)
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+		return nil, err
 	}
 	hosts := map[primitives.ServiceName]static.Hosts{}
 	for _, svc := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
 		hosts[svc] = static.SingleLocalHost(net.JoinHostPort(host, strconv.Itoa(conf.Services[string(svc)].RPC.GRPCPort)))
 	}
-	s.server, err = temporal.NewServer(
+	s.server, err = temporal.NewServer(append(serverOpts,
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dynamicConfig()),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: build server: %w", err)
 	}
 	if err := s.server.Start(); err != nil {
 		return nil, fmt.Errorf("devserver: start server: %w", err)
 	}
-	if err := s.ensureSearchAttributes(ctx); err != nil {
+	c, err := s.dial(ctx)
+	if err != nil {
+		s.Stop()
+		return nil, err
+	}
+	defer c.Close()
+	if err := s.ensureSearchAttributes(ctx, c); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -214,6 +262,9 @@ func start(ctx context.Context, opts Options, host string, port int) (_ *Server,
 // Stop shuts the UI and the engine down. It is safe to call more than once.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
+		if s.cancelSetup != nil {
+			s.cancelSetup()
+		}
 		if s.ui != nil {
 			s.ui.Stop()
 		}
@@ -239,20 +290,7 @@ func (s *Server) buildConfig(host string, port int) (*config.Config, error) {
 		return nil, err
 	}
 	conf.Persistence.DataStores = map[string]config.DataStore{"sqlite-default": {SQL: sqlConf}}
-	conf.ClusterMetadata = &cluster.Config{
-		FailoverVersionIncrement: 10,
-		MasterClusterName:        clusterName,
-		CurrentClusterName:       clusterName,
-		ClusterInformation: map[string]cluster.ClusterInformation{
-			clusterName: {
-				Enabled:                true,
-				InitialFailoverVersion: 1,
-				RPCAddress:             net.JoinHostPort(host, strconv.Itoa(port)),
-				HTTPAddress:            net.JoinHostPort(host, strconv.Itoa(httpPort)),
-				ClusterID:              "connector-dev",
-			},
-		},
-	}
+	conf.ClusterMetadata = clusterMetadata(net.JoinHostPort(host, strconv.Itoa(port)), net.JoinHostPort(host, strconv.Itoa(httpPort)), "connector-dev")
 	conf.DCRedirectionPolicy.Policy = "noop"
 	conf.Services = map[string]config.Service{}
 	for _, name := range []string{"frontend", "history", "matching", "worker"} {
@@ -265,12 +303,36 @@ func (s *Server) buildConfig(host string, port int) (*config.Config, error) {
 		}
 		conf.Services[name] = svc
 	}
+	disableArchival(conf)
+	conf.PublicClient.HostPort = net.JoinHostPort(host, strconv.Itoa(port))
+	return conf, nil
+}
+
+// clusterMetadata describes the one cluster (no replication). Its
+// addresses are stored in the database, so every member gives the same.
+// An empty id lets a new cluster take a random UUID.
+func clusterMetadata(rpcAddr, httpAddr, id string) *cluster.Config {
+	return &cluster.Config{
+		FailoverVersionIncrement: 10,
+		MasterClusterName:        clusterName,
+		CurrentClusterName:       clusterName,
+		ClusterInformation: map[string]cluster.ClusterInformation{
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             rpcAddr,
+				HTTPAddress:            httpAddr,
+				ClusterID:              id,
+			},
+		},
+	}
+}
+
+func disableArchival(conf *config.Config) {
 	conf.Archival.History.State = "disabled"
 	conf.Archival.Visibility.State = "disabled"
 	conf.NamespaceDefaults.Archival.History.State = "disabled"
 	conf.NamespaceDefaults.Archival.Visibility.State = "disabled"
-	conf.PublicClient.HostPort = net.JoinHostPort(host, strconv.Itoa(port))
-	return conf, nil
 }
 
 // sqlConfig prepares the SQLite store: creates the schema for a new file and
@@ -311,17 +373,27 @@ func (s *Server) sqlConfig() (*config.SQL, error) {
 	return conf, nil
 }
 
-// ensureSearchAttributes registers search attributes missing on an existing
-// namespace (a database created by an older version of the connector).
-func (s *Server) ensureSearchAttributes(ctx context.Context) error {
+// ensureSearchAttributes registers the search attributes missing on the
+// namespace (a new Postgres cluster, or a database created by an older
+// version of the connector). Two members registering at once may collide
+// (the engine then asks to retry): it tries again for up to a minute.
+func (s *Server) ensureSearchAttributes(ctx context.Context, c sdkclient.Client) error {
 	if len(s.opts.SearchAttributes) == 0 {
 		return nil
 	}
-	c, err := sdkclient.DialContext(ctx, sdkclient.Options{HostPort: s.frontendAddr, Namespace: s.opts.Namespace, Logger: quietLogger{}})
-	if err != nil {
-		return fmt.Errorf("devserver: dial embedded frontend: %w", err)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		err := s.addMissingSearchAttributes(ctx, c)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		s.opts.Logger.Debug("search attributes not registered yet, retrying", "err", err)
+		time.Sleep(200 * time.Millisecond)
 	}
-	defer c.Close()
+}
+
+func (s *Server) addMissingSearchAttributes(ctx context.Context, c sdkclient.Client) error {
 	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: s.opts.Namespace})
 	if err != nil {
 		return fmt.Errorf("devserver: list search attributes: %w", err)
@@ -345,6 +417,24 @@ func (s *Server) ensureSearchAttributes(ctx context.Context) error {
 		return fmt.Errorf("devserver: add search attributes %v: %w", names, err)
 	}
 	return nil
+}
+
+// authOptions are the server's authorizer and claim mapper from its
+// configuration (none configured: everything allowed, as in Temporal's
+// development server).
+func authOptions(conf *config.Config, logger log.Logger) ([]temporal.ServerOption, error) {
+	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: authorizer: %w", err)
+	}
+	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: claim mapper: %w", err)
+	}
+	return []temporal.ServerOption{
+		temporal.WithAuthorizer(authorizer),
+		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
+	}, nil
 }
 
 func (s *Server) startUI() error {
@@ -374,6 +464,7 @@ func (s *Server) startUI() error {
 		// The browser calls the codec itself; no token can be configured
 		// here (passAccessToken sends only an OIDC login's token).
 		Codec: uiconfig.Codec{Endpoint: s.opts.CodecEndpoint},
+		TLS:   s.uiTLS(),
 	}))
 	go func() {
 		if err := s.ui.Start(); err != nil {
@@ -381,6 +472,17 @@ func (s *Server) startUI() error {
 		}
 	}()
 	return waitListening(s.uiAddr, 10*time.Second)
+}
+
+// postgresDynamicConfig is dynamicConfig for a Postgres cluster: ids are
+// limited to the columns' 255 characters, and search attributes are read
+// from the namespace cache (refreshed every 2 s) rather than the database
+// on every read.
+func postgresDynamicConfig() dynamicconfig.StaticClient {
+	c := dynamicConfig()
+	delete(c, dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key())
+	c[dynamicconfig.MaxIDLengthLimit.Key()] = 255
+	return c
 }
 
 func dynamicConfig() dynamicconfig.StaticClient {
@@ -487,3 +589,20 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// uiTLS is how the UI server reaches a frontend that serves TLS.
+func (s *Server) uiTLS() uiconfig.TLS {
+	t := s.opts.TLS
+	if t == nil {
+		return uiconfig.TLS{}
+	}
+	host, _, _ := net.SplitHostPort(s.frontendAddr)
+	out := uiconfig.TLS{CaFile: t.CAFile, ServerName: t.ServerName, EnableHostVerification: true}
+	if out.ServerName == "" {
+		out.ServerName = host
+	}
+	if t.ClientCAFile != "" {
+		out.CertFile, out.KeyFile = t.CertFile, t.KeyFile
+	}
+	return out
+}

@@ -28,6 +28,8 @@ commands:
   api       HTTP API (webhook, admin and agent routes) against external Temporal
   worker    Temporal worker running the connector's workflows and activities
   migrate   apply the database schema and exit
+  engine    Temporal's own server on Postgres (TEMPORAL_DATABASE_URL): all services or
+            ENGINE_SERVICES; processes on one database form one cluster
   rekey     re-seal every stored secret under the first key of SECRET_KEYS (after a rotation)
   emulator  only the Sinch emulator, on EMULATOR_ADDR
   bench     measure on this machine against the engine alone: bench [inbound|outbound|all|reports] (-h for flags)

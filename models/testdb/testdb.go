@@ -117,3 +117,37 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// TemporalDatabaseURL returns the URL of a database for Temporal's own
+// server on the TEST_DATABASE_URL server: a fresh name, not created (the
+// engine creates it and its visibility database "<name>_visibility"),
+// both dropped at the end of the test. It skips (or fails under CI)
+// without TEST_DATABASE_URL.
+func TemporalDatabaseURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvVar)
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set: CI must run the Postgres-backed suites", EnvVar)
+		}
+		t.Skipf("Postgres suite skipped: set %s to run it", EnvVar)
+	}
+	u, err := url.Parse(base)
+	require.NoError(t, err, "%s must be a postgres:// URL for the engine's tests", EnvVar)
+	name := "temporal_t_" + randomHex(6)
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	t.Cleanup(func() {
+		admin, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: base, MaxOpenConns: 1})
+		if err != nil {
+			return
+		}
+		defer func() { _ = models.Close(admin) }()
+		for _, db := range []string{name, name + "_visibility"} {
+			_ = admin.Exec(fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, db)).Error
+		}
+	})
+	return u.String()
+}
