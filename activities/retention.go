@@ -106,7 +106,8 @@ const MediaPutGrace = time.Hour
 // pruneMedia), in batches of BatchSize rows, until none is left, and
 // heartbeats the counts after every batch. It is idempotent: a retried
 // attempt resumes from its last heartbeat's counts and deletes only what
-// is still there, and a second run finds nothing.
+// is still there, and a second run finds nothing. A run that completes sets
+// connector_retention_last_success_timestamp_seconds.
 func (a *Activities) Prune(ctx context.Context, in PruneInput) (PruneResult, error) {
 	batch := in.BatchSize
 	if batch <= 0 {
@@ -157,6 +158,7 @@ func (a *Activities) Prune(ctx context.Context, in PruneInput) (PruneResult, err
 			return res, err
 		}
 	}
+	a.Metrics.RetentionRun(time.Now())
 	return res, nil
 }
 

@@ -32,6 +32,7 @@ var floors = map[string]int{
 	"workflows":  4,
 	"activities": 3,
 	"models":     2, "models/testdb": 2, "sinch": 2, "sinchsetup": 2, "sinch/emulator": 2, "config": 2, "deploy": 2,
+	"deploy/observability": 2,
 	"internal/browsertest": 1, "internal/fixtures": 1, "internal/freeport": 1, "internal/logctx": 1, "internal/media": 1,
 	"internal/metrics": 1, "internal/piicodec": 1, "internal/principal": 1, "internal/ptr": 1, "internal/secretbox": 1, "internal/sleep": 1,
 }

@@ -1,7 +1,9 @@
 // Package metrics owns the connector's Prometheus registry: the Temporal
 // SDK's metrics (through the SDK's OpenTelemetry contrib and the
 // OpenTelemetry Prometheus exporter), HTTP request metrics and the business
-// counters of the webhook, sends, routing, media and migrations.
+// counters of the webhook, sends, routing, media and migrations, the last
+// retention run, and the sampled gauges of sampled.go (free disk, policy
+// streaks, task queue backlog).
 //
 // Every recording method is safe on a nil *Metrics, so code and tests that
 // do not care about metrics leave the field unset. Label values are bounded:
@@ -55,6 +57,7 @@ type Metrics struct {
 	mediaBytes    *prometheus.CounterVec
 	mediaFailures *prometheus.CounterVec
 	migrations    *prometheus.CounterVec
+	retention     *prometheus.GaugeVec
 }
 
 // latencyBuckets (seconds) suit HTTP handlers and Temporal's task and
@@ -116,6 +119,11 @@ func New() (*Metrics, error) {
 	m.mediaBytes = counter("media_bytes_total", "Attachment bytes: in = customers' files fetched and stored, out = agents' files sent through Sinch.", "direction")
 	m.mediaFailures = counter("media_failures_total", "Attachment failures, by direction and reason (in: disk_low, refused, transient, cancelled; out: deleted).", "direction", "reason")
 	m.migrations = counter("migrations_total", "Account migrations entering a state, by state.", "state")
+	// No labels, yet a vector: the series appears with the first success,
+	// so a process that never ran retention does not claim it ran in 1970.
+	m.retention = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "retention_last_success_timestamp_seconds",
+		Help: "Unix time of the last retention run (RetentionWorkflow's Prune) that this process completed."}, nil)
+	reg.MustRegister(m.retention)
 	return m, nil
 }
 
@@ -256,4 +264,12 @@ func (m *Metrics) Migration(state string) {
 		return
 	}
 	m.migrations.WithLabelValues(state).Inc()
+}
+
+// RetentionRun records a retention run that completed at.
+func (m *Metrics) RetentionRun(at time.Time) {
+	if m == nil {
+		return
+	}
+	m.retention.WithLabelValues().Set(float64(at.UnixNano()) / 1e9)
 }

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -115,7 +117,58 @@ func TestNilMetricsIsSafe(t *testing.T) {
 		m.MediaBytes("in", 1)
 		m.MediaFailure("in", "refused")
 		m.Migration("running")
+		m.RetentionRun(time.Now())
+		assert.NoError(t, m.WatchMediaDisk(nil))
+		assert.NoError(t, m.WatchPolicyStreaks(nil))
+		assert.NoError(t, m.WatchBacklog("q", nil))
 		assert.Nil(t, m.TemporalHandler())
 		assert.NoError(t, m.Shutdown(t.Context()))
 	})
+}
+
+// The sampled gauges are read at each scrape; a failed read leaves its
+// series out; the retention gauge appears with the first run.
+func TestSampledGaugesAndRetention(t *testing.T) {
+	m, err := New()
+	require.NoError(t, err)
+	_, out := scrape(t, m.Handler(""), "")
+	assert.NotContains(t, out, "connector_retention_last_success_timestamp_seconds ")
+
+	diskErr := errors.New("statfs failed")
+	var failDisk bool
+	require.NoError(t, m.WatchMediaDisk(func() (uint64, uint64, error) {
+		if failDisk {
+			return 0, 0, diskErr
+		}
+		return 3 << 30, 512 << 20, nil
+	}))
+	streaks := map[uint64]int{7: 3, 9: 0}
+	require.NoError(t, m.WatchPolicyStreaks(func(context.Context) (map[uint64]int, error) { return streaks, nil }))
+	require.NoError(t, m.WatchBacklog("whatsapp-connector", func(ctx context.Context) ([]Backlog, error) {
+		_, ok := ctx.Deadline()
+		assert.True(t, ok, "a read is bounded")
+		return []Backlog{{Type: "workflow", Count: 4, Age: 1500 * time.Millisecond}, {Type: "activity"}}, nil
+	}))
+	assert.Error(t, m.WatchMediaDisk(func() (uint64, uint64, error) { return 0, 0, nil }), "one watcher per series")
+	m.RetentionRun(time.Unix(1764633600, 500_000_000))
+
+	_, out = scrape(t, m.Handler(""), "")
+	for _, want := range []string{
+		"connector_media_free_bytes 3.221225472e+09",
+		"connector_media_min_free_bytes 5.36870912e+08",
+		`connector_account_policy_failure_streak{account_id="7"} 3`,
+		`connector_account_policy_failure_streak{account_id="9"} 0`,
+		`connector_task_queue_backlog{task_queue="whatsapp-connector",type="workflow"} 4`,
+		`connector_task_queue_backlog_age_seconds{task_queue="whatsapp-connector",type="workflow"} 1.5`,
+		`connector_task_queue_backlog{task_queue="whatsapp-connector",type="activity"} 0`,
+		"connector_retention_last_success_timestamp_seconds 1.7646336005e+09",
+	} {
+		assert.Contains(t, out, want)
+	}
+
+	failDisk, streaks[7] = true, 0
+	code, out := scrape(t, m.Handler(""), "")
+	assert.Equal(t, http.StatusOK, code, "a failed read does not fail the scrape")
+	assert.NotContains(t, out, "connector_media_free_bytes ")
+	assert.Contains(t, out, `connector_account_policy_failure_streak{account_id="7"} 0`)
 }
