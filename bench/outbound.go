@@ -13,6 +13,7 @@ import (
 	"github.com/xcally-connector/connector/activities"
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/apiclient"
+	"github.com/xcally-connector/connector/app"
 	"github.com/xcally-connector/connector/models"
 	"github.com/xcally-connector/connector/sinch/emulator"
 )
@@ -44,6 +45,11 @@ type OutboundResult struct {
 	Accepted []time.Duration
 	Elapsed  time.Duration
 	SendRate float64
+	// EventsPerReply is the history events the conversations gained per
+	// reply, counted once every reply was read (its queued, delivered and
+	// read reports in) and every workflow had settled.
+	EventsPerReply float64
+	Histories      int
 }
 
 const outboundAppID = "01BENCHOUTAPP"
@@ -97,6 +103,14 @@ func RunOutbound(ctx context.Context, opts OutboundOptions, log *slog.Logger) (*
 		return len(interactions) == opts.Conversations, err
 	}); err != nil {
 		return nil, fmt.Errorf("assignments: %w", err)
+	}
+	var workflowIDs []string
+	if err := d.DB.Model(&models.Interaction{}).Where("id IN ?", interactions).Order("id").Pluck("workflow_id", &workflowIDs).Error; err != nil {
+		return nil, err
+	}
+	before, err := settledLengths(ctx, d, workflowIDs, opts.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("histories before the replies: %w", err)
 	}
 
 	res := &OutboundResult{SendRate: cfg.SinchSendRate}
@@ -160,7 +174,59 @@ func RunOutbound(ctx context.Context, opts OutboundOptions, log *slog.Logger) (*
 			res.Accepted = append(res.Accepted, o.AcceptedTime.Sub(t0))
 		}
 	}
+	if err := res.countEvents(ctx, d, sent, workflowIDs, before, opts.Timeout); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// countEvents waits until every reply is read (the emulator sends queued,
+// delivered and read for each, as Sinch does) and every conversation has
+// settled, then divides the history events the conversations gained by
+// the replies.
+func (r *OutboundResult) countEvents(ctx context.Context, d *app.Dev, sent map[uint64]time.Time, workflowIDs []string, before []int64, timeout time.Duration) error {
+	ids := make([]uint64, 0, len(sent))
+	for id := range sent {
+		ids = append(ids, id)
+	}
+	if err := waitFor(timeout, func() (bool, error) {
+		var n int64
+		err := d.DB.Model(&models.Message{}).Where("id IN ? AND status = ?", ids, models.StatusRead).Count(&n).Error
+		return int(n) == len(ids), err
+	}); err != nil {
+		return fmt.Errorf("replies read: %w", err)
+	}
+	after, err := settledLengths(ctx, d, workflowIDs, timeout)
+	if err != nil {
+		return fmt.Errorf("histories after the replies: %w", err)
+	}
+	var added int64
+	for i := range after {
+		added += after[i] - before[i]
+	}
+	r.EventsPerReply, r.Histories = float64(added)/float64(len(ids)), len(workflowIDs)
+	return nil
+}
+
+// settledLengths returns the history length of each workflow once it has
+// settled: no workflow task and no activity pending, so every event a
+// callback or a reply causes is in the count.
+func settledLengths(ctx context.Context, d *app.Dev, workflowIDs []string, timeout time.Duration) ([]int64, error) {
+	out := make([]int64, len(workflowIDs))
+	for i, id := range workflowIDs {
+		err := waitFor(timeout, func() (bool, error) {
+			desc, err := d.Client.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				return false, fmt.Errorf("describe %s: %w", id, err)
+			}
+			out[i] = desc.GetWorkflowExecutionInfo().GetHistoryLength()
+			return desc.GetPendingWorkflowTask() == nil && len(desc.GetPendingActivities()) == 0, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s did not settle: %w", id, err)
+		}
+	}
+	return out, nil
 }
 
 // waitFor polls done every 20 ms until it is true or timeout passes.
@@ -189,6 +255,7 @@ func (r *OutboundResult) Print(w io.Writer, opts OutboundOptions, engine string)
 	printDist(w, "reply API (202)", r.API)
 	printDist(w, "reply -> Sinch accepted", r.Accepted)
 	_, _ = fmt.Fprintf(w, "all accepted after %s (%.1f replies/s end to end)\n", r.Elapsed.Round(time.Millisecond), float64(len(r.Accepted))/r.Elapsed.Seconds())
+	_, _ = fmt.Fprintf(w, "history events per reply (with its delivery reports): %.2f (%d histories read)\n", r.EventsPerReply, r.Histories)
 }
 
 // OutboundSummary is the JSON form of an outbound bench run.
@@ -200,10 +267,13 @@ type OutboundSummary struct {
 	API           Dist    `json:"replyApi"`
 	Accepted      Dist    `json:"replyToAccepted"`
 	RepliesPerSec float64 `json:"repliesPerSec"`
+	// EventsPerReply counts a reply's queued, delivered and read reports too.
+	EventsPerReply float64 `json:"historyEventsPerReply"`
 }
 
 // Summary is the run as OutboundSummary.
 func (r *OutboundResult) Summary(opts OutboundOptions, engine string) OutboundSummary {
 	return OutboundSummary{Database: engine, Replies: len(r.API), Rate: opts.Rate, SendRate: r.SendRate,
-		API: distOf(r.API), Accepted: distOf(r.Accepted), RepliesPerSec: float64(len(r.Accepted)) / r.Elapsed.Seconds()}
+		API: distOf(r.API), Accepted: distOf(r.Accepted), RepliesPerSec: float64(len(r.Accepted)) / r.Elapsed.Seconds(),
+		EventsPerReply: r.EventsPerReply}
 }
