@@ -28,6 +28,11 @@ type CreateOutboundInput struct {
 	// Attachment, when set, is the file to send; Text then follows it as
 	// a separate message when not empty.
 	Attachment *OutboundAttachment `json:",omitempty"`
+	// Outstanding are earlier replies the workflow still waits on (sent,
+	// outcome unknown to it): the result names those the database shows
+	// settled, since their delivered and read reports no longer reach the
+	// workflow (ApplyDeliveryDirect).
+	Outstanding []uint64 `json:",omitempty"`
 }
 
 // CreateOutboundResult is the stored reply.
@@ -37,8 +42,12 @@ type CreateOutboundResult struct {
 	// Created is false when the ClientRef was already stored: the reply
 	// exists (and is being sent) already.
 	Created bool
-	// TextMessageID is the text sent after a file, 0 when none.
+	// TextMessageID is the text sent after a file, 0 when none;
+	// TextStatus its status.
 	TextMessageID uint64 `json:",omitempty"`
+	TextStatus    string `json:",omitempty"`
+	// Settled are the Outstanding replies delivered, read or failed.
+	Settled []uint64 `json:",omitempty"`
 }
 
 // CreateOutbound stores an outbound reply as pending: a text, or a file
@@ -68,6 +77,12 @@ func (a *Activities) CreateOutbound(ctx context.Context, in CreateOutboundInput)
 				return err
 			}
 		}
+		if len(in.Outstanding) > 0 {
+			if err := tx.Model(&models.Message{}).Where("id IN ? AND status_rank >= ?", in.Outstanding, models.StatusDelivered.Rank()).
+				Order("id").Pluck("id", &res.Settled).Error; err != nil {
+				return err
+			}
+		}
 		if in.Attachment == nil || strings.TrimSpace(in.Text) == "" {
 			return nil
 		}
@@ -77,7 +92,7 @@ func (a *Activities) CreateOutbound(ctx context.Context, in CreateOutboundInput)
 		if err != nil {
 			return err
 		}
-		res.TextMessageID = t.ID
+		res.TextMessageID, res.TextStatus = t.ID, string(t.Status)
 		if !created {
 			return nil
 		}

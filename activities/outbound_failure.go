@@ -31,36 +31,10 @@ func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboun
 		if err := tx.Take(&m, in.MessageID).Error; err != nil {
 			return err
 		}
-		now := time.Now().UTC()
-		applied, err := moveStatus(tx, m.ID, models.StatusFailed, map[string]any{
-			"error_class": f.Class, "error_message": f.Message, "reason_code": f.Code,
-			"reason_description": f.Description, "failed_at": now, "send_started_at": nil,
-		})
-		if err != nil || !applied {
-			return err
-		}
-		failed, accountID = true, m.AccountID
-		text := "Message not delivered"
-		if in.Attempts > 1 {
-			text += fmt.Sprintf(" after %d attempts", in.Attempts)
-		}
-		if err := addSystemMessage(tx, m, fmt.Sprintf("failure:%d", m.ID), text+" ("+string(f.Class)+" error) "+f.Message); err != nil {
-			return err
-		}
-		if err := publishStatus(tx, m, models.StatusFailed, &f); err != nil {
-			return err
-		}
-		if f.Class == models.ErrorClassPolicy {
-			if err := tx.Model(&models.Account{}).Where("id = ?", m.AccountID).Updates(map[string]any{
-				"policy_failure_streak": gorm.Expr("policy_failure_streak + 1"), "policy_failure_last_code": f.Code, "policy_failure_at": now,
-			}).Error; err != nil {
-				return err
-			}
-		}
-		if m.ParentID != nil {
-			return rollUpParent(tx, *m.ParentID)
-		}
-		return nil
+		var err error
+		failed, err = recordFailure(tx, m, f, in.Attempts, time.Now().UTC())
+		accountID = m.AccountID
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("record failure of message %d: %w", in.MessageID, err)
@@ -70,6 +44,39 @@ func (a *Activities) RecordOutboundFailure(ctx context.Context, in RecordOutboun
 		a.log(ctx, accountID).Info("reply failed", "message_id", in.MessageID, "error_class", f.Class, "reason_code", f.Code, "attempts", in.Attempts)
 	}
 	return nil
+}
+
+// recordFailure is RecordOutboundFailure's write in tx: it reports whether
+// the message moved to failed (false: it was read or failed already).
+func recordFailure(tx *gorm.DB, m models.Message, f Failure, attempts int, at time.Time) (bool, error) {
+	applied, err := moveStatus(tx, m.ID, models.StatusFailed, map[string]any{
+		"error_class": f.Class, "error_message": f.Message, "reason_code": f.Code,
+		"reason_description": f.Description, "failed_at": at, "send_started_at": nil,
+	})
+	if err != nil || !applied {
+		return false, err
+	}
+	text := "Message not delivered"
+	if attempts > 1 {
+		text += fmt.Sprintf(" after %d attempts", attempts)
+	}
+	if err := addSystemMessage(tx, m, fmt.Sprintf("failure:%d", m.ID), text+" ("+string(f.Class)+" error) "+f.Message); err != nil {
+		return false, err
+	}
+	if err := publishStatus(tx, m, models.StatusFailed, &f); err != nil {
+		return false, err
+	}
+	if f.Class == models.ErrorClassPolicy {
+		if err := tx.Model(&models.Account{}).Where("id = ?", m.AccountID).Updates(map[string]any{
+			"policy_failure_streak": gorm.Expr("policy_failure_streak + 1"), "policy_failure_last_code": f.Code, "policy_failure_at": at,
+		}).Error; err != nil {
+			return false, err
+		}
+	}
+	if m.ParentID != nil {
+		return true, rollUpParent(tx, *m.ParentID)
+	}
+	return true, nil
 }
 
 // rollUpParent gives a split message the status of its slowest part, or

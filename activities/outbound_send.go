@@ -77,6 +77,12 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		// early delivery report: do not send again.
 		return a.recordAccepted(ctx, m, *m.ProviderMessageID, true)
 	}
+	if in.Attempt > m.SendAttempt && alreadyDelivered(m) {
+		// A resend of a message whose earlier attempt was delivered
+		// meanwhile: the API applied that report without waking the
+		// workflow (ApplyDeliveryDirect). Nothing to resend.
+		return SendOutboundResult{ProviderMessageID: *m.ProviderMessageID, Reconciled: true}, nil
+	}
 	var acc models.Account
 	if err := db.Unscoped().Take(&acc, m.AccountID).Error; err != nil {
 		return SendOutboundResult{}, fmt.Errorf("load account %d: %w", m.AccountID, err)
@@ -128,9 +134,26 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		// this one's if this attempt's outcome is lost.
 		mark["provider_message_id"] = nil
 	}
-	r := db.Model(&models.Message{}).Where("id = ? AND status <> ?", m.ID, models.StatusFailed).Updates(mark)
+	q := db.Model(&models.Message{}).Where("id = ? AND status <> ?", m.ID, models.StatusFailed)
+	if m.SendAttempt != in.Attempt {
+		// Not over a delivered status a report wrote since m was read.
+		q = q.Where("status_rank < ?", models.StatusDelivered.Rank())
+	}
+	r := q.Updates(mark)
 	if r.Error != nil {
 		return SendOutboundResult{}, fmt.Errorf("record send attempt: %w", r.Error)
+	}
+	if r.RowsAffected == 0 {
+		var cur models.Message
+		if err := db.Take(&cur, m.ID).Error; err != nil {
+			return SendOutboundResult{}, fmt.Errorf("load message %d: %w", m.ID, err)
+		}
+		if cur.Status == models.StatusFailed {
+			return SendOutboundResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("message %d already failed", m.ID), ErrTypeBadInput, nil)
+		}
+		if alreadyDelivered(cur) {
+			return SendOutboundResult{ProviderMessageID: *cur.ProviderMessageID, Reconciled: true}, nil
+		}
 	}
 	metaJSON, _ := json.Marshal(meta)
 	req.MessageMetadata = string(metaJSON)
@@ -143,6 +166,12 @@ func (a *Activities) SendOutbound(ctx context.Context, in SendOutboundInput) (Se
 		return a.recordAccepted(ctx, m, resp.MessageID, false)
 	}
 	return SendOutboundResult{}, a.sendFailure(ctx, m.ID, err)
+}
+
+// alreadyDelivered reports whether a message was delivered (or read) with
+// a known Sinch id.
+func alreadyDelivered(m models.Message) bool {
+	return m.StatusRank >= models.StatusDelivered.Rank() && m.Status != models.StatusFailed && m.ProviderMessageID != nil
 }
 
 // sendFailure turns a send error into the activity's error. An answer

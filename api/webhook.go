@@ -258,8 +258,10 @@ func (s *Server) onInboundEvent(ctx context.Context, acc models.Account, cb *sin
 	return s.signalExisting(ctx, s.deps.Conversations.Identities.ConversationWorkflowID(acc.ID, ci.Channel, ci.Identity), workflows.EventSignalName, sig, resp)
 }
 
-// onDelivery hands a delivery report to the workflow that sent the message:
-// named in the message metadata, else the conversation of the recipient.
+// onDelivery hands a delivery report on (inbound.Reports): applied in the
+// database when the workflow that sent the message would not act on it,
+// else signalled to that workflow, named in the message metadata, else the
+// conversation of the recipient.
 func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.Callback, resp WebhookResponse) (WebhookResponse, error) {
 	r := cb.MessageDeliveryReport
 	if r.MessageID == "" || r.Status == "" {
@@ -295,7 +297,27 @@ func (s *Server) onDelivery(ctx context.Context, acc models.Account, cb *sinch.C
 	if r.Reason != nil {
 		sig.ReasonCode, sig.ReasonSubCode, sig.ReasonChannelCode, sig.ReasonDescription = r.Reason.Code, r.Reason.SubCode, r.Reason.ChannelCode, r.Reason.Description
 	}
-	return s.signalExisting(ctx, wfID, workflows.DeliverySignalName, sig, resp)
+	if !activities.KnownDeliveryStatus(r.Status) {
+		resp.Status, resp.Reason = "ignored", fmt.Sprintf("unknown delivery status %q", r.Status)
+		return resp, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, engineTimeout)
+	defer cancel()
+	reports := inbound.Reports{DB: s.deps.DB, Temporal: s.deps.Temporal, Metrics: s.deps.Metrics}
+	res, err := reports.Deliver(ctx, acc.ID, wfID, sig)
+	var de *inbound.DeliverError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &de) && de.Step == "store":
+		return resp, errUnavailable("database_unavailable", "cannot apply the delivery report; Sinch will retry", err)
+	case errors.As(err, &notFound):
+		resp.Status, resp.Reason = "ignored", "no running conversation "+wfID
+	case err != nil:
+		return resp, errUnavailable("engine_unavailable", "the workflow engine did not accept the callback; Sinch will retry", err)
+	case res.Failed != nil:
+		s.log.Info("reply failed after delivery", "account_id", acc.ID, "message_id", res.MessageID, "error_class", res.Failed.Class, "reason_code", res.Failed.Code)
+	}
+	return resp, nil
 }
 
 // foreignID ignores a callback that names another account's workflow (200,

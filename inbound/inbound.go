@@ -5,8 +5,11 @@
 // ReconcilePage activity) both go through Inbox.Deliver, so both follow
 // the same rules: the workflow dedupes by Sinch message id, and a message
 // is acknowledged only once it is durable (in the database, in the
-// workflow's history, or both). It does not decode callbacks (sinch, api)
-// and does not route or reply (the conversation workflow does).
+// workflow's history, or both). Delivery reports follow the same idea
+// (Reports.Deliver): applied in the database where they arrive when the
+// workflow would not act on them, signalled otherwise. It does not decode
+// callbacks (sinch, api) and does not route or reply (the conversation
+// workflow does).
 package inbound
 
 import (

@@ -207,6 +207,10 @@ type conversation struct {
 	cheap bool
 	// senderStarted is set once the sender coroutine runs.
 	senderStarted bool
+	// replyVersion caches the run's cheapReplyChange version once a reply
+	// or a send asked for it (replyVersionKnown).
+	replyVersion      workflow.Version
+	replyVersionKnown bool
 	// mediaStarts are the starts of child media fetches not yet confirmed.
 	mediaStarts []workflow.Future
 }
