@@ -47,7 +47,7 @@ func OpenDB(cfg *config.Config, log *slog.Logger) (*gorm.DB, error) {
 	if err != nil {
 		return nil, &config.Error{Var: "DATABASE_URL", Msg: err.Error()}
 	}
-	db, err := models.Open(models.OpenOptions{Engine: models.Engine(target.Engine), DSN: target.DSN, Logger: log})
+	db, err := models.Open(models.OpenOptions{Engine: models.Engine(target.Engine), DSN: target.DSN, Logger: log, MaxOpenConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return nil, err
 	}

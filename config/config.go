@@ -39,6 +39,8 @@ type Config struct {
 	// DatabaseURL is a postgres DSN (postgres://… or key=value form) or a
 	// SQLite file path (optionally prefixed with sqlite:).
 	DatabaseURL string
+	// DatabaseMaxConns bounds the process's Postgres connection pool.
+	DatabaseMaxConns int
 	// DataDir holds dev-mode files: SQLite databases, generated secrets.
 	DataDir string
 
@@ -308,6 +310,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.MediaDir = get("MEDIA_DIR", filepath.Join(c.DataDir, "media"))
 
 	var err error
+	if c.DatabaseMaxConns, err = strconv.Atoi(get("DATABASE_MAX_CONNS", "20")); err != nil || c.DatabaseMaxConns < 2 {
+		return nil, &Error{"DATABASE_MAX_CONNS", fmt.Sprintf("want a whole number of at least 2, got %q", getenv("DATABASE_MAX_CONNS"))}
+	}
 	if c.HTTPBodyLimit, err = parseSize(get("HTTP_BODY_LIMIT", "1M")); err != nil {
 		return nil, &Error{"HTTP_BODY_LIMIT", err.Error()}
 	}

@@ -14,6 +14,7 @@ type Var struct {
 // against it.
 var Vars = []Var{
 	{"DATABASE_URL", "$DATA_DIR/connector.db", "all", "Postgres DSN (postgres://user:pass@host:5432/db?sslmode=disable) or a SQLite file path"},
+	{"DATABASE_MAX_CONNS", "20", "all", "connections of the process's Postgres pool; api and worker replicas together must stay under the server's max_connections (docs/scaling.md)"},
 	{"DATA_DIR", DefaultDataDir, "all", "dev-mode files: SQLite databases, generated admin token and secret key"},
 	{"TEMPORAL_ADDRESS", DefaultTemporalAddress, "api, worker, dev", "Temporal frontend host:port (dev serves its embedded engine there)"},
 	{"TEMPORAL_NAMESPACE", DefaultTemporalNamespace, "api, worker, dev", "Temporal namespace"},

@@ -434,3 +434,11 @@ func (s *Server) dial(ctx context.Context) (sdkclient.Client, error) {
 		time.Sleep(250 * time.Millisecond)
 	}
 }
+
+// PickClusterPort returns a frontend port on host whose whole layout
+// (layoutFor: the services' gRPC and membership ports, the frontend's
+// HTTP port) is free now, for harnesses that start engine processes.
+func PickClusterPort(host string) (int, error) {
+	p, err := pickLayout(host)
+	return p.frontend, err
+}
