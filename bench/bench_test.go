@@ -17,7 +17,8 @@ import (
 
 // The short versions of both benches, as CI runs them: they check what the
 // benches count (every interaction assigned, every message stored, every
-// reply accepted, history events per message), never how fast.
+// reply accepted, history events per message and per reply), never how
+// fast.
 
 func TestInboundBenchShort(t *testing.T) {
 	if testing.Short() {
@@ -85,4 +86,11 @@ func TestOutboundBenchShort(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, res.API, 12)
 	assert.Len(t, res.Accepted, 12, "every reply accepted by the emulator")
+	assert.Equal(t, 3, res.Histories)
+	assert.LessOrEqual(t, res.EventsPerReply, 10.0, "history events per reply, with its queued, delivered and read reports")
+	assert.Greater(t, res.EventsPerReply, 0.0)
+	var out bytes.Buffer
+	res.Print(&out, opts, "sqlite")
+	assert.Contains(t, out.String(), "history events per reply (with its delivery reports)")
+	assert.Equal(t, res.EventsPerReply, res.Summary(opts, "sqlite").EventsPerReply)
 }
