@@ -128,6 +128,11 @@ type serviceMonitor struct {
 				Type        string                   `json:"type"`
 				Credentials corev1.SecretKeySelector `json:"credentials"`
 			} `json:"authorization,omitempty"`
+			Relabelings []struct {
+				Action      string `json:"action"`
+				TargetLabel string `json:"targetLabel"`
+				Replacement string `json:"replacement"`
+			} `json:"relabelings"`
 		} `json:"endpoints"`
 	} `json:"spec"`
 }
@@ -853,6 +858,15 @@ func checkServiceMonitors(t *testing.T, m *manifest) {
 		require.NotEmpty(t, sm.Spec.Endpoints)
 		for _, ep := range sm.Spec.Endpoints {
 			assert.Equal(t, "/metrics", ep.Path)
+			// deploy/observability's rules select job="connector-api" and
+			// job="connector-worker".
+			job := ""
+			for _, r := range ep.Relabelings {
+				if r.Action == "replace" && r.TargetLabel == "job" {
+					job = r.Replacement
+				}
+			}
+			assert.Equalf(t, "connector-"+pods[0][strings.LastIndex(pods[0], "-")+1:], job, "ServiceMonitor %s names its job as the alerting rules expect", name)
 			found := false
 			for _, p := range s.Spec.Ports {
 				found = found || p.Name == ep.Port
