@@ -143,7 +143,7 @@ func testMetricsAndLogs(t *testing.T, engine models.Engine) {
 	// The SDK reports some series (poll and task latencies) asynchronously.
 	require.Eventually(t, func() bool {
 		code, out = scrapeMetrics(t, d.APIURL(), e2eMetricsToken)
-		return code == http.StatusOK && strings.Contains(out, `temporal_activity_execution_latency_seconds_count{activity_type="SendOutbound"`)
+		return code == http.StatusOK && strings.Contains(out, `temporal_local_activity_execution_latency_seconds_count{activity_type="SendOutbound"`)
 	}, 10*time.Second, 200*time.Millisecond, "SDK activity latencies are exported")
 
 	account := strconv.FormatUint(acc.ID, 10)
@@ -164,7 +164,7 @@ func testMetricsAndLogs(t *testing.T, engine models.Engine) {
 	for _, series := range []string{
 		"temporal_workflow_task_execution_latency_seconds_bucket{",
 		"temporal_workflow_task_schedule_to_start_latency_seconds_bucket{",
-		`temporal_activity_execution_latency_seconds_bucket{activity_type="SendOutbound"`,
+		`temporal_local_activity_execution_latency_seconds_bucket{activity_type="SendOutbound"`, // a text's first send is local (decisions §22)
 		"temporal_request_total{",
 		"temporal_long_request_total{",
 		"temporal_num_pollers{",

@@ -114,6 +114,7 @@ func TestRepliesEndToEnd(t *testing.T) {
 			t.Run("RATE_LIMITED report is resent", func(t *testing.T) { testReplyResent(t, engine) })
 			t.Run("policy failure is not resent and is shown", func(t *testing.T) { testReplyPolicy(t, engine) })
 			t.Run("worker stopped after Sinch accepted", func(t *testing.T) { testReplyWorkerStopped(t, engine) })
+			t.Run("worker stopped in the local send", func(t *testing.T) { testReplyLocalSendWorkerStopped(t, engine) })
 			t.Run("refusals", func(t *testing.T) { testReplyRefusals(t, engine) })
 		})
 	}
@@ -125,6 +126,7 @@ func testReplyDeliveredRead(t *testing.T, engine models.Engine) {
 	events := s.openEventStream(bob)
 	it := s.hello("393330000001")
 	require.Equal(t, bob.ID, *it.AgentID)
+	before := s.settledHistory(it.WorkflowID)
 
 	var msg api.MessageResponse
 	code := s.reply(it, bob.Token, map[string]string{"text": "Hi, this is Bob. How can I help?"}, &msg)
@@ -155,8 +157,14 @@ func testReplyDeliveredRead(t *testing.T, engine models.Engine) {
 		}
 	}
 	assert.Equal(t, []string{"pending", "accepted", "queued", "delivered", "read"}, ticks)
+	// The reply with its three reports: 7 events (update, record and send
+	// in one workflow task; no signal for a report), 2 more for the
+	// cheap-reply version marker of the run's first reply (decisions §22).
+	added := s.settledHistory(it.WorkflowID) - before
+	assert.LessOrEqual(t, added, int64(10), "history events of a reply with its queued, delivered and read reports")
+	t.Logf("history events of the reply with its three reports: %d", added)
 	if engine == models.SQLite {
-		saveHistory(t, s.dev, it.WorkflowID, "conversation_reply_cheap.json")
+		saveHistory(t, s.dev, it.WorkflowID, "conversation_reply_local.json")
 	}
 }
 
@@ -238,11 +246,15 @@ func testReplyPolicy(t *testing.T, engine models.Engine) {
 // testReplyWorkerStopped: Sinch accepts the reply but its answer never
 // reaches the worker, which is stopped hard (its activity cancelled, the
 // result lost); a new worker retries the send, finds the message in
-// Sinch's list by its metadata and does not send it again.
+// Sinch's list by its metadata and does not send it again. The first
+// (local) try is answered 500 so that the regular activity, which takes
+// it over, is the send that hangs; testReplyLocalSendWorkerStopped stops
+// the worker in the local try.
 func testReplyWorkerStopped(t *testing.T, engine models.Engine) {
 	s := newReplyStack(t, engine, nil)
 	bob := s.agents["bob"]
 	it := s.hello("393330000005")
+	require.NoError(t, s.em.AddFault(appID, emulator.Fault{HTTPStatus: http.StatusInternalServerError, To: "393330000005"}))
 	require.NoError(t, s.em.AddFault(appID, emulator.Fault{HangAfterAccept: true, To: "393330000005"}))
 	var msg api.MessageResponse
 	require.Equal(t, http.StatusAccepted, s.reply(it, bob.Token, map[string]string{"text": "exactly once"}, &msg))

@@ -265,6 +265,11 @@ func runReplyKill(ctx context.Context, s *stack, r *Result) error {
 		return err
 	}
 	for _, c := range customers {
+		// A 500 first: the reply's local try (decisions §22) hands the send
+		// over to the regular activity, whose call is the one that hangs.
+		if err := s.em.AddFault(appID, emulator.Fault{To: c, HTTPStatus: http.StatusInternalServerError}); err != nil {
+			return err
+		}
 		if err := s.em.AddFault(appID, emulator.Fault{To: c, HangAfterAccept: true}); err != nil {
 			return err
 		}
