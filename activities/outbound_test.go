@@ -432,7 +432,8 @@ func testSplit(t *testing.T, engine models.Engine) {
 }
 
 // testSendRate runs two "workers" (Activities on one database) sending a
-// burst at 20/s: the shared schedule spaces their sends 50 ms apart.
+// burst at 20/s: the shared schedule spaces their sends (1 s + 50 ms)/20 =
+// 52.5 ms apart, so no one-second window ever holds 21.
 func testSendRate(t *testing.T, engine models.Engine) {
 	w := newOutWorld(t, engine)
 	require.NoError(t, w.db.Model(&w.acc).Update("send_rate_per_second", 20).Error)
@@ -462,7 +463,7 @@ func testSendRate(t *testing.T, engine models.Engine) {
 	assert.GreaterOrEqual(t, elapsed, 250*time.Millisecond, "the rate holds across both workers")
 	var slot models.SendRateSlot
 	require.NoError(t, w.db.Take(&slot, "app_id = ?", outAppID).Error)
-	assert.True(t, slot.NextAt.After(start.Add(299*time.Millisecond)), "six slots reserved 50 ms apart: next free at %s after start", slot.NextAt.Sub(start))
+	assert.True(t, slot.NextAt.After(start.Add(314*time.Millisecond)), "six slots reserved 52.5 ms apart: next free at %s after start", slot.NextAt.Sub(start))
 
 	// With no room to wait, a send far back in the queue is retried later.
 	w.acts.MaxRateWait = time.Millisecond

@@ -52,7 +52,7 @@ var Vars = []Var{
 	{"REPLY_MAX_RESENDS", "3", "api, dev", "automatic resends of a reply after a network-class failure (RATE_LIMITED, DELIVERY_TIMED_OUT, MESSAGE_EXPIRED, CHANNEL_REJECT); 0 disables them"},
 	{"REPLY_RESEND_BACKOFF", DefaultReplyBackoff.String(), "api, dev", "wait before the first automatic resend, doubled for each further one"},
 	{"REPLY_SEND_TIMEOUT", DefaultReplySendTimeout.String(), "api, dev", "how long one send is retried on 429, 5xx or network errors (honouring Retry-After) before the reply fails"},
-	{"SINCH_SEND_RATE", "20", "worker, dev", "messages:send calls per second per Sinch app, shared by every worker; an account's sendRatePerSecond overrides it"},
+	{"SINCH_SEND_RATE", "20", "worker, dev", "messages:send calls per second per Sinch app, shared by every worker: no one-second window holds more (sends are spaced (1 s + 50 ms)/rate apart); an account's sendRatePerSecond overrides it"},
 	{"POLICY_WARNING_STREAK", "3", "api, dev", "consecutive Meta policy failures after which an account shows the warning \"account may be blocked by Meta\""},
 	{"DIAGNOSTICS_CHECK_TIMEOUT", DefaultDiagnosticsCheckTimeout.String(), "api, dev", "bound of each check of GET /api/whatsapp/accounts/{id}/diagnostics (TLS handshake, probes through the public URL, OAuth2 token fetch); a check past it fails with \"timed out\""},
 	{"DIAGNOSTICS_CALLBACK_MAX_AGE", DefaultDiagnosticsCallbackMaxAge.String(), "api, dev", "account diagnostics warn when no verified Sinch callback arrived for this long, and count a signature failure this recent as current"},

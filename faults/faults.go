@@ -355,6 +355,9 @@ type Report struct {
 // JSON) on stdout and progress on stderr, and returns ErrFailed when a
 // case failed.
 func Main(ctx context.Context, args []string, binary string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "topology" {
+		return mainTopology(ctx, args[1:], binary, getenv, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("faults", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	caseList := fs.String("cases", "", "comma-separated cases to run (default all: "+strings.Join(CaseNames(), ",")+")")
@@ -395,6 +398,47 @@ func Main(ctx context.Context, args []string, binary string, getenv func(string)
 		return err
 	}
 	if !passed {
+		return ErrFailed
+	}
+	return nil
+}
+
+// mainTopology runs `connector faults topology [flags]`: the production
+// shape (two engine processes, two APIs, two workers) under load with an
+// engine process, a worker and an API killed, or with -no-kills to measure
+// what each component costs per message.
+func mainTopology(ctx context.Context, args []string, binary string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("faults topology", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o TopologyOptions
+	fs.IntVar(&o.Messages, "messages", 2000, "customer messages, ten per conversation; one agent reply per conversation")
+	fs.Float64Var(&o.Rate, "rate", 40, "customer messages per second")
+	fs.IntVar(&o.SendRate, "send-rate", 10, "SINCH_SEND_RATE of both workers: messages:send calls per second for the app")
+	fs.BoolVar(&o.NoKills, "no-kills", false, "kill nothing: measure the cost of each component per message")
+	fs.DurationVar(&o.Timeout, "timeout", 12*time.Minute, "bound of the run")
+	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the run's directory and databases")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Binary, o.DatabaseURL, o.Progress = binary, getenv("DATABASE_URL"), stderr
+	if o.DatabaseURL == "" {
+		o.DatabaseURL = DefaultDatabaseURL
+	}
+	res, err := RunTopology(ctx, o)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res); jerr != nil {
+			return jerr
+		}
+	} else {
+		PrintTopology(stdout, res)
+	}
+	if err != nil && res.Logs == "" && res.Inbound.Sent == 0 {
+		return err
+	}
+	if !res.Passed {
 		return ErrFailed
 	}
 	return nil

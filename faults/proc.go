@@ -23,6 +23,8 @@ type process struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
+	// cpu is the user and system CPU time of every incarnation that ended.
+	cpu time.Duration
 }
 
 func newProcess(bin, role string, env []string, logPath string) *process {
@@ -49,6 +51,9 @@ func (p *process) start() error {
 		_ = f.Close()
 		p.mu.Lock()
 		p.waitErr = err
+		if st := cmd.ProcessState; st != nil {
+			p.cpu += st.UserTime() + st.SystemTime()
+		}
 		p.mu.Unlock()
 		close(done)
 	}()
@@ -82,8 +87,19 @@ func (p *process) exited() (bool, error) {
 	}
 }
 
+// cpuTime is the CPU time (user and system) of the incarnations that have
+// ended; a running one is counted once it ends.
+func (p *process) cpuTime() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cpu
+}
+
 // alive returns an error naming the log when the child has ended.
 func (p *process) alive() error {
+	if p == nil {
+		return nil
+	}
 	if ended, err := p.exited(); ended {
 		return fmt.Errorf("connector %s exited (%v); see %s", p.role, err, p.logPath)
 	}

@@ -35,6 +35,8 @@ commands:
   bench     measure on this machine against the engine alone: bench [inbound|outbound|all|reports] (-h for flags)
   search-key <identity>  with PII_HASH_IDENTITIES=true: the hashed identity to search for in the Temporal UI
   faults    zero-loss fault suite on Postgres (DATABASE_URL): faults [-cases a,b] [-messages 2000] [-outage 30s] [-json]
+            faults topology [-messages 2000] [-rate 40] [-send-rate 10] [-no-kills] [-json]: two engine
+            processes, two APIs, two workers; one of each killed under load
 `
 
 func main() {
