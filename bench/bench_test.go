@@ -51,10 +51,11 @@ func TestInboundBenchShort(t *testing.T) {
 	assert.Positive(t, s.FollowUpRatio)
 }
 
-// TestInboundBenchWorkerProcess runs the bench as `connector bench inbound
-// -database-url` does on Postgres: the worker is its own `connector worker`
-// process, which must get the stack's whole configuration (payload keys
-// included) to work the conversations the bench starts.
+// TestInboundBenchWorkerProcess runs the bench on the production shape, as
+// `connector bench inbound -database-url … -temporal-database-url …` does:
+// the engine on Postgres, the worker its own `connector worker` process,
+// which must get the stack's whole configuration (payload keys included)
+// to work the conversations the bench starts.
 func TestInboundBenchWorkerProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the connector and starts the whole stack")
@@ -66,7 +67,7 @@ func TestInboundBenchWorkerProcess(t *testing.T) {
 	require.NoError(t, err, "build the connector: %s", out)
 
 	opts := InboundOptions{Messages: 6, FollowUps: 2, Agents: 2, Timeout: 2 * time.Minute, Rate: 6, Concurrency: 2,
-		HistorySample: 6, DatabaseURL: dsn, WorkerBinary: bin}
+		HistorySample: 6, DatabaseURL: dsn, WorkerBinary: bin, TemporalDatabaseURL: testdb.TemporalDatabaseURL(t)}
 	res, err := RunInbound(context.Background(), opts, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	assert.True(t, res.WorkerProcess)
@@ -75,6 +76,9 @@ func TestInboundBenchWorkerProcess(t *testing.T) {
 	assert.Equal(t, 6, res.Sampled)
 	assert.Positive(t, res.MemoryBefore.RSS, "the worker process's memory")
 	assert.Positive(t, res.MemoryOpen.RSS)
+	var printed bytes.Buffer
+	res.Print(&printed, opts, "postgres")
+	assert.Contains(t, printed.String(), "engine on Postgres, worker in its own process")
 }
 
 func TestOutboundBenchShort(t *testing.T) {

@@ -44,6 +44,9 @@ type InboundOptions struct {
 	Agents int
 	// DatabaseURL is the app database; empty uses SQLite in a temp dir.
 	DatabaseURL string
+	// TemporalDatabaseURL puts the embedded engine on Postgres (the
+	// production shape) instead of SQLite.
+	TemporalDatabaseURL string
 	// Timeout bounds the wait for every interaction to be assigned (and
 	// every follow-up stored).
 	Timeout time.Duration
@@ -222,7 +225,7 @@ func identityOf(i int) string { return fmt.Sprintf("3933%08d", i) }
 //     until all are stored, and the history events they added;
 //  5. the engine alone again.
 func RunInbound(ctx context.Context, opts InboundOptions, log *slog.Logger) (*InboundResult, error) {
-	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, false, log)
+	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, opts.TemporalDatabaseURL, false, log)
 	if err != nil {
 		return nil, err
 	}
@@ -398,9 +401,10 @@ func earliest(sent map[string]time.Time) time.Time {
 }
 
 // startStack starts a dev stack in a temporary directory on databaseURL
-// (SQLite there when empty), with the Sinch emulator on a free port when
-// emulator is true. stop stops it and removes the directory.
-func startStack(ctx context.Context, databaseURL string, emulator bool, log *slog.Logger) (d *app.Dev, cfg *config.Config, stop func(), err error) {
+// (SQLite there when empty), its engine on temporalURL (SQLite when
+// empty), with the Sinch emulator on a free port when emulator is true.
+// stop stops it and removes the directory.
+func startStack(ctx context.Context, databaseURL, temporalURL string, emulator bool, log *slog.Logger) (d *app.Dev, cfg *config.Config, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "connector-bench-")
 	if err != nil {
 		return nil, nil, nil, err
@@ -412,6 +416,7 @@ func startStack(ctx context.Context, databaseURL string, emulator bool, log *slo
 	vars := map[string]string{
 		"DATA_DIR": dir, "TEMPORAL_ADDRESS": "127.0.0.1:0", "TEMPORAL_UI_ADDR": "127.0.0.1:0",
 		"HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error", "DATABASE_URL": databaseURL, "EMULATOR_ADDR": emulatorAddr,
+		"TEMPORAL_DATABASE_URL": temporalURL,
 	}
 	if cfg, err = config.Load(func(k string) string { return vars[k] }); err == nil {
 		err = cfg.Validate(config.RoleDev)
@@ -478,8 +483,8 @@ func (r *InboundResult) Print(w io.Writer, opts InboundOptions, engine string) {
 	if opts.Rate > 0 {
 		pace = fmt.Sprintf("paced at %.0f/s", opts.Rate)
 	}
-	_, _ = fmt.Fprintf(w, "inbound bench: %d new conversations then %d follow-ups each, %d webhooks in flight, %s; app database %s; %d agents\n",
-		opts.Messages, opts.FollowUps, max(opts.Concurrency, 1), pace, engine, opts.Agents)
+	_, _ = fmt.Fprintf(w, "inbound bench: %d new conversations then %d follow-ups each, %d webhooks in flight, %s; app database %s; %s; %d agents\n",
+		opts.Messages, opts.FollowUps, max(opts.Concurrency, 1), pace, engine, shapeOf(opts.TemporalDatabaseURL, opts.WorkerBinary), opts.Agents)
 	acked, assigned, followAcked, followStored := r.rates()
 	p("webhook ack (new)", r.Ack)
 	p("webhook -> assigned", r.Assignment)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/xcally-connector/connector/config"
+	"github.com/xcally-connector/connector/models"
 )
 
 const usage = `usage: connector bench [inbound|outbound|all|reports] [flags]   (no command: all)
@@ -18,7 +20,8 @@ const usage = `usage: connector bench [inbound|outbound|all|reports] [flags]   (
   outbound  [-conversations 20] [-replies 10] [-rate 0] [-send-rate 0]
   all       both, one after the other (the outbound rate is -reply-rate)
 ` + usageReports + `
-  every one [-database-url URL] [-timeout 5m] [-json]   (reports: no -timeout)`
+  every one [-database-url URL] [-temporal-database-url URL] [-timeout 5m] [-json]   (reports: neither -timeout nor -temporal-database-url)
+  the production shape: both URLs on Postgres; the worker then runs as its own process`
 
 // Main runs `connector bench [inbound|outbound|all|reports] [flags]` and
 // prints the result. -database-url (default DATABASE_URL) selects the app
@@ -38,6 +41,7 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 	}
 	fs := flag.NewFlagSet("bench "+cmd, flag.ContinueOnError)
 	dbURL := fs.String("database-url", os.Getenv("DATABASE_URL"), "app database: a postgres:// URL (a fresh schema there per bench), else SQLite in a temp dir")
+	temporalURL := fs.String("temporal-database-url", os.Getenv("TEMPORAL_DATABASE_URL"), "the engine's Postgres (a fresh database there per bench, dropped after): the production shape; empty: SQLite")
 	asJSON := fs.Bool("json", false, "print the result as JSON instead of a table")
 	timeout := fs.Duration("timeout", 5*time.Minute, "wait at most this long for assignments, stored messages and accepts")
 	var in *InboundOptions
@@ -93,6 +97,13 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 			return err
 		}
 		in.DatabaseURL = dsn
+		tdb, dropTemporal, err := freshTemporalDatabase(*temporalURL)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		in.TemporalDatabaseURL = tdb
+		defer dropTemporal()
 		// SQLite is one process's database (as in dev): two processes
 		// writing it would measure SQLite's file locks, not the connector.
 		if engine == "postgres" && !*inProcess {
@@ -121,6 +132,13 @@ func Main(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger
 			return err
 		}
 		out.DatabaseURL = dsn
+		tdb, dropTemporal, err := freshTemporalDatabase(*temporalURL)
+		if err != nil {
+			cleanup()
+			return err
+		}
+		out.TemporalDatabaseURL = tdb
+		defer dropTemporal()
 		res, err := RunOutbound(ctx, *out, log)
 		cleanup()
 		if err != nil {
@@ -160,6 +178,44 @@ func benchDatabase(url string) (dsn, engine string, cleanup func(), err error) {
 		return "", "", nil, err
 	}
 	return fresh, "postgres", drop, nil
+}
+
+// freshTemporalDatabase names a new database for the engine on the server
+// of raw (the engine creates it and its visibility database), and drops
+// both afterwards; "" keeps the engine on SQLite.
+func freshTemporalDatabase(raw string) (string, func(), error) {
+	if raw == "" {
+		return "", func() {}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, fmt.Errorf("-temporal-database-url: want a postgres:// URL, got %q", raw)
+	}
+	name := fmt.Sprintf("bench_temporal_%d", time.Now().UnixNano())
+	fresh := *u
+	fresh.Path = "/" + name
+	return fresh.String(), func() {
+		admin, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: raw, MaxOpenConns: 1})
+		if err != nil {
+			return
+		}
+		defer func() { _ = models.Close(admin) }()
+		for _, db := range []string{name, name + "_visibility"} {
+			_ = admin.Exec(fmt.Sprintf(`DROP DATABASE IF EXISTS %q WITH (FORCE)`, db)).Error
+		}
+	}, nil
+}
+
+// shapeOf says where the engine and the worker ran, for the bench's header.
+func shapeOf(temporalURL, workerBinary string) string {
+	engine := "engine on SQLite"
+	if temporalURL != "" {
+		engine = "engine on Postgres"
+	}
+	if workerBinary != "" {
+		return engine + ", worker in its own process"
+	}
+	return engine + ", worker in the bench process"
 }
 
 const usageReports = `  reports   [-interactions 100000] [-messages 1000000] [-calls 20] [-max-p95 1s] [-max-ratio 10] [-keep]

@@ -26,6 +26,8 @@ type OutboundOptions struct {
 	Replies       int
 	// DatabaseURL is the app database; empty uses SQLite in a temp dir.
 	DatabaseURL string
+	// TemporalDatabaseURL puts the embedded engine on Postgres.
+	TemporalDatabaseURL string
 	// Rate paces the replies to this many per second; 0 posts the next one
 	// as soon as the previous one is answered (202).
 	Rate float64
@@ -60,7 +62,7 @@ const outboundAppID = "01BENCHOUTAPP"
 // sequential loop, round robin over the conversations, through the real
 // API, workflow, activities and emulator.
 func RunOutbound(ctx context.Context, opts OutboundOptions, log *slog.Logger) (*OutboundResult, error) {
-	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, true, log)
+	d, cfg, stop, err := startStack(ctx, opts.DatabaseURL, opts.TemporalDatabaseURL, true, log)
 	if err != nil {
 		return nil, err
 	}

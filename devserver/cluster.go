@@ -315,6 +315,7 @@ func startPostgres(ctx context.Context, opts Options, host string, port int) (_ 
 		}
 	}()
 	logger := &slogAdapter{log: opts.Logger, min: opts.LogLevel}
+	s.logger = logger
 	logger.starting.Store(true)
 	defer logger.starting.Store(false)
 	if err := store.ensureSchema(ctx, logger); err != nil {

@@ -120,6 +120,7 @@ type Server struct {
 	// ends a setup still running in the background.
 	ready       chan struct{}
 	cancelSetup context.CancelFunc
+	logger      *slogAdapter
 }
 
 // FrontendAddr is the gRPC host:port of the running frontend.
@@ -217,6 +218,7 @@ func start(ctx context.Context, opts Options, host string, port int) (_ *Server,
 		return nil, err
 	}
 	logger := &slogAdapter{log: opts.Logger, min: opts.LogLevel}
+	s.logger = logger
 	logger.starting.Store(true)
 	defer logger.starting.Store(false)
 	serverOpts, err := authOptions(conf, logger)
@@ -264,6 +266,9 @@ func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		if s.cancelSetup != nil {
 			s.cancelSetup()
+		}
+		if s.logger != nil {
+			s.logger.stopping.Store(true)
 		}
 		if s.ui != nil {
 			s.ui.Stop()
@@ -547,12 +552,16 @@ type slogAdapter struct {
 	log      *slog.Logger
 	min      slog.Level
 	starting atomic.Bool
+	// stopping silences the engine while it stops: its services then
+	// complain about each other leaving (matching's "Not enough hosts to
+	// serve the request"), which says nothing to the operator.
+	stopping atomic.Bool
 }
 
 var _ log.Logger = (*slogAdapter)(nil)
 
 func (a *slogAdapter) emit(level slog.Level, msg string, tags []tag.Tag) {
-	if level < a.min || !a.log.Enabled(context.Background(), level) {
+	if level < a.min || a.stopping.Load() || !a.log.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, len(tags)+1)

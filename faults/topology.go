@@ -79,8 +79,10 @@ type TopologyResult struct {
 	// used over the run, start-up and every incarnation included.
 	CPUSeconds map[string]float64 `json:"cpuSeconds"`
 	// DatabaseBytes is the size of the connector's database and of
-	// Temporal's two at the end (pg_database_size).
-	DatabaseBytes map[string]int64 `json:"databaseBytes"`
+	// Temporal's two at the end (pg_database_size); DatabaseBytesBefore
+	// the same before the load, so that the difference is the load's.
+	DatabaseBytes       map[string]int64 `json:"databaseBytes"`
+	DatabaseBytesBefore map[string]int64 `json:"databaseBytesBefore"`
 	// Workflows, HistoryNodes and HistoryBytes are Temporal's executions,
 	// its stored history batches and their bytes at the end.
 	Workflows    int64   `json:"workflows"`
@@ -406,16 +408,9 @@ func (t *topology) measure(res *TopologyResult) {
 	if t.temporalURL == "" || t.dbName == "" {
 		return
 	}
-	res.DatabaseBytes = map[string]int64{}
-	temporalDB := strings.TrimPrefix(mustPath(t.temporalURL), "/")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, name := range []string{t.dbName, temporalDB, temporalDB + "_visibility"} {
-		var n int64
-		if err := t.db.WithContext(ctx).Raw("SELECT pg_database_size(?)", name).Scan(&n).Error; err == nil {
-			res.DatabaseBytes[name] = n
-		}
-	}
+	res.DatabaseBytes = t.databaseSizes(ctx)
 	tdb, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: t.temporalURL, MaxOpenConns: 1})
 	if err != nil {
 		return
@@ -426,6 +421,20 @@ func (t *topology) measure(res *TopologyResult) {
 	if tdb.WithContext(ctx).Raw("SELECT count(*) AS nodes, coalesce(sum(octet_length(data)), 0) AS bytes FROM history_node").Scan(&h).Error == nil {
 		res.HistoryNodes, res.HistoryBytes = h.Nodes, h.Bytes
 	}
+}
+
+// databaseSizes are the sizes of the connector's database and Temporal's
+// two, by database name.
+func (t *topology) databaseSizes(ctx context.Context) map[string]int64 {
+	out := map[string]int64{}
+	temporalDB := strings.TrimPrefix(mustPath(t.temporalURL), "/")
+	for _, name := range []string{t.dbName, temporalDB, temporalDB + "_visibility"} {
+		var n int64
+		if err := t.db.WithContext(ctx).Raw("SELECT pg_database_size(?)", name).Scan(&n).Error; err == nil {
+			out[name] = n
+		}
+	}
+	return out
 }
 
 func (t *topology) close(keepDir, keepDB bool) {

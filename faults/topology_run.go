@@ -41,6 +41,7 @@ func (t *topology) run(ctx context.Context, opts TopologyOptions, res *TopologyR
 	for _, a := range agents {
 		tokens[a.ID] = a.Token
 	}
+	res.DatabaseBytesBefore = t.databaseSizes(ctx)
 	start := time.Now()
 	load := s.startLoad(ctx, "topology", n, steady(opts.Rate))
 	t.progress("%d messages from %d customers at %.0f/s through both APIs", n, conversations, opts.Rate)
@@ -268,7 +269,8 @@ func PrintTopology(w io.Writer, r TopologyResult) {
 		_, _ = fmt.Fprintf(w, "CPU seconds: engine %.1f, api %.1f, worker %.1f\n", r.CPUSeconds["engine"], r.CPUSeconds["api"], r.CPUSeconds["worker"])
 	}
 	if len(r.DatabaseBytes) > 0 {
-		_, _ = fmt.Fprintf(w, "database sizes: %v; Temporal: %d executions, %d history batches, %d history bytes\n", r.DatabaseBytes, r.Workflows, r.HistoryNodes, r.HistoryBytes)
+		_, _ = fmt.Fprintf(w, "database sizes before the load: %v, after: %v; Temporal: %d executions, %d history batches, %d history bytes\n",
+			r.DatabaseBytesBefore, r.DatabaseBytes, r.Workflows, r.HistoryNodes, r.HistoryBytes)
 	}
 	for _, k := range r.Kills {
 		_, _ = fmt.Fprintf(w, "- %s\n", k)
