@@ -83,15 +83,23 @@ type TopologyResult struct {
 	// the same before the load, so that the difference is the load's.
 	DatabaseBytes       map[string]int64 `json:"databaseBytes"`
 	DatabaseBytesBefore map[string]int64 `json:"databaseBytesBefore"`
+	// DatabaseWork is what the load did in each database
+	// (pg_stat_database after minus before): transactions committed and
+	// rows inserted, updated and deleted.
+	DatabaseWork map[string]DatabaseWork `json:"databaseWork"`
 	// Workflows, HistoryNodes and HistoryBytes are Temporal's executions,
 	// its stored history batches and their bytes at the end.
-	Workflows    int64   `json:"workflows"`
-	HistoryNodes int64   `json:"historyNodes"`
-	HistoryBytes int64   `json:"historyBytes"`
-	Seconds      float64 `json:"seconds"`
-	Passed       bool    `json:"passed"`
-	Error        string  `json:"error,omitempty"`
-	Logs         string  `json:"logs,omitempty"`
+	Workflows int64 `json:"workflows"`
+	// Conversations and ConversationEvents are the conversation
+	// workflows and the history events they hold at the end of the load.
+	Conversations      int     `json:"conversations"`
+	ConversationEvents int64   `json:"conversationEvents"`
+	HistoryNodes       int64   `json:"historyNodes"`
+	HistoryBytes       int64   `json:"historyBytes"`
+	Seconds            float64 `json:"seconds"`
+	Passed             bool    `json:"passed"`
+	Error              string  `json:"error,omitempty"`
+	Logs               string  `json:"logs,omitempty"`
 }
 
 // topology is the production shape on one machine: two `connector engine`
@@ -110,6 +118,7 @@ type topology struct {
 	tcpLB       *tcpBalancer
 	httpLB      *httpBalancer
 	activities  *activityCounter
+	workBefore  map[string]DatabaseWork
 }
 
 // RunTopology runs the topology test: Messages customer messages into
@@ -411,6 +420,14 @@ func (t *topology) measure(res *TopologyResult) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res.DatabaseBytes = t.databaseSizes(ctx)
+	// The statistics collector reports with a delay of up to a second.
+	time.Sleep(1500 * time.Millisecond)
+	after := t.databaseWork(ctx)
+	res.DatabaseWork = map[string]DatabaseWork{}
+	for name, a := range after {
+		b := t.workBefore[name]
+		res.DatabaseWork[name] = DatabaseWork{Commits: a.Commits - b.Commits, Inserted: a.Inserted - b.Inserted, Updated: a.Updated - b.Updated, Deleted: a.Deleted - b.Deleted}
+	}
 	tdb, err := models.Open(models.OpenOptions{Engine: models.Postgres, DSN: t.temporalURL, MaxOpenConns: 1})
 	if err != nil {
 		return
@@ -423,15 +440,40 @@ func (t *topology) measure(res *TopologyResult) {
 	}
 }
 
-// databaseSizes are the sizes of the connector's database and Temporal's
-// two, by database name.
+// DatabaseWork is one database's activity counters (pg_stat_database).
+type DatabaseWork struct {
+	Commits  int64 `json:"commits"`
+	Inserted int64 `json:"inserted"`
+	Updated  int64 `json:"updated"`
+	Deleted  int64 `json:"deleted"`
+}
+
+// databases are the connector's database and Temporal's two.
+func (t *topology) databases() []string {
+	temporalDB := strings.TrimPrefix(mustPath(t.temporalURL), "/")
+	return []string{t.dbName, temporalDB, temporalDB + "_visibility"}
+}
+
+// databaseSizes are the sizes of the databases, by name.
 func (t *topology) databaseSizes(ctx context.Context) map[string]int64 {
 	out := map[string]int64{}
-	temporalDB := strings.TrimPrefix(mustPath(t.temporalURL), "/")
-	for _, name := range []string{t.dbName, temporalDB, temporalDB + "_visibility"} {
+	for _, name := range t.databases() {
 		var n int64
 		if err := t.db.WithContext(ctx).Raw("SELECT pg_database_size(?)", name).Scan(&n).Error; err == nil {
 			out[name] = n
+		}
+	}
+	return out
+}
+
+// databaseWork reads the databases' activity counters, by name.
+func (t *topology) databaseWork(ctx context.Context) map[string]DatabaseWork {
+	out := map[string]DatabaseWork{}
+	for _, name := range t.databases() {
+		var w DatabaseWork
+		if err := t.db.WithContext(ctx).Raw(`SELECT xact_commit AS commits, tup_inserted AS inserted, tup_updated AS updated, tup_deleted AS deleted
+			FROM pg_stat_database WHERE datname = ?`, name).Scan(&w).Error; err == nil {
+			out[name] = w
 		}
 	}
 	return out

@@ -13,9 +13,13 @@ import (
 	"sync"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+
 	"github.com/xcally-connector/connector/api"
 	"github.com/xcally-connector/connector/internal/sleep"
 	"github.com/xcally-connector/connector/models"
+	"github.com/xcally-connector/connector/workflows"
 )
 
 // Pauses of the topology run: how long a killed process stays dead, and
@@ -42,6 +46,7 @@ func (t *topology) run(ctx context.Context, opts TopologyOptions, res *TopologyR
 		tokens[a.ID] = a.Token
 	}
 	res.DatabaseBytesBefore = t.databaseSizes(ctx)
+	t.workBefore = t.databaseWork(ctx)
 	start := time.Now()
 	load := s.startLoad(ctx, "topology", n, steady(opts.Rate))
 	t.progress("%d messages from %d customers at %.0f/s through both APIs", n, conversations, opts.Rate)
@@ -136,6 +141,9 @@ func (t *topology) run(ctx context.Context, opts TopologyOptions, res *TopologyR
 	if err != nil {
 		return fmt.Errorf("replies: %w", err)
 	}
+	if res.Conversations, res.ConversationEvents, err = t.conversationEvents(ctx); err != nil {
+		return fmt.Errorf("count the conversations' history events: %w", err)
+	}
 	res.WebhooksPerAPI, res.RefusedPerAPI = t.httpLB.counts()
 	res.ActivitiesPerWorker = t.activities.totals()
 	items, err := s.outbox()
@@ -173,6 +181,40 @@ func (t *topology) run(ctx context.Context, opts TopologyOptions, res *TopologyR
 		return errors.New(joinProblems(problems))
 	}
 	return nil
+}
+
+// conversationEvents counts the conversation workflows and the history
+// events of their current runs.
+func (t *topology) conversationEvents(ctx context.Context) (int, int64, error) {
+	c, err := client.DialContext(ctx, client.Options{HostPort: t.engineAddr, Namespace: namespace, Logger: quiet{}})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	var ids []string
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: namespace,
+			Query: fmt.Sprintf("WorkflowType = '%s'", workflows.ConversationWorkflowName), NextPageToken: token})
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, e := range resp.GetExecutions() {
+			ids = append(ids, e.GetExecution().GetWorkflowId())
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	var events int64
+	for _, id := range ids {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		events += d.GetWorkflowExecutionInfo().GetHistoryLength()
+	}
+	return len(ids), events, nil
 }
 
 // agentsOf reads which agent holds each interaction.
@@ -268,9 +310,15 @@ func PrintTopology(w io.Writer, r TopologyResult) {
 	if len(r.CPUSeconds) > 0 {
 		_, _ = fmt.Fprintf(w, "CPU seconds: engine %.1f, api %.1f, worker %.1f\n", r.CPUSeconds["engine"], r.CPUSeconds["api"], r.CPUSeconds["worker"])
 	}
+	if r.Conversations > 0 {
+		_, _ = fmt.Fprintf(w, "conversation workflows: %d, %d history events (%.1f each)\n", r.Conversations, r.ConversationEvents, float64(r.ConversationEvents)/float64(r.Conversations))
+	}
 	if len(r.DatabaseBytes) > 0 {
 		_, _ = fmt.Fprintf(w, "database sizes before the load: %v, after: %v; Temporal: %d executions, %d history batches, %d history bytes\n",
 			r.DatabaseBytesBefore, r.DatabaseBytes, r.Workflows, r.HistoryNodes, r.HistoryBytes)
+		for name, d := range r.DatabaseWork {
+			_, _ = fmt.Fprintf(w, "database %s during the run: %d commits, %d rows inserted, %d updated, %d deleted\n", name, d.Commits, d.Inserted, d.Updated, d.Deleted)
+		}
 	}
 	for _, k := range r.Kills {
 		_, _ = fmt.Fprintf(w, "- %s\n", k)
