@@ -38,7 +38,7 @@ import (
 // client use: its system worker presents it under mutual TLS) and one for
 // the connector's processes.
 type pki struct {
-	dir                                   string
+	dir                                  string
 	ca, engineCert, engineKey, cert, key string
 }
 
