@@ -47,9 +47,10 @@ type ApplyDeliveryResult struct {
 	MessageID uint64
 	// Stale is true for a report of an earlier send attempt.
 	Stale bool
-	// Failure is set for a FAILED report of an outbound message: the
-	// status is not written, the workflow decides between a resend, a
-	// split and RecordOutboundFailure. Attempt is the message's attempt.
+	// Failure is set for a FAILED report of an outbound message not yet
+	// delivered: the status is not written, the workflow decides between
+	// a resend, a split and RecordOutboundFailure. Attempt is the
+	// message's attempt.
 	Failure *Failure
 	Attempt int
 }

@@ -441,10 +441,10 @@ func (c *conversation) sendCtx(ctx workflow.Context) workflow.Context {
 }
 
 // localSendTimeout bounds the local first try of a send. It stays under
-// the SDK's workflow task heartbeat (80 % of the 10 s task timeout, when a
+// the SDK's workflow task heartbeat (at 80 % of the 10 s task timeout a
 // task still waiting on a local activity is completed and a new one
-// started), so the reply update is answered within it even when Sinch
-// does not answer, and Sinch's answer, in about a second, fits well.
+// started: three more events), so the reply update is answered within it
+// even when Sinch does not answer.
 const localSendTimeout = 6 * time.Second
 
 // sendLocal runs a send's first try as a local activity, in the workflow
