@@ -105,7 +105,22 @@ func TestHistoryHoldsNoClearPII(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "both customer messages are stored")
 	s.waitStatus(it.ID, msg.ID, "delivered")
 
-	hists := histories(t, rawClient(t, s))
+	// The API applies the delivery reports itself, so "delivered" can come
+	// before the file's fetch workflow has run or is listed: wait for it.
+	raw := rawClient(t, s)
+	require.Eventually(t, func() bool {
+		res, err := raw.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{})
+		if err != nil {
+			return false
+		}
+		for _, e := range res.GetExecutions() {
+			if strings.HasPrefix(e.GetExecution().GetWorkflowId(), "media/") && e.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "the file's fetch workflow has run and is listed")
+	hists := histories(t, raw)
 	convPrefix := workflows.ConversationWorkflowID(s.account, "WHATSAPP", from) + "/"
 	var conv *historypb.History
 	mediaWorkflows := 0
