@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // binary is the connector built by TestMain: the suite runs it as the api
@@ -32,6 +35,19 @@ func TestMain(m *testing.M) {
 	}
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// TestBinaryRunsEveryRole: the binary the suites start as engine, api
+// and worker is the connector of this tree and knows those roles (and the
+// topology command), so a failing case is never a stale or foreign build.
+func TestBinaryRunsEveryRole(t *testing.T) {
+	out, err := exec.Command(binary, "help").CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "help exits with the usage status")
+	assert.Equal(t, 2, exit.ExitCode())
+	for _, role := range []string{"engine", "api", "worker", "faults topology"} {
+		assert.Contains(t, string(out), role, "the usage names %q", role)
+	}
 }
 
 // logWriter turns the suite's progress lines into test logs.

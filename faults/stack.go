@@ -218,12 +218,19 @@ func (s *stack) env(extra ...string) []string {
 		// The account talks to the emulator on loopback.
 		"SINCH_ALLOW_CUSTOM_URLS=true",
 	}
+	return append(append(env, hostEnv()...), extra...)
+}
+
+// hostEnv is what a child process takes from the harness's own
+// environment: where programs, the home and the temporary directory are.
+func hostEnv() []string {
+	var env []string
 	for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
-	return append(env, extra...)
+	return env
 }
 
 // startAPI starts `connector api` on a free loopback port and waits until

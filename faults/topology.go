@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -292,11 +293,7 @@ func (t *topology) startEngines(ctx context.Context) error {
 			"TEMPORAL_DATABASE_MAX_CONNS=3",
 			"LOG_LEVEL=warn",
 		}
-		for _, k := range []string{"PATH", "HOME", "TMPDIR"} {
-			if v, ok := os.LookupEnv(k); ok {
-				env = append(env, k+"="+v)
-			}
-		}
+		env = append(env, hostEnv()...)
 		p := newProcess(t.opts.Binary, "engine", env, filepath.Join(t.dir, fmt.Sprintf("engine-%d.log", i+1)))
 		if err := p.start(); err != nil {
 			return err
@@ -560,9 +557,9 @@ func (a *activityCounter) totals() []int {
 	return out
 }
 
-// scrapeActivities sums the activity and local activity execution counts
-// (temporal_activity_execution_latency, temporal_local_activity_…) of one
-// worker's /metrics.
+// scrapeActivities sums the executions recorded by the activity and
+// local activity latency histograms (temporal_activity_execution_latency…,
+// temporal_local_activity_execution_latency…) of one worker's /metrics.
 func scrapeActivities(ctx context.Context, hc *http.Client, addr string) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
 	resp, err := hc.Do(req)
@@ -570,19 +567,18 @@ func scrapeActivities(ctx context.Context, hc *http.Client, addr string) (int, e
 		return 0, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
+	var p expfmt.TextParser
+	families, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
 		return 0, err
 	}
-	total := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
-		local := strings.HasPrefix(line, "temporal_local_activity_execution_latency")
-		if !(local || strings.HasPrefix(line, "temporal_activity_execution_latency")) || !strings.Contains(line, "_count") {
+	total := uint64(0)
+	for name, f := range families {
+		if !strings.HasPrefix(name, "temporal_activity_execution_latency") && !strings.HasPrefix(name, "temporal_local_activity_execution_latency") {
 			continue
 		}
-		fields := strings.Fields(line)
-		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
-			total += v
+		for _, m := range f.GetMetric() {
+			total += m.GetHistogram().GetSampleCount()
 		}
 	}
 	return int(total), nil
